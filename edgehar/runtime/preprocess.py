@@ -1,0 +1,97 @@
+"""The one preprocessing: raw accelerometer (g) + gyroscope (rad/s) -> UCI-HAR's nine channels,
+then sliding windows. Training runs recordings through this exact code (edgehar.data)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .filters import BlockIIR
+from .spec import WindowSpec
+
+
+class Preprocessor:
+    """Streaming: feed (n, 6) chunks [ax ay az gx gy gz] of any size; returns (n, 9) float32.
+
+    State is carried between calls and starts in steady state at the first sample, so the
+    filters do not ring at the start of a recording."""
+
+    def __init__(self, spec: WindowSpec | None = None):
+        self.spec = spec or WindowSpec()
+        self._noise = BlockIIR(self.spec.noise_filter, 6)
+        self._gravity = BlockIIR(self.spec.gravity_filter, 3)
+
+    def reset(self) -> None:
+        self._noise.reset()
+        self._gravity.reset()
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        raw = np.asarray(raw, dtype=np.float64)
+        if raw.ndim != 2 or raw.shape[1] != 6:
+            raise ValueError(f"expected (n, 6) samples, got {raw.shape}")
+        smooth = self._noise(raw)
+        total = smooth[:, :3]
+        body = total - self._gravity(total)
+        return np.concatenate([body, smooth[:, 3:], total], axis=1).astype(np.float32)
+
+
+@dataclass
+class WindowBatch:
+    starts: np.ndarray   # (k,) sample index of each window's first sample in the stream
+    windows: np.ndarray  # (k, window, channels)
+
+
+class Windower:
+    """Sliding windows over a stream pushed in chunks of any size.
+
+    Holds at most ``window - 1`` samples between pushes (plus the chunk being cut), so memory
+    does not grow with stream length. Windows start at sample 0 and every ``hop`` after."""
+
+    def __init__(self, window: int, hop: int, channels: int):
+        self.window, self.hop, self.channels = window, hop, channels
+        self.reset()
+
+    def reset(self) -> None:
+        self._buf = np.empty((0, self.channels), np.float32)
+        self._buf_start = 0   # stream index of _buf[0]
+        self._next = 0        # stream index where the next window starts
+
+    def push(self, x: np.ndarray) -> WindowBatch:
+        buf = np.concatenate([self._buf, x]) if len(self._buf) else np.asarray(x)
+        offset = self._next - self._buf_start
+        n = 0 if len(buf) - offset < self.window else (len(buf) - offset - self.window) // self.hop + 1
+        if n:
+            view = np.lib.stride_tricks.sliding_window_view(buf[offset:], self.window, axis=0)
+            wins = np.ascontiguousarray(view[:: self.hop][:n].transpose(0, 2, 1))
+        else:
+            wins = np.empty((0, self.window, self.channels), np.float32)
+        starts = self._next + self.hop * np.arange(n)
+        self._next += self.hop * n
+        keep_from = self._next - self._buf_start
+        self._buf = buf[keep_from:].copy()
+        self._buf_start = self._next
+        return WindowBatch(starts, wins.astype(np.float32, copy=False))
+
+
+def iter_windows(chunks: Iterator[np.ndarray], spec: WindowSpec | None = None
+                 ) -> Iterator[WindowBatch]:
+    """Raw (n, 6) chunks -> preprocessed window batches: the streaming path end to end."""
+    spec = spec or WindowSpec()
+    pre = Preprocessor(spec)
+    win = Windower(spec.window, spec.hop, len(spec.channels))
+    for chunk in chunks:
+        batch = win.push(pre(chunk))
+        if len(batch.starts):
+            yield batch
+
+
+def windows_of(raw: np.ndarray, spec: WindowSpec | None = None) -> WindowBatch:
+    """All windows of one whole recording (the batch path: a single chunk)."""
+    spec = spec or WindowSpec()
+    batches = list(iter_windows(iter([raw]), spec))
+    if not batches:
+        return WindowBatch(np.empty(0, np.int64),
+                           np.empty((0, spec.window, len(spec.channels)), np.float32))
+    return batches[0]

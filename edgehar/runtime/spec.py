@@ -1,0 +1,79 @@
+"""The window contract shared by training, export and the runtime (DESIGN.md)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+LABELS: tuple[str, ...] = (
+    "WALKING",
+    "WALKING_UPSTAIRS",
+    "WALKING_DOWNSTAIRS",
+    "SITTING",
+    "STANDING",
+    "LAYING",
+)
+CHANNELS: tuple[str, ...] = (
+    "body_acc_x", "body_acc_y", "body_acc_z",
+    "body_gyro_x", "body_gyro_y", "body_gyro_z",
+    "total_acc_x", "total_acc_y", "total_acc_z",
+)
+RAW_CHANNELS: tuple[str, ...] = ("ax", "ay", "az", "gx", "gy", "gz")
+SAMPLE_RATE = 50
+WINDOW = 128
+HOP = 64
+STANDARD_GRAVITY = 9.80665
+
+
+@dataclass(frozen=True)
+class IIRCoefficients:
+    """One transfer function b/a (a[0] == 1), designed once with scipy and stored here so the
+    runtime needs only numpy. tests/test_preprocess.py re-derives them with scipy."""
+
+    kind: str
+    order: int
+    cutoff_hz: float
+    b: tuple[float, ...]
+    a: tuple[float, ...]
+
+
+# UCI-HAR: 3rd-order Butterworth low-pass at 20 Hz against noise (its median filter is left
+# out: it is not linear and buys nothing measurable for a CNN).
+NOISE_LOWPASS = IIRCoefficients(
+    "butterworth_lowpass", 3, 20.0,
+    (0.5276243825019431, 1.5828731475058293, 1.5828731475058293, 0.5276243825019431),
+    (1.0, 1.7600418803431688, 1.1828932620378305, 0.2780599176345464),
+)
+# UCI-HAR: gravity is the 0.3 Hz 3rd-order Butterworth low-pass of total acceleration.
+GRAVITY_LOWPASS = IIRCoefficients(
+    "butterworth_lowpass", 3, 0.3,
+    (6.4518491290909294e-06, 1.9355547387272787e-05, 1.9355547387272787e-05,
+     6.4518491290909294e-06),
+    (1.0, -2.9246062354506974, 2.852027818593894, -0.9273699683501638),
+)
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    sample_rate: int = SAMPLE_RATE
+    window: int = WINDOW
+    hop: int = HOP
+    channels: tuple[str, ...] = CHANNELS
+    labels: tuple[str, ...] = LABELS
+    noise_filter: IIRCoefficients = field(default=NOISE_LOWPASS)
+    gravity_filter: IIRCoefficients = field(default=GRAVITY_LOWPASS)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        d["labels"] = list(self.labels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "WindowSpec":
+        def coeffs(c: dict) -> IIRCoefficients:
+            return IIRCoefficients(c["kind"], int(c["order"]), float(c["cutoff_hz"]),
+                                   tuple(c["b"]), tuple(c["a"]))
+
+        return cls(int(d["sample_rate"]), int(d["window"]), int(d["hop"]),
+                   tuple(d["channels"]), tuple(d["labels"]),
+                   coeffs(d["noise_filter"]), coeffs(d["gravity_filter"]))

@@ -1,0 +1,1 @@
+"""Training side: model registry, training loop, metrics and reports (needs torch)."""

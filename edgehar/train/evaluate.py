@@ -1,0 +1,71 @@
+"""Evaluation of a run (torch) on a split: metrics, params, MACs, latency, confusion figure."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.sources import WindowSet
+from ..runtime.errors import EdgeharError
+from ..runtime.files import write_json
+from ..runtime.metrics import classification_report
+from ..runtime.spec import LABELS
+from .models import HarResNeXt, ResNeXtConfig, count_macs, count_params
+from .trainer import WEIGHTS, Normalization, predict_logits
+
+
+def load_run(run_dir: Path) -> tuple[HarResNeXt, Normalization, dict]:
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.is_file() or not (run_dir / WEIGHTS).is_file():
+        raise EdgeharError(run_dir, f"not a training run (needs config.json and {WEIGHTS})")
+    config = json.loads(cfg_path.read_text())
+    mc = dict(config["model_config"])
+    mc["stages"], mc["blocks"] = tuple(mc["stages"]), tuple(mc["blocks"])
+    model = HarResNeXt(ResNeXtConfig(**mc))
+    try:
+        state = torch.load(run_dir / WEIGHTS, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as e:  # corrupt file or a state dict of another model
+        raise EdgeharError(run_dir / WEIGHTS, f"cannot load weights ({type(e).__name__})") from None
+    model.eval()
+    return model, Normalization(**config["normalization"]), config
+
+
+def torch_latency_ms(model: torch.nn.Module, repeats: int = 200) -> dict:
+    """Single-window eager latency (batch 1), after warm-up."""
+    x = torch.zeros(1, 128, 9)
+    times = []
+    with torch.no_grad():
+        for _ in range(20):
+            model(x)
+        for _ in range(repeats):
+            t = time.perf_counter()
+            model(x)
+            times.append((time.perf_counter() - t) * 1e3)
+    return {"p50": float(np.percentile(times, 50)), "p99": float(np.percentile(times, 99)),
+            "threads": torch.get_num_threads()}
+
+
+def write_evaluation(out: Path, model: HarResNeXt, norm: Normalization, ws: WindowSet,
+                     split_name: str) -> dict:
+    from .plots import plot_confusion
+
+    logits = predict_logits(model, norm.apply(ws.x))
+    report = classification_report(ws.y, logits.argmax(1), LABELS)
+    metrics = {
+        "split": split_name,
+        **report,
+        "params": count_params(model),
+        "macs": count_macs(model),
+        "latency_ms": torch_latency_ms(model),
+    }
+    write_json(Path(out) / "metrics.json", metrics)
+    plot_confusion(np.array(report["confusion"]), LABELS, Path(out) / "confusion.png",
+                   f"{model.cfg.dims}D ResNeXt on {split_name} subjects: "
+                   f"acc {100 * report['accuracy']:.2f}%, macro-F1 {100 * report['macro_f1']:.2f}%")
+    return metrics

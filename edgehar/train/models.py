@@ -1,0 +1,146 @@
+"""HAR ResNeXt variants. Every model takes normalized windows (batch, 128, 9) -> logits (batch, 6).
+
+One bottleneck (1x1 reduce -> grouped kxk with ``cardinality`` groups -> 1x1 expand, projection
+shortcut) serves both layouts: 1D convolves over time with the nine channels as features; 2D
+keeps the seed article's image layout (1, 128, 9) with (k, 1) kernels so sensor axes are not
+mixed before the pooled head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .registry import register_model
+
+
+@dataclass(frozen=True)
+class ResNeXtConfig:
+    dims: int = 1                          # 1: Conv1d over time; 2: (k, 1) Conv2d image layout
+    stem: int = 32
+    stages: tuple[int, ...] = (64, 128, 256)   # output channels per stage
+    blocks: tuple[int, ...] = (1, 1, 1)
+    cardinality: int = 8
+    base_width: int = 4                    # channels per group at the first stage
+    kernel: int = 5
+    dropout: float = 0.2
+    num_classes: int = 6
+    in_channels: int = 9
+    window: int = 128
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["stages"], d["blocks"] = list(self.stages), list(self.blocks)
+        return d
+
+
+def _conv(dims: int, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> nn.Module:
+    if dims == 1:
+        return nn.Conv1d(cin, cout, k, stride, k // 2, groups=groups, bias=False)
+    return nn.Conv2d(cin, cout, (k, 1), (stride, 1), (k // 2, 0), groups=groups, bias=False)
+
+
+def _bn(dims: int, c: int) -> nn.Module:
+    return nn.BatchNorm1d(c) if dims == 1 else nn.BatchNorm2d(c)
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, dims: int, cin: int, cout: int, stride: int, cardinality: int,
+                 width: int, kernel: int):
+        super().__init__()
+        self.reduce = nn.Sequential(_conv(dims, cin, width, 1), _bn(dims, width), nn.ReLU())
+        self.grouped = nn.Sequential(_conv(dims, width, width, kernel, stride, cardinality),
+                                     _bn(dims, width), nn.ReLU())
+        self.expand = nn.Sequential(_conv(dims, width, cout, 1), _bn(dims, cout))
+        self.shortcut = (nn.Identity() if stride == 1 and cin == cout else
+                         nn.Sequential(_conv(dims, cin, cout, 1, stride), _bn(dims, cout)))
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.expand(self.grouped(self.reduce(x))) + self.shortcut(x))
+
+
+class HarResNeXt(nn.Module):
+    def __init__(self, cfg: ResNeXtConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.dims
+        cin = cfg.in_channels if d == 1 else 1
+        self.stem = nn.Sequential(_conv(d, cin, cfg.stem, cfg.kernel), _bn(d, cfg.stem), nn.ReLU())
+        layers, c = [], cfg.stem
+        for i, (cout, n) in enumerate(zip(cfg.stages, cfg.blocks)):
+            # Group width doubles with the stage, as in ResNeXt's template.
+            width = cfg.cardinality * cfg.base_width * 2 ** i
+            for j in range(n):
+                layers.append(Bottleneck(d, c, cout, 2 if j == 0 else 1, cfg.cardinality, width,
+                                         cfg.kernel))
+                c = cout
+        self.stages = nn.Sequential(*layers)
+        self.drop = nn.Dropout(cfg.dropout)
+        # 2D keeps one feature per sensor axis (seed: AdaptiveAvgPool2d((1, 9)) -> 512*9 inputs).
+        self.fc = nn.Linear(c * (cfg.in_channels if d == 2 else 1), cfg.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.cfg.dims == 1:
+            h = self.stages(self.stem(x.transpose(1, 2)))
+            h = h.mean(dim=2)   # global average pool over time, exportable everywhere
+        else:
+            h = self.stages(self.stem(x.unsqueeze(1)))
+            h = h.mean(dim=2).flatten(1)  # == AdaptiveAvgPool2d((1, 9)) for a width-9 map
+        return self.fc(self.drop(h))
+
+
+def build(**kw) -> HarResNeXt:
+    return HarResNeXt(ResNeXtConfig(**kw))
+
+
+@register_model
+def resnext1d_tiny(**kw) -> HarResNeXt:
+    return build(**{"stem": 16, "stages": (32, 64, 128), "cardinality": 4, "base_width": 4, **kw})
+
+
+@register_model
+def resnext1d_small(**kw) -> HarResNeXt:
+    return build(**{"stem": 32, "stages": (64, 128, 256), "cardinality": 8, "base_width": 4, **kw})
+
+
+@register_model
+def resnext1d_base(**kw) -> HarResNeXt:
+    return build(**{"stem": 64, "stages": (128, 256, 512), "blocks": (1, 2, 1),
+                    "cardinality": 16, "base_width": 4, **kw})
+
+
+@register_model
+def resnext2d_seed(**kw) -> HarResNeXt:
+    return build(**{"dims": 2, "stem": 64, "stages": (64, 128, 256, 512), "blocks": (1, 1, 1, 1),
+                    "cardinality": 32, "base_width": 1, "kernel": 3, "dropout": 0.0, **kw})
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: nn.Module, window: int = 128, channels: int = 9) -> int:
+    """Multiply-accumulates of one window through every Conv and Linear (BN folds away)."""
+    macs = 0
+
+    def hook(mod, inp, out):
+        nonlocal macs
+        if isinstance(mod, (nn.Conv1d, nn.Conv2d)):
+            k = mod.weight[0].numel()  # (cin/groups) * kernel elements
+            macs += out.numel() * k
+        elif isinstance(mod, nn.Linear):
+            macs += mod.in_features * mod.out_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear))]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, window, channels))
+    model.train(was_training)
+    for h in handles:
+        h.remove()
+    return macs
