@@ -1,0 +1,1 @@
+"""torch -> ONNX / TFLite export, the accuracy-drop chain and model bundles."""

@@ -1,0 +1,81 @@
+"""One small function per conversion; each writes atomically and validates its output."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..runtime.files import atomic_path
+
+INPUT_NAME, OUTPUT_NAME = "window", "logits"
+OPSET = 18
+
+
+class ValidationError(Exception):
+    """A converted model whose names, shapes or values do not match its source."""
+
+
+def export_onnx(model, out: Path, metadata: dict[str, str]) -> None:
+    """torch -> ONNX FP32 with a dynamic batch axis (one window or many per call)."""
+    import onnx
+    import torch
+    from torch.export import Dim
+
+    x = torch.zeros(2, model.cfg.window, model.cfg.in_channels)
+    with atomic_path(out) as tmp, tempfile.TemporaryDirectory() as d:
+        # The exporter may write weights as external data beside its file; load them back
+        # so the shipped .onnx is one self-contained file.
+        raw = Path(d) / "raw.onnx"
+        torch.onnx.export(model.eval(), (x,), str(raw), dynamo=True, opset_version=OPSET,
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                          dynamic_shapes={"x": {0: Dim("batch")}}, verbose=False)
+        proto = onnx.load(str(raw))
+        add_metadata(proto, metadata)
+        onnx.checker.check_model(proto, full_check=True)
+        onnx.save(proto, str(tmp))
+
+
+def add_metadata(proto, metadata: dict[str, str]) -> None:
+    del proto.metadata_props[:]
+    for k, v in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+
+
+def onnx_metadata(manifest_core: dict) -> dict[str, str]:
+    spec = manifest_core["window_spec"]
+    return {
+        "edgehar": json.dumps(manifest_core),
+        "labels": ",".join(spec["labels"]),
+        "channels": ",".join(spec["channels"]),
+        "sample_rate": str(spec["sample_rate"]),
+        "window": str(spec["window"]),
+        "hop": str(spec["hop"]),
+    }
+
+
+def export_tflite(model, out: Path) -> None:
+    """torch -> TFLite FP32 (signature ``serving_default``) with litert-torch."""
+    import litert_torch
+    import torch
+
+    sample = (torch.zeros(1, model.cfg.window, model.cfg.in_channels),)
+    edge = litert_torch.convert(model.eval(), sample)
+    with atomic_path(out) as tmp:
+        edge.export(str(tmp))
+
+
+def validate(name: str, runner, x: np.ndarray, reference: np.ndarray, atol: float | None) -> None:
+    """Check the output shape, then (float steps) the values against the torch reference."""
+    y = runner(x)
+    if y.shape != reference.shape:
+        raise ValidationError(f"{name}: output shape {y.shape} != reference {reference.shape}")
+    if not np.isfinite(y).all():
+        raise ValidationError(f"{name}: non-finite outputs")
+    if atol is not None:
+        err = float(np.abs(y - reference).max())
+        if err > atol:
+            raise ValidationError(f"{name}: max |logit diff| {err:.2e} exceeds {atol:.0e}")

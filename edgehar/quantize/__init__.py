@@ -1,0 +1,2 @@
+"""Calibration and INT8 quantization for ONNX Runtime and LiteRT."""
+
