@@ -236,3 +236,22 @@ def load_uci_dir(path: Path) -> WindowSet:
     x, y, s = (np.concatenate(p) for p in zip(*parts))
     none = np.full(len(y), -1, np.int64)
     return WindowSet(x, y, s, none, none.copy())
+
+
+def write_hapt_dir(recordings: list[Recording], root: Path) -> Path:
+    """Write recordings in the official HAPT RawData layout (text files + labels.txt)."""
+    raw_dir = Path(root) / "RawData"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for r in recordings:
+        stem = f"exp{r.experiment:02d}_user{r.user:02d}.txt"
+        np.savetxt(raw_dir / f"acc_{stem}", r.raw[:, :3], fmt="%.17g")
+        np.savetxt(raw_dir / f"gyro_{stem}", r.raw[:, 3:], fmt="%.17g")
+        lab = r.labels
+        change = np.flatnonzero(np.diff(lab)) + 1
+        starts = np.concatenate([[0], change])
+        ends = np.concatenate([change, [len(lab)]]) - 1
+        rows += [(r.experiment, r.user, int(lab[s]), int(s), int(e))
+                 for s, e in zip(starts, ends) if lab[s] > 0]
+    np.savetxt(raw_dir / "labels.txt", np.array(rows, dtype=np.int64).reshape(-1, 5), fmt="%d")
+    return raw_dir

@@ -1,0 +1,16 @@
+"""The edgehar runtime: numpy plus one inference backend (LiteRT or ONNX Runtime).
+
+Everything a device needs to turn accelerometer + gyroscope samples into activity predictions:
+the one preprocessing (causal filters with carried state, sliding windows), model loading with
+manifest checks, a streaming engine and log replay. Nothing here imports torch or onnx.
+"""
+
+from .engine import MajorityVote, Predictions, StreamEngine
+from .errors import EdgeharError
+from .model import Backend, Model, load_model
+from .preprocess import Preprocessor, Windower, iter_windows, windows_of
+from .spec import CHANNELS, LABELS, WindowSpec
+
+__all__ = ["Backend", "CHANNELS", "EdgeharError", "LABELS", "MajorityVote", "Model",
+           "Predictions", "Preprocessor", "StreamEngine", "Windower", "WindowSpec", "iter_windows",
+           "load_model", "windows_of"]

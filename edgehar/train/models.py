@@ -103,6 +103,11 @@ def resnext1d_tiny(**kw) -> HarResNeXt:
 
 @register_model
 def resnext1d_small(**kw) -> HarResNeXt:
+    return build(**{"stem": 24, "stages": (48, 96, 192), "cardinality": 8, "base_width": 3, **kw})
+
+
+@register_model
+def resnext1d_medium(**kw) -> HarResNeXt:
     return build(**{"stem": 32, "stages": (64, 128, 256), "cardinality": 8, "base_width": 4, **kw})
 
 

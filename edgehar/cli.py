@@ -1,0 +1,205 @@
+"""The ``edgehar`` command line. Heavy imports (torch, onnx, litert) happen inside commands."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .runtime.errors import EdgeharError
+
+
+def clean_errors(fn):
+    """Bad input -> one line on stderr, exit 2, no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except EdgeharError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="edgehar")
+def main():
+    """edgehar: train, export, INT8-quantize and replay a HAR ResNeXt on edge devices."""
+
+
+@main.group()
+def data():
+    """Inspect the training data."""
+
+
+@data.command("info")
+@click.option("--source", default="package", show_default=True,
+              help="'package' (embedded HAPT) or a path to an official HAPT / UCI HAR directory")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@clean_errors
+def data_info(source: str, as_json: bool):
+    """Windows per split and class, subjects per split, sample rate, channels."""
+    import numpy as np
+
+    from .data.windows import SPLITS, load_splits
+    from .runtime.spec import CHANNELS, LABELS, WindowSpec
+
+    splits = load_splits(source)
+    spec = WindowSpec()
+    info = {
+        "source": source,
+        "sample_rate": spec.sample_rate, "window": spec.window, "hop": spec.hop,
+        "channels": list(CHANNELS), "labels": list(LABELS),
+        "splits": {name: {
+            "windows": int(len(ws.y)),
+            "subjects": sorted(int(s) for s in np.unique(ws.subject)),
+            "per_class": {lab: int((ws.y == i).sum()) for i, lab in enumerate(LABELS)},
+        } for name, ws in splits.items()},
+        "split_definition": {k: list(v) for k, v in SPLITS.items()},
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"source {source}: {spec.sample_rate} Hz, window {spec.window}, hop {spec.hop}")
+    click.echo(f"channels: {', '.join(CHANNELS)}")
+    click.echo(f"{'split':<6} {'windows':>7} {'subjects':>8}  " +
+               " ".join(f"{lab[:10]:>10}" for lab in LABELS))
+    for name, s in info["splits"].items():
+        click.echo(f"{name:<6} {s['windows']:>7} {len(s['subjects']):>8}  " +
+                   " ".join(f"{s['per_class'][lab]:>10}" for lab in LABELS))
+    for name, s in info["splits"].items():
+        click.echo(f"{name} subjects: {s['subjects']}")
+
+
+@main.command()
+@click.option("--model", "model_name", default=None, help="registered model (see --list)")
+@click.option("--epochs", default=40, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--source", default="package", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="run directory to write")
+@click.option("--list", "list_only", is_flag=True, help="list registered models and exit")
+@clean_errors
+def train(model_name, epochs, seed, source, out, list_only):
+    """Train a model; the epoch is chosen on validation subjects only."""
+    from .train.registry import DEFAULT_MODEL, list_models
+
+    if list_only:
+        click.echo("\n".join(list_models()))
+        return
+    if out is None:
+        raise click.UsageError("--out RUN_DIR is required")
+    model_name = model_name or DEFAULT_MODEL
+    if model_name not in list_models():
+        raise EdgeharError(None, f"unknown model {model_name!r}; known: {', '.join(list_models())}")
+    if epochs < 1:
+        raise EdgeharError(None, "--epochs must be >= 1")
+    from .train.trainer import TrainConfig
+    from .train.trainer import train as run_train
+
+    m = run_train(TrainConfig(model=model_name, epochs=epochs, seed=seed, source=source), out)
+    click.echo(f"{model_name}: test accuracy {100 * m['accuracy']:.2f}%, macro-F1 "
+               f"{100 * m['macro_f1']:.2f}%, {m['params']:,} params, {m['macs'] / 1e6:.2f} M MACs"
+               f" -> {out}")
+
+
+@main.command()
+@click.argument("model_path", type=click.Path(path_type=Path))
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--source", default="package", show_default=True)
+@click.option("--backend", type=click.Choice(["tflite", "onnx"]), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@clean_errors
+def evaluate(model_path, split, source, backend, as_json):
+    """Evaluate a run dir, a bundle, or one .tflite/.onnx file on a split."""
+    from .evaluate_any import evaluate_path
+
+    results = evaluate_path(model_path, split, source, backend)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    for r in results:
+        extra = ""
+        if "params" in r:
+            extra = (f"  params {r['params']:,}  MACs {r['macs'] / 1e6:.2f} M  latency p50 "
+                     f"{r['latency_ms']['p50']:.2f} ms")
+        click.echo(f"{r['file']}: {split} accuracy {100 * r['accuracy']:.2f}%  macro-F1 "
+                   f"{100 * r['macro_f1']:.2f}%  (n={r['n']}){extra}")
+        click.echo("  per class: " + ", ".join(f"{k} {100 * v:.1f}%"
+                                                for k, v in r["per_class_accuracy"].items()))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="bundle directory")
+@click.option("--int8", is_flag=True, help="also write INT8 ONNX and TFLite models")
+@click.option("--max-drop", default=1.0, show_default=True, help="max accuracy drop (pp) per step")
+@click.option("--calib-windows", default=512, show_default=True)
+@click.option("--formats", default="onnx,tflite", show_default=True)
+@clean_errors
+def export(run_dir, out, int8, max_drop, calib_windows, formats):
+    """Convert a training run into a model bundle with the accuracy-drop chain."""
+    from .export.bundle import ExportOptions, export_bundle
+    from .export.formats import Format
+
+    try:
+        fmts = frozenset(Format(f.strip()) for f in formats.split(",") if f.strip())
+    except ValueError:
+        raise EdgeharError(None, f"--formats takes onnx and/or tflite, got {formats!r}") from None
+    res = export_bundle(run_dir, out, ExportOptions(int8=int8, max_drop_pp=max_drop,
+                                                    calib_windows=calib_windows, formats=fmts),
+                        log=lambda m: click.echo(m, err=True))
+    click.echo(res.chain.table())
+    click.echo(f"bundle: {out}")
+    if not res.ok:
+        worst = max(res.chain.failed, key=lambda r: r.drop_vs_torch_pp)
+        names = ", ".join(f"{r.step} ({r.drop_vs_torch_pp:+.2f} pp)" for r in res.chain.failed)
+        click.echo(f"error: accuracy drop exceeds --max-drop {max_drop} pp at {names}; "
+                   f"worst {worst.step}. Files written so far are valid and listed in "
+                   f"{out}/report.md", err=True)
+        sys.exit(1)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def replay(ctx):
+    """Replay a sensor log (same options as `python -m edgehar.runtime replay`)."""
+    from .runtime.replay import main as runtime_main
+
+    sys.exit(runtime_main(["replay", *ctx.args]))
+
+
+@main.command()
+@click.option("--model", "model_name", default=None)
+@click.option("--epochs", default=40, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option("--max-drop", default=1.0, show_default=True)
+@clean_errors
+def pipeline(model_name, epochs, seed, out, max_drop):
+    """The main job: train -> export --int8 (drop chain) -> replay a test subject's recording."""
+    from .pipeline import run_pipeline
+
+    ok = run_pipeline(model_name, epochs, seed, out, max_drop, echo=click.echo)
+    sys.exit(0 if ok else 1)
+
+
+@main.command()
+@click.option("--model", "bundle", type=click.Path(path_type=Path), default=None,
+              help="bundle dir (default: the shipped pretrained bundle)")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
+@click.option("--repeats", default=300, show_default=True)
+@clean_errors
+def bench(bundle, json_out, repeats):
+    """Size, latency (1 thread and all cores), throughput, cold start and RSS per model file."""
+    from .bench import run_bench
+
+    run_bench(bundle, json_out, repeats, echo=click.echo)
+
+
+if __name__ == "__main__":
+    main()

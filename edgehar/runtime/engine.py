@@ -1,0 +1,64 @@
+"""Streaming inference: push samples of any chunk size, get one prediction per window."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from .model import Model
+from .preprocess import Preprocessor, Windower
+
+
+@dataclass
+class Predictions:
+    """Predictions for the windows completed by one push."""
+
+    starts: np.ndarray     # (k,) window start sample index in the 50 Hz stream
+    probs: np.ndarray      # (k, classes)
+    latency_ms: float      # wall time of the push that produced them
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+class StreamEngine:
+    """raw (n, 6) samples -> shared causal preprocessing -> windows every hop -> model.
+
+    Usable on a live sensor: call ``push`` with whatever the sensor delivered since the last
+    call; state (filters, partial window) is carried between calls."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        spec = model.spec
+        self.pre = Preprocessor(spec)
+        self.windower = Windower(spec.window, spec.hop, len(spec.channels))
+        self.samples_seen = 0
+
+    def reset(self) -> None:
+        self.pre.reset()
+        self.windower.reset()
+        self.samples_seen = 0
+
+    def push(self, raw: np.ndarray) -> Predictions:
+        t = time.perf_counter()
+        batch = self.windower.push(self.pre(raw))
+        probs = (self.model.probs(batch.windows) if len(batch.starts)
+                 else np.zeros((0, len(self.model.labels)), np.float32))
+        self.samples_seen += len(raw)
+        return Predictions(batch.starts, probs, (time.perf_counter() - t) * 1e3)
+
+
+class MajorityVote:
+    """Optional smoothing: the most common label of the last ``k`` windows (ties -> newest)."""
+
+    def __init__(self, k: int):
+        self.recent: deque[int] = deque(maxlen=k)
+
+    def __call__(self, label: int) -> int:
+        self.recent.append(label)
+        counts = Counter(self.recent)
+        best = max(counts.values())
+        return next(lab for lab in reversed(self.recent) if counts[lab] == best)
