@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edgehar.data.sources import load_hapt_dir, load_package, write_hapt_dir
-from edgehar.data.windows import (TEST_SUBJECTS, VAL_SUBJECTS, split, windows_from_recordings)
+from edgehar.data.windows import TEST_SUBJECTS, VAL_SUBJECTS, split, windows_from_recordings
 from edgehar.runtime.errors import EdgeharError
 
 

@@ -13,7 +13,7 @@ from ..runtime.errors import EdgeharError
 from ..runtime.files import atomic_path, sha256, write_json
 from ..runtime.model import SCHEMA_VERSION, OnnxRunner, TFLiteRunner
 from .chain import Chain
-from .converters import (INPUT_NAME, export_onnx, export_tflite, onnx_metadata, validate)
+from .converters import INPUT_NAME, export_onnx, export_tflite, onnx_metadata, validate
 from .formats import STEPS, TORCH_FP32, Format, Precision, Step, steps_for
 
 FLOAT_ATOL = 1e-3   # max |logit diff| a float conversion may add (DESIGN: < 1e-3)
@@ -182,8 +182,31 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     if any(r.step == "tflite_int8" and not r.passed for r in chain.rows) and analysis is None \
             and (out / "model_int8.onnx").exists():
         analysis = _sqnr(out, calib)
+    write_outputs(True)
+    # device_tests replays the shipped sample log and compares with what it gave here.
+    for step in steps_for(set(opts.formats), opts.int8):
+        if step.name in sha_of:
+            starts, probs = sample_replay(out / step.filename)
+            golden[f"sample_starts_{step.name}"] = starts
+            golden[f"sample_probs_{step.name}"] = probs
     manifest = write_outputs(True)
     return ExportResult(out, chain, manifest)
+
+
+def sample_replay(model_file: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Window starts and probabilities of the shipped sample log through the runtime."""
+    from ..runtime.engine import StreamEngine
+    from ..runtime.logs import open_log
+    from ..runtime.model import load_model
+    from ..runtime.replay import SAMPLE_LOG
+
+    engine = StreamEngine(load_model(model_file))
+    starts, probs = [], []
+    for chunk in open_log(SAMPLE_LOG):
+        p = engine.push(chunk.samples)
+        starts.append(p.starts)
+        probs.append(p.probs)
+    return np.concatenate(starts), np.concatenate(probs)
 
 
 def _sqnr(out: Path, calib) -> list[dict]:

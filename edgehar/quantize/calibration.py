@@ -15,7 +15,7 @@ class CalibrationSet:
     seed: int
 
     @classmethod
-    def draw(cls, x_norm: np.ndarray, y: np.ndarray, n: int, seed: int) -> "CalibrationSet":
+    def draw(cls, x_norm: np.ndarray, y: np.ndarray, n: int, seed: int) -> CalibrationSet:
         """Class-balanced so rare classes still shape the activation ranges."""
         rng = np.random.default_rng(seed)
         classes = np.unique(y)

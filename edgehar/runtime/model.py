@@ -27,7 +27,7 @@ class Backend(str, Enum):
     ONNX = "onnx"
 
     @classmethod
-    def of(cls, path: Path) -> "Backend":
+    def of(cls, path: Path) -> Backend:
         suffix = Path(path).suffix.lower()
         if suffix == ".tflite":
             return cls.TFLITE

@@ -69,7 +69,7 @@ class WindowSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "WindowSpec":
+    def from_dict(cls, d: dict) -> WindowSpec:
         def coeffs(c: dict) -> IIRCoefficients:
             return IIRCoefficients(c["kind"], int(c["order"]), float(c["cutoff_hz"]),
                                    tuple(c["b"]), tuple(c["a"]))

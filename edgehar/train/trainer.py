@@ -46,7 +46,7 @@ class Normalization:
     std: list[float]
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> "Normalization":
+    def fit(cls, x: np.ndarray) -> Normalization:
         return cls(x.mean((0, 1)).astype(float).tolist(),
                    np.maximum(x.std((0, 1)), 1e-6).astype(float).tolist())
 
@@ -155,7 +155,7 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
             loss.backward()
             opt.step()
             sched.step()
-            tot_loss += float(loss) * len(idx)
+            tot_loss += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == yb).sum())
         val_logits = predict_logits(model, x_val)
         val_loss = float(loss_fn(torch.from_numpy(val_logits), torch.from_numpy(va.y)))

@@ -1,0 +1,60 @@
+"""Options for the on-device suite: ``pytest device_tests --bundle DIR [budgets]``.
+
+Needs only the runtime install (numpy + ai-edge-litert, optionally onnxruntime)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("edgehar device")
+    g.addoption("--bundle", default=None, help="model bundle dir (default: the shipped bundle)")
+    g.addoption("--latency-budget-ms", type=float, default=None,
+                help="per-window p99 latency budget of the INT8 TFLite model")
+    g.addoption("--memory-budget-mb", type=float, default=None,
+                help="peak RSS budget of a runtime-only replay")
+
+
+@pytest.fixture(scope="session")
+def bundle(request) -> Path:
+    opt = request.config.getoption("--bundle")
+    if opt:
+        return Path(opt)
+    from edgehar.runtime.replay import PRETRAINED
+
+    return PRETRAINED
+
+
+@pytest.fixture(scope="session")
+def manifest(bundle) -> dict:
+    return json.loads((bundle / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def budgets(request, manifest) -> dict:
+    """A budget is a device property: from the CLI, else from the bundle's manifest, else none."""
+    stored = manifest.get("budgets", {})
+    return {
+        "latency_ms": request.config.getoption("--latency-budget-ms") or stored.get("latency_ms"),
+        "memory_mb": request.config.getoption("--memory-budget-mb") or stored.get("memory_mb"),
+    }
+
+
+def backend_available(fmt: str) -> bool:
+    mod = {"tflite": "ai_edge_litert", "onnx": "onnxruntime"}[fmt]
+    return importlib.util.find_spec(mod) is not None
+
+
+REPORT: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if REPORT:
+        terminalreporter.section("edgehar device report")
+        for line in REPORT:
+            terminalreporter.write_line(line)

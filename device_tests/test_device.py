@@ -1,0 +1,143 @@
+"""On-device checks of a bundle: load, golden outputs, sample replay, latency, memory."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import REPORT, backend_available
+
+from edgehar.runtime import StreamEngine, load_model
+from edgehar.runtime.logs import open_log
+from edgehar.runtime.replay import SAMPLE_LOG
+
+FLOAT_ATOL = 1e-4  # float kernels differ across CPUs only in summation order
+
+
+def model_files(manifest):
+    return [n for n in manifest["files"] if not n.endswith(".pt")]
+
+
+def _step(name: str) -> str:
+    fmt = name.rsplit(".", 1)[1]
+    return f"{fmt}_{name.split('_')[1].split('.')[0]}"
+
+
+@pytest.fixture(scope="module")
+def golden(bundle):
+    return dict(np.load(bundle / "golden.npz"))
+
+
+def test_some_backend_is_installed():
+    assert backend_available("tflite") or backend_available("onnx")
+
+
+@pytest.mark.parametrize("i", range(4))
+def test_model_loads_and_matches_manifest(bundle, manifest, i):
+    files = model_files(manifest)
+    if i >= len(files):
+        pytest.skip("bundle has fewer model files")
+    name = files[i]
+    if not backend_available(name.rsplit(".", 1)[1]):
+        pytest.skip(f"backend for {name} not installed")
+    m = load_model(bundle / name)
+    assert m.labels == tuple(manifest["labels"])
+    io = manifest["files"][name].get("io")
+    if io and name.endswith(".tflite"):
+        assert m.runner.input.dtype == io["input"]["dtype"]
+        assert m.runner.input.scale == pytest.approx(io["input"]["scale"])
+        assert m.runner.input.zero_point == io["input"]["zero_point"]
+        assert m.runner.output.dtype == io["output"]["dtype"]
+
+
+@pytest.mark.parametrize("name", ["model_fp32.onnx", "model_int8.onnx", "model_fp32.tflite",
+                                  "model_int8.tflite"])
+def test_golden_outputs(bundle, manifest, golden, name):
+    if name not in manifest["files"] or not backend_available(name.rsplit(".", 1)[1]):
+        pytest.skip(f"{name} not in bundle or backend missing")
+    m = load_model(bundle / name)
+    y = m.runner(golden["inputs_normalized"])
+    ref = golden[_step(name)]
+    if "int8" in name:
+        # INT8: the same kernels give identical integers; allow one output quantization step
+        # (a different CPU's requantization rounding). ONNX QDQ dequantizes to float.
+        step = m.runner.output.scale or float(np.abs(ref).max() / 127)
+        err = np.abs(y - ref).max()
+        REPORT.append(f"golden {name}: max |diff| {err:.3g} (one quant step {step:.3g})")
+        assert err <= step + 1e-6
+    else:
+        err = np.abs(y - ref).max()
+        REPORT.append(f"golden {name}: max |diff| {err:.3g} (atol {FLOAT_ATOL})")
+        assert err <= FLOAT_ATOL
+
+
+@pytest.mark.parametrize("name", ["model_int8.tflite", "model_int8.onnx"])
+def test_sample_replay_gives_stored_predictions(bundle, manifest, golden, name):
+    step = _step(name)
+    if f"sample_probs_{step}" not in golden or not backend_available(name.rsplit(".", 1)[1]):
+        pytest.skip("no stored sample replay for this file, or backend missing")
+    engine = StreamEngine(load_model(bundle / name))
+    starts, probs = [], []
+    for chunk in open_log(SAMPLE_LOG):
+        for i in range(0, len(chunk.samples), 64):
+            p = engine.push(chunk.samples[i:i + 64])
+            starts.append(p.starts)
+            probs.append(p.probs)
+    starts, probs = np.concatenate(starts), np.concatenate(probs)
+    np.testing.assert_array_equal(starts, golden[f"sample_starts_{step}"])
+    ref = golden[f"sample_probs_{step}"]
+    agree = (probs.argmax(1) == ref.argmax(1)).mean()
+    REPORT.append(f"sample replay {name}: {len(starts)} windows, label agreement "
+                  f"{100 * agree:.2f}%, max |prob diff| {np.abs(probs - ref).max():.3g}")
+    assert agree == 1.0
+    assert np.abs(probs - ref).max() < 0.02
+
+
+def _latency(model, x, n=200):
+    for _ in range(20):
+        model.runner(x)
+    t = np.empty(n)
+    for i in range(n):
+        t0 = time.perf_counter()
+        model.runner(x)
+        t[i] = time.perf_counter() - t0
+    return np.percentile(t, 50) * 1e3, np.percentile(t, 99) * 1e3
+
+
+def test_latency_budget(bundle, manifest, budgets):
+    x = np.random.default_rng(0).normal(size=(1, manifest["window"],
+                                              len(manifest["channels"]))).astype(np.float32)
+    REPORT.append(f"{'file':<20} {'p50 ms':>8} {'p99 ms':>8}  budget  ({platform.machine()})")
+    measured = {}
+    for name in model_files(manifest):
+        if not backend_available(name.rsplit(".", 1)[1]):
+            continue
+        p50, p99 = _latency(load_model(bundle / name), x)
+        measured[name] = p99
+        REPORT.append(f"{name:<20} {p50:8.3f} {p99:8.3f}  "
+                      f"{budgets['latency_ms'] if 'int8.tflite' in name else '-'}")
+    assert measured
+    if budgets["latency_ms"] is not None and "model_int8.tflite" in measured:
+        assert measured["model_int8.tflite"] <= budgets["latency_ms"]
+
+
+def test_memory_budget(bundle, budgets, tmp_path):
+    name = "model_int8.tflite" if backend_available("tflite") else "model_int8.onnx"
+    code = ("import json,resource,sys;from edgehar.runtime.replay import run_replay,ReplayOptions;"
+            f"run_replay(ReplayOptions(log={str(SAMPLE_LOG)!r},model={str(bundle / name)!r},"
+            f"out={str(tmp_path / 'p.jsonl')!r},quiet=True));"
+            "print(json.dumps([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
+            "[m for m in ('torch','onnx','tensorflow') if m in sys.modules]]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    rss_kib, heavy = json.loads(out.stdout.strip().splitlines()[-1])
+    rss_mb = rss_kib / 1024 if sys.platform != "darwin" else rss_kib / 2**20
+    REPORT.append(f"runtime replay peak RSS {rss_mb:.1f} MB (budget {budgets['memory_mb']}); "
+                  f"heavy modules: {heavy or 'none'}")
+    assert heavy == []
+    if budgets["memory_mb"] is not None:
+        assert rss_mb <= budgets["memory_mb"]

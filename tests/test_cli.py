@@ -1,0 +1,51 @@
+"""CLI: --help per subcommand, data info JSON, clean errors."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from edgehar.cli import main
+
+COMMANDS = ["data", "train", "evaluate", "export", "replay", "pipeline", "bench"]
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_help(cmd):
+    r = CliRunner().invoke(main, [cmd, "--help"])
+    assert r.exit_code == 0 and "Usage" in r.output
+
+
+def test_data_info_json():
+    r = CliRunner().invoke(main, ["data", "info", "--json"])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.output)
+    s = info["splits"]
+    assert s["test"]["subjects"] == [2, 4, 9, 10, 12, 13, 18, 20, 24]
+    assert len(set(s["train"]["subjects"]) | set(s["val"]["subjects"])
+               | set(s["test"]["subjects"])) == 30
+    assert s["train"]["windows"] + s["val"]["windows"] >= 7000 and s["test"]["windows"] >= 2800
+    assert sum(s["test"]["per_class"].values()) == s["test"]["windows"]
+    assert info["channels"][0] == "body_acc_x" and info["sample_rate"] == 50
+
+
+@pytest.mark.parametrize("args,message", [
+    (["data", "info", "--source", "/no/such/dir"], "data source not found"),
+    (["evaluate", "/no/such/model.tflite"], "not found"),
+    (["export", "/no/such/run", "--out", "/tmp/x"], "not a training run"),
+    (["train", "--model", "nope", "--out", "/tmp/x"], "unknown model"),
+])
+def test_bad_input_is_one_line(args, message):
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2
+    assert message in r.output and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_malformed_official_dir_is_one_line(tmp_path):
+    (tmp_path / "RawData").mkdir()
+    (tmp_path / "RawData" / "labels.txt").write_text("1 1 1 0 10\n")
+    (tmp_path / "RawData" / "acc_exp01_user01.txt").write_text("1 2\n")
+    (tmp_path / "RawData" / "gyro_exp01_user01.txt").write_text("1 2 3\n")
+    r = CliRunner().invoke(main, ["data", "info", "--source", str(tmp_path)])
+    assert r.exit_code == 2 and "expected 3 columns" in r.output

@@ -1,0 +1,120 @@
+"""A tiny trained model through the whole export with the real converters and runtimes."""
+
+import json
+
+import numpy as np
+import pytest
+
+from edgehar.export.bundle import ExportOptions, export_bundle
+from edgehar.runtime.files import sha256
+from edgehar.runtime.model import load_model
+
+pytestmark = [pytest.mark.slow, pytest.mark.export]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(recordings, tmp_path_factory):
+    from edgehar.data.windows import split, windows_from_recordings
+    from edgehar.train.trainer import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("run")
+    splits = split(windows_from_recordings([r for r in recordings if r.user in (1, 3, 2)]))
+    train(TrainConfig(model="resnext1d_tiny", epochs=3, seed=0, max_windows=600), out,
+          splits=splits, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundle")
+    res = export_bundle(tiny_run, out, ExportOptions(int8=True, max_drop_pp=100.0,
+                                                     calib_windows=128, max_test_windows=600),
+                        log=lambda *_: None)
+    return out, res
+
+
+def test_chain_numbers_within_bounds(bundle):
+    out, res = bundle
+    rows = {r.step: r for r in res.chain.rows}
+    assert list(rows) == ["torch_fp32", "onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"]
+    for step in ("onnx_fp32", "tflite_fp32"):
+        assert rows[step].agreement_top1 >= 0.999
+        assert rows[step].max_abs_logit_diff < 1e-3
+        assert abs(rows[step].drop_vs_torch_pp) < 0.2
+    for step in ("onnx_int8", "tflite_int8"):
+        assert rows[step].agreement_top1 >= 0.9
+        assert abs(rows[step].drop_vs_torch_pp) <= 5.0
+    report = json.loads((out / "report.json").read_text())
+    assert [r["step"] for r in report["chain"]] == list(rows)
+    assert "| tflite_int8 |" in (out / "report.md").read_text()
+
+
+def test_manifest_lineage_and_metadata(bundle):
+    out, _ = bundle
+    m = json.loads((out / "manifest.json").read_text())
+    files = m["files"]
+    assert set(files) == {"weights.pt", "model_fp32.onnx", "model_int8.onnx",
+                          "model_fp32.tflite", "model_int8.tflite"}
+    for name, f in files.items():
+        assert f["sha256"] == sha256(out / name)
+        if f["parent"]:
+            assert f["parent_sha256"] == files[f["parent"]]["sha256"]
+    assert files["model_int8.onnx"]["parent"] == "model_fp32.onnx"
+    assert files["model_int8.tflite"]["signatures"] == ["serving_default"]
+    io = files["model_int8.tflite"]["io"]
+    assert io["input"]["dtype"] in ("int8", "float32") and "scale" in io["input"]
+    assert m["calibration"]["windows"] == 128 and m["calibration"]["seed"] == 0
+    assert m["labels"][0] == "WALKING" and m["window"] == 128 and m["hop"] == 64
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(out / "model_int8.onnx")).metadata_props}
+    assert props["labels"].split(",") == m["labels"] and props["window"] == "128"
+
+
+def test_golden_outputs_reproduce(bundle):
+    out, _ = bundle
+    g = np.load(out / "golden.npz")
+    for name, key in (("model_fp32.onnx", "onnx_fp32"), ("model_int8.onnx", "onnx_int8"),
+                      ("model_fp32.tflite", "tflite_fp32"), ("model_int8.tflite", "tflite_int8")):
+        m = load_model(out / name)
+        np.testing.assert_allclose(m.runner(g["inputs_normalized"]), g[key], atol=1e-5)
+
+
+def test_single_onnx_file_reads_its_metadata(bundle, tmp_path):
+    out, _ = bundle
+    lone = tmp_path / "lone.onnx"
+    lone.write_bytes((out / "model_int8.onnx").read_bytes())
+    m = load_model(lone)
+    assert m.labels[5] == "LAYING" and m.spec.window == 128
+    np.testing.assert_allclose(m.mean, json.loads((out / "manifest.json").read_text())
+                               ["normalization"]["mean"], rtol=1e-6)
+
+
+def test_max_drop_zero_fails_naming_the_step(tiny_run, tmp_path):
+    from click.testing import CliRunner
+
+    from edgehar.cli import main
+
+    out = tmp_path / "b"
+    r = CliRunner().invoke(main, ["export", str(tiny_run), "--out", str(out), "--int8",
+                                  "--max-drop", "-1", "--formats", "onnx",
+                                  "--calib-windows", "64"])
+    assert r.exit_code == 1
+    assert "exceeds --max-drop" in r.output and "onnx_fp32" in r.output
+    report = json.loads((out / "report.json").read_text())
+    assert "onnx_fp32" in report["failed_steps"]
+    for name in report["files"]:
+        f = json.loads((out / "manifest.json").read_text())["files"][name]
+        assert f["sha256"] == sha256(out / name)
+
+
+def test_evaluate_accepts_every_exported_format(bundle):
+    from edgehar.evaluate_any import evaluate_path
+
+    out, res = bundle
+    torch_acc = res.chain.rows[0].accuracy
+    for name in ("model_int8.tflite", "model_fp32.onnx"):
+        (r,) = evaluate_path(out / name, "test")
+        assert r["n"] > 2000  # the full test split, not the chain's slice
+        assert 0.3 < r["accuracy"] <= 1.0
+    assert torch_acc > 0.3
