@@ -140,8 +140,13 @@ def evaluate(model_path, split, source, backend, as_json):
 @click.option("--max-drop", default=1.0, show_default=True, help="max accuracy drop (pp) per step")
 @click.option("--calib-windows", default=512, show_default=True)
 @click.option("--formats", default="onnx,tflite", show_default=True)
+@click.option("--float-modules", default="stem", show_default=True,
+              help="comma-separated modules kept in float inside INT8 models ('' = all INT8)")
+@click.option("--chain-split", default="test", show_default=True,
+              type=click.Choice(["val", "test"]),
+              help="split the chain is scored on; use val when making choices")
 @clean_errors
-def export(run_dir, out, int8, max_drop, calib_windows, formats):
+def export(run_dir, out, int8, max_drop, calib_windows, formats, float_modules, chain_split):
     """Convert a training run into a model bundle with the accuracy-drop chain."""
     from .export.bundle import ExportOptions, export_bundle
     from .export.formats import Format
@@ -150,8 +155,11 @@ def export(run_dir, out, int8, max_drop, calib_windows, formats):
         fmts = frozenset(Format(f.strip()) for f in formats.split(",") if f.strip())
     except ValueError:
         raise EdgeharError(None, f"--formats takes onnx and/or tflite, got {formats!r}") from None
+    floats = tuple(m.strip() for m in float_modules.split(",") if m.strip())
     res = export_bundle(run_dir, out, ExportOptions(int8=int8, max_drop_pp=max_drop,
-                                                    calib_windows=calib_windows, formats=fmts),
+                                                    calib_windows=calib_windows, formats=fmts,
+                                                    float_modules=floats,
+                                                    chain_split=chain_split),
                         log=lambda m: click.echo(m, err=True))
     click.echo(res.chain.table())
     click.echo(f"bundle: {out}")

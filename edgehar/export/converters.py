@@ -38,7 +38,18 @@ def export_onnx(model, out: Path, metadata: dict[str, str]) -> None:
         onnx.save(proto, str(tmp))
 
 
+KEEP_NODE_PROPS = ("pkg.torch.onnx.name_scopes",)  # module paths: INT8 float-module exclusion
+
+
 def add_metadata(proto, metadata: dict[str, str]) -> None:
+    """Model-level manifest essentials; per-node exporter metadata (stack traces, FX dumps)
+    is dropped except module scopes, which keeps the files small."""
+    for node in proto.graph.node:
+        keep = [(p.key, p.value) for p in node.metadata_props if p.key in KEEP_NODE_PROPS]
+        del node.metadata_props[:]
+        for k, v in keep:
+            entry = node.metadata_props.add()
+            entry.key, entry.value = k, v
     del proto.metadata_props[:]
     for k, v in metadata.items():
         entry = proto.metadata_props.add()

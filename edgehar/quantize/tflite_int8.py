@@ -8,14 +8,31 @@ from ..runtime.files import atomic_path
 from .calibration import CalibrationSet
 
 
-def quantize_tflite(model, out: Path, calib: CalibrationSet) -> None:
+def _in_modules(node, modules: tuple[str, ...]) -> bool:
+    paths = [str(v[0]) for v in node.meta.get("nn_module_stack", {}).values()]
+    return any(p == m or p.startswith(m + ".") for p in paths for m in modules)
+
+
+def quantize_tflite(model, out: Path, calib: CalibrationSet,
+                    float_modules: tuple[str, ...] = ()) -> None:
     import litert_torch
     import torch
     from litert_torch.quantize import pt2e_quantizer, quant_config
     from torchao.quantization.pt2e import quantize_pt2e
 
+    class Quantizer(pt2e_quantizer.PT2EQuantizer):
+        """PT2E quantizer that leaves the ops of ``float_modules`` in float (the stock one
+        accepts no 'None' config per module)."""
+
+        def annotate(self, graph):
+            graph = super().annotate(graph)
+            for node in graph.graph.nodes:
+                if _in_modules(node, float_modules):
+                    node.meta.pop("quantization_annotation", None)
+            return graph
+
     sample = (torch.from_numpy(calib.windows[:1]),)
-    quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
+    quantizer = Quantizer().set_global(
         pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True))
     graph = torch.export.export(model.eval(), sample).module()
     graph = quantize_pt2e.prepare_pt2e(graph, quantizer)
