@@ -7,7 +7,10 @@ zero point, so float-I/O and int8-I/O models are used the same way.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -57,6 +60,26 @@ class TensorInfo:
         return ((q.astype(np.float32) - self.zero_point) * self.scale).astype(np.float32)
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """LiteRT's C++ logger prints 'INFO: Created TensorFlow Lite XNNPACK delegate' on fd 2 when
+    an interpreter is built; the CLI contract is one line on stderr, so hide fd 2 meanwhile."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (embedded interpreters, some test runners)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class TFLiteRunner:
     """ai-edge-litert Interpreter; batches by resizing the input when the graph allows it."""
 
@@ -68,9 +91,10 @@ class TFLiteRunner:
         resolver = (OpResolverType.AUTO if default_delegates
                     else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         try:
-            self._it = Interpreter(model_path=str(path), num_threads=threads,
-                                   experimental_op_resolver_type=resolver)
-            self._it.allocate_tensors()
+            with _native_stderr_silenced():
+                self._it = Interpreter(model_path=str(path), num_threads=threads,
+                                       experimental_op_resolver_type=resolver)
+                self._it.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise EdgeharError(path, f"not a valid TFLite model ({str(e).splitlines()[0]})") from None
         inp, out = self._it.get_input_details(), self._it.get_output_details()

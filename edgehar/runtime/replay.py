@@ -188,8 +188,15 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
     return summary
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (the CLI contract), not argparse's usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m edgehar.runtime",
+    p = _OneLineParser(prog="python -m edgehar.runtime",
                                 description="edgehar runtime: replay sensor logs on a device.")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("replay", help="replay a recorded accelerometer+gyroscope log")
