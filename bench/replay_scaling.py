@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
+from edgehar.runtime.memory import peak_rss_mb
 from edgehar.runtime.replay import ReplayOptions, run_replay
 t = time.perf_counter()
 s = run_replay(ReplayOptions(log=sys.argv[1], chunk=int(sys.argv[2]), quiet=True,
@@ -32,7 +33,7 @@ print(json.dumps({"windows": s["windows"], "samples": s["samples"], "wall_s": wa
                   "windows_per_s_end_to_end": s["windows"] / wall,
                   "realtime_factor_end_to_end": s["samples"] / 50 / wall,
                   "latency_ms": s["latency_ms"], "compute_windows_per_s": s["windows_per_s"],
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_rss_mb": peak_rss_mb(),
                   "heavy_modules": heavy}))
 """
 

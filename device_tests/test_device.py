@@ -64,12 +64,17 @@ def test_golden_outputs(bundle, manifest, golden, name):
     y = m.runner(golden["inputs_normalized"])
     ref = golden[_step(name)]
     if "int8" in name:
-        # INT8: the same kernels give identical integers; allow one output quantization step
-        # (a different CPU's requantization rounding). ONNX QDQ dequantizes to float.
-        step = m.runner.output.scale or float(np.abs(ref).max() / 127)
+        # INT8 .tflite: XNNPACK's integer kernels round the same on every CPU, so one output
+        # quantization step is already generous (x86 vs aarch64 measured: identical).
+        # INT8 .onnx: ONNX Runtime picks a different integer GEMM per ISA (x86 AVX2 without
+        # VNNI: u8s8 with 16-bit intermediate sums; ARM: s8s8 dot products), whose rounding
+        # differs by up to a step inside the graph; allow two steps of the output QDQ.
+        io = manifest["files"][name]["io"]["output"]
+        step = m.runner.output.scale or io.get("qdq_scale") or float(np.abs(ref).max() / 127)
+        steps = 1 if name.endswith(".tflite") else 2
         err = np.abs(y - ref).max()
-        REPORT.append(f"golden {name}: max |diff| {err:.3g} (one quant step {step:.3g})")
-        assert err <= step + 1e-6
+        REPORT.append(f"golden {name}: max |diff| {err:.3g} (allowed {steps} x step {step:.3g})")
+        assert err <= steps * step + 1e-6
     else:
         err = np.abs(y - ref).max()
         REPORT.append(f"golden {name}: max |diff| {err:.3g} (atol {FLOAT_ATOL})")
@@ -128,14 +133,18 @@ def test_latency_budget(bundle, manifest, budgets):
 
 def test_memory_budget(bundle, budgets, tmp_path):
     name = "model_int8.tflite" if backend_available("tflite") else "model_int8.onnx"
-    code = ("import json,resource,sys;from edgehar.runtime.replay import run_replay,ReplayOptions;"
+    code = ("import json,sys;from edgehar.runtime.replay import run_replay,ReplayOptions;"
+            "from edgehar.runtime.memory import peak_rss_mb;"
             f"run_replay(ReplayOptions(log={str(SAMPLE_LOG)!r},model={str(bundle / name)!r},"
             f"out={str(tmp_path / 'p.jsonl')!r},quiet=True));"
-            "print(json.dumps([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
+            "print(json.dumps([peak_rss_mb(),"
             "[m for m in ('torch','onnx','tensorflow') if m in sys.modules]]))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    rss_kib, heavy = json.loads(out.stdout.strip().splitlines()[-1])
-    rss_mb = rss_kib / 1024 if sys.platform != "darwin" else rss_kib / 2**20
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True)
+    except OSError as e:  # qemu user-mode without binfmt cannot exec the emulated interpreter
+        pytest.skip(f"cannot start a fresh interpreter here ({e.strerror})")
+    rss_mb, heavy = json.loads(out.stdout.strip().splitlines()[-1])
     REPORT.append(f"runtime replay peak RSS {rss_mb:.1f} MB (budget {budgets['memory_mb']}); "
                   f"heavy modules: {heavy or 'none'}")
     assert heavy == []

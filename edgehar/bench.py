@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -53,12 +52,10 @@ def _torch_reference(bundle: Path, x: np.ndarray, repeats: int, threads: int) ->
     return lat
 
 
-def _subprocess_probe(code: str) -> tuple[dict, int]:
-    """Run code in a fresh interpreter; returns its JSON stdout and its peak RSS (KiB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def _subprocess_probe(code: str) -> dict:
+    """Run code in a fresh interpreter; returns the JSON it prints last."""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return json.loads(out.stdout.strip().splitlines()[-1]), max(after, before)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def cold_start(model_file: Path) -> dict:
@@ -67,21 +64,22 @@ def cold_start(model_file: Path) -> dict:
             f"m=load_model({str(model_file)!r});"
             "m.probs(np.zeros((1,128,9),np.float32));"
             "print(json.dumps({'ms':(time.perf_counter()-t)*1e3}))")
-    runs = [_subprocess_probe(code)[0]["ms"] for _ in range(3)]
+    runs = [_subprocess_probe(code)["ms"] for _ in range(3)]
     return {"import_load_first_inference_ms": float(np.median(runs))}
 
 
 def replay_rss(bundle: Path, model_file: Path) -> dict:
     """Peak RSS of a runtime-only replay of the shipped sample, in a fresh process."""
     with tempfile.TemporaryDirectory() as d:
-        code = ("import json,resource;from edgehar.runtime.replay import run_replay,ReplayOptions;"
+        code = ("import json;from edgehar.runtime.replay import run_replay,ReplayOptions;"
+                "from edgehar.runtime.memory import peak_rss_mb;"
                 f"s=run_replay(ReplayOptions(log={str(SAMPLE_LOG)!r},model={str(model_file)!r},"
                 f"out={str(Path(d) / 'p.jsonl')!r},quiet=True));"
                 "import sys;heavy=[m for m in ('torch','onnx','tensorflow') if m in sys.modules];"
-                "print(json.dumps({'rss_kib':resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
+                "print(json.dumps({'rss_mb':peak_rss_mb(),"
                 "'heavy':heavy}))")
-        res, _ = _subprocess_probe(code)
-    return {"peak_rss_mb": res["rss_kib"] / 1024, "heavy_modules_loaded": res["heavy"]}
+        res = _subprocess_probe(code)
+    return {"peak_rss_mb": res["rss_mb"], "heavy_modules_loaded": res["heavy"]}
 
 
 def replay_throughput(model_file: Path, chunk: int = 4096, repeat_log: int = 10) -> dict:

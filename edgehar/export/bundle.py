@@ -51,10 +51,28 @@ def _runner(path: Path):
     return TFLiteRunner(path) if path.suffix == ".tflite" else OnnxRunner(path)
 
 
-def _io_details(runner) -> dict:
-    return {t: {"name": i.name, "shape": list(i.shape), "dtype": i.dtype, "scale": i.scale,
-                "zero_point": i.zero_point}
-            for t, i in (("input", runner.input), ("output", runner.output))}
+def _io_details(runner, path: Path) -> dict:
+    io = {t: {"name": i.name, "shape": list(i.shape), "dtype": i.dtype, "scale": i.scale,
+              "zero_point": i.zero_point}
+          for t, i in (("input", runner.input), ("output", runner.output))}
+    if path.suffix == ".onnx":
+        scale = _onnx_output_qdq_scale(path)
+        if scale is not None:  # a QDQ graph dequantizes its int8 logits to float
+            io["output"]["qdq_scale"] = scale
+    return io
+
+
+def _onnx_output_qdq_scale(path: Path) -> float | None:
+    import onnx
+    from onnx import numpy_helper
+
+    g = onnx.load(str(path)).graph
+    out = g.output[0].name
+    init = {t.name: t for t in g.initializer}
+    for node in g.node:
+        if out in node.output and node.op_type == "DequantizeLinear" and node.input[1] in init:
+            return float(numpy_helper.to_array(init[node.input[1]]).reshape(-1)[0])
+    return None
 
 
 def _convert(step: Step, model, out: Path, calib, metadata: dict, bundle: Path,
@@ -186,7 +204,7 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
             "sha256": sha_of[step.name], "parent": file_of[step.parent],
             "parent_sha256": sha_of[step.parent], "size_bytes": path.stat().st_size,
             "test_accuracy": row.accuracy, "test_macro_f1": row.macro_f1,
-            "signatures": runner.signatures, "io": _io_details(runner),
+            "signatures": runner.signatures, "io": _io_details(runner, path),
         }
         log(f"[{step.name}] accuracy {100 * row.accuracy:.2f}%  drop {row.drop_vs_torch_pp:+.2f} pp"
             f"  agreement {100 * row.agreement_top1:.2f}%")
