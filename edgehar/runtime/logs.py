@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,29 @@ class LogChunk:
     labels: np.ndarray | None      # (n,) int16 or None
 
 
+def _fast_parse(lines: list[str], columns: int, delimiter: str | None) -> np.ndarray | None:
+    """C-speed parse of well-formed numeric rows; None when anything is off, so the careful
+    parser below finds and names the problem."""
+    text = "".join(lines)
+    if delimiter:
+        text = text.replace("\r", "").replace("\n", delimiter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns (and stops) at an unparsable token
+        try:
+            flat = np.fromstring(text, dtype=np.float64, sep=delimiter or " ")
+        except (ValueError, DeprecationWarning):
+            return None
+    if flat.size != len(lines) * columns:
+        return None
+    data = flat.reshape(len(lines), columns)
+    return data if np.isfinite(data).all() else None
+
+
 def _parse_lines(lines: list[str], path: Path, first_line: int, columns: int,
                  delimiter: str | None) -> np.ndarray:
+    fast = _fast_parse(lines, columns, delimiter)
+    if fast is not None:
+        return fast
     try:
         data = np.loadtxt(lines, dtype=np.float64, delimiter=delimiter, ndmin=2,
                           comments=None if delimiter else "#")
@@ -134,21 +156,20 @@ class Resampler:
         return np.stack([np.interp(grid, t, v[:, j]) for j in range(v.shape[1])], 1)
 
 
+_LABEL_IDS = {**{lab: i + 1 for i, lab in enumerate(LABELS)},
+              **{s: -1 for s in ("", "-1", "NONE", "UNKNOWN")}}
+
+
 def _label_ids(column: list[str], path: Path) -> np.ndarray:
-    names = {lab: i + 1 for i, lab in enumerate(LABELS)}
-    out = np.empty(len(column), np.float64)
-    for i, s in enumerate(column):
-        s = s.strip()
-        if s in names:
-            out[i] = names[s]
-        elif s in ("", "-1", "NONE", "UNKNOWN"):
-            out[i] = -1
-        else:
+    """Activity names (or ids 1..6, -1) -> float ids; they are interpolated with the samples."""
+    ids = [_LABEL_IDS.get(s.strip()) for s in column]
+    for i, v in enumerate(ids):
+        if v is None:
             try:
-                out[i] = float(s)
+                ids[i] = float(column[i])
             except ValueError:
-                raise EdgeharError(path, f"unknown label {s!r}") from None
-    return out
+                raise EdgeharError(path, f"unknown label {column[i].strip()!r}") from None
+    return np.asarray(ids, np.float64)
 
 
 def read_csv_log(path: Path, acc_units: str = "g", chunk_rows: int = CHUNK_ROWS
@@ -174,7 +195,14 @@ def read_csv_log(path: Path, acc_units: str = "g", chunk_rows: int = CHUNK_ROWS
         resampler = Resampler(path)
         line, produced = 2, 0
         for lines in _chunks_of(f, chunk_rows):
-            if label_col is not None:
+            if label_col == len(header) - 1:
+                # label last: peel it off each line, parse the numbers in one go
+                parts = [ln.rstrip("\r\n").rpartition(",") for ln in lines]
+                labels = _label_ids([p[2] for p in parts], path)
+                numeric = [p[0] + "\n" for p in parts]
+                data = _parse_lines(numeric, path, line, len(header) - 1, ",")[:, cols]
+                data = np.concatenate([data, labels[:, None]], 1)
+            elif label_col is not None:
                 split = [ln.rstrip("\r\n").split(",") for ln in lines]
                 if any(len(r) != len(header) for r in split):
                     i = next(i for i, r in enumerate(split) if len(r) != len(header))

@@ -103,6 +103,7 @@ class TFLiteRunner:
         self.input, self.output = self._info(inp[0]), self._info(out[0])
         self._in_idx, self._out_idx = inp[0]["index"], out[0]["index"]
         self._batch = int(self.input.shape[0])
+        self._resizable: bool | None = None  # learnt on the first batch that needs a resize
         self.signatures = list(self._it.get_signature_list())
 
     @staticmethod
@@ -114,12 +115,16 @@ class TFLiteRunner:
     def _resize(self, n: int) -> bool:
         if n == self._batch:
             return True
+        if self._resizable is False:
+            return False
         try:
             self._it.resize_tensor_input(self._in_idx, [n, *self.input.shape[1:]], strict=False)
             self._it.allocate_tensors()
             self._batch = n
+            self._resizable = True
             return True
         except (ValueError, RuntimeError):
+            self._resizable = False
             self._it.resize_tensor_input(self._in_idx, list(self.input.shape))
             self._it.allocate_tensors()
             self._batch = int(self.input.shape[0])
