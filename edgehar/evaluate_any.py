@@ -25,9 +25,9 @@ def evaluate_path(path: Path, split: str = "test", source: str = "package",
     if path.is_dir() and (path / "config.json").is_file():      # a training run
         from .train.evaluate import load_run, write_evaluation
 
-        model, norm, _ = load_run(path)
+        model, norm, config = load_run(path)
         return [{"file": str(path / "weights.pt"), "format": "torch",
-                 **write_evaluation(path, model, norm, ws, split)}]
+                 **write_evaluation(path, model, norm, ws, split, config["model"])}]
     if path.is_dir():                                              # a bundle: every file
         manifest = json.loads((path / MANIFEST).read_text()) if (path / MANIFEST).is_file() \
             else None

@@ -15,7 +15,7 @@ from .engine import MajorityVote, StreamEngine
 from .errors import EdgeharError
 from .files import atomic_path, write_json
 from .logs import ACC_UNITS, open_log
-from .metrics import classification_report
+from .metrics import LatencyHistogram, report_from_confusion
 from .model import Backend, Model, load_model
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -76,9 +76,12 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
     smoother = MajorityVote(opts.smooth) if opts.smooth > 0 else None
     chunks = open_log(opts.log, opts.acc_units, opts.labels)
     track = _LabelTrack()
-    latencies: list[float] = []
-    y_true, y_pred, y_smooth = [], [], []
-    segments: list[list] = []
+    # Everything accumulated below is constant-size, so a 24-hour log replays in bounded memory.
+    latencies = LatencyHistogram()
+    n_cls = len(spec.labels)
+    cm = np.zeros((n_cls, n_cls), np.int64)
+    cm_smooth = np.zeros_like(cm)
+    segments: list[list] = []   # the printed timeline only (not kept when writing --out)
     busy = 0.0
     n_windows = 0
     wall0 = time.perf_counter()
@@ -102,7 +105,7 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
                 busy += preds.latency_ms / 1e3
                 if not len(preds):
                     continue
-                latencies.extend([preds.latency_ms] * len(preds))
+                latencies.add(preds.latency_ms, len(preds))
                 lab_idx = preds.probs.argmax(1)
                 lines = []
                 for s, p, k in zip(preds.starts, preds.probs, lab_idx):
@@ -114,7 +117,7 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
                         lines.append(json.dumps({"start": int(s), "end": end, "t": t_end,
                                                  "label": label, "confidence": round(conf, 6),
                                                  "probs": [round(float(v), 6) for v in p]}))
-                    if segments and segments[-1][0] == label:
+                    elif segments and segments[-1][0] == label:
                         seg = segments[-1]
                         seg[2], seg[3], seg[4] = t_end, seg[3] + 1, seg[4] + conf
                     else:
@@ -123,9 +126,8 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
                     if has_labels:
                         truth = track.window_label(int(s), spec.window)
                         if truth >= 0:
-                            y_true.append(truth)
-                            y_pred.append(int(k))
-                            y_smooth.append(sm)
+                            cm[truth, k] += 1
+                            cm_smooth[truth, sm] += 1
                 if out_file and lines:
                     out_file.write("\n".join(lines) + "\n")
                 n_windows += len(preds)
@@ -151,13 +153,12 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
         raise
     if opts.realtime and not opts.quiet:
         print(file=stderr)
-    lat = np.asarray(latencies)
     stream_s = engine.samples_seen / spec.sample_rate
     summary = {
         "windows": n_windows,
         "samples": engine.samples_seen,
         "stream_seconds": round(stream_s, 3),
-        "latency_ms": {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99))},
+        "latency_ms": {"p50": latencies.percentile(50), "p99": latencies.percentile(99)},
         "windows_per_s": n_windows / busy if busy > 0 else float("inf"),
         "realtime_factor": stream_s / busy if busy > 0 else float("inf"),
         "backend": model.backend.value,
@@ -165,12 +166,12 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
         "chunk_samples": opts.chunk,
         "threads": opts.threads,
     }
-    if y_true:
-        rep = classification_report(np.array(y_true), np.array(y_pred), spec.labels)
+    if cm.sum():
+        rep = report_from_confusion(cm, spec.labels)
         summary.update(accuracy=rep["accuracy"], macro_f1=rep["macro_f1"],
-                       scored_windows=len(y_true))
+                       scored_windows=rep["n"])
         if smoother:
-            srep = classification_report(np.array(y_true), np.array(y_smooth), spec.labels)
+            srep = report_from_confusion(cm_smooth, spec.labels)
             summary["smoothed"] = {"k": opts.smooth, "accuracy": srep["accuracy"],
                                    "macro_f1": srep["macro_f1"]}
     if opts.summary:

@@ -52,7 +52,7 @@ def torch_latency_ms(model: torch.nn.Module, repeats: int = 200) -> dict:
 
 
 def write_evaluation(out: Path, model: HarResNeXt, norm: Normalization, ws: WindowSet,
-                     split_name: str) -> dict:
+                     split_name: str, name: str | None = None) -> dict:
     from .plots import plot_confusion
 
     logits = predict_logits(model, norm.apply(ws.x))
@@ -66,6 +66,6 @@ def write_evaluation(out: Path, model: HarResNeXt, norm: Normalization, ws: Wind
     }
     write_json(Path(out) / "metrics.json", metrics)
     plot_confusion(np.array(report["confusion"]), LABELS, Path(out) / "confusion.png",
-                   f"{model.cfg.dims}D ResNeXt on {split_name} subjects: "
+                   f"{name or f'{model.cfg.dims}D ResNeXt'} on {split_name} subjects: "
                    f"acc {100 * report['accuracy']:.2f}%, macro-F1 {100 * report['macro_f1']:.2f}%")
     return metrics

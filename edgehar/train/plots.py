@@ -22,7 +22,7 @@ def plot_curves(history: list[dict], best_epoch: int, path: Path, title: str) ->
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     a1.plot(ep, [h["train_loss"] for h in history], label="train")
     a1.plot(ep, [h["val_loss"] for h in history], label="validation")
-    a1.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
+    a1.set(xlabel="epoch", ylabel="cross-entropy (label smoothing 0.1)", title="Loss")
     a2.plot(ep, [100 * h["train_acc"] for h in history], label="train")
     a2.plot(ep, [100 * h["val_acc"] for h in history], label="validation")
     a2.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
@@ -32,7 +32,7 @@ def plot_curves(history: list[dict], best_epoch: int, path: Path, title: str) ->
         a.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -52,5 +52,5 @@ def plot_confusion(cm: np.ndarray, labels, path: Path, title: str) -> None:
                     fontsize=8, color="white" if norm[i, j] > 0.5 else "black")
     fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of true class")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

@@ -197,4 +197,4 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
 
     plot_curves(history, best[1], out / "curves.png",
                 f"{cfg.model} (seed {cfg.seed}): chosen on validation subjects")
-    return write_evaluation(out, model, norm, splits["test"], split_name="test")
+    return write_evaluation(out, model, norm, splits["test"], split_name="test", name=cfg.model)
