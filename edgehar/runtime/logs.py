@@ -17,7 +17,7 @@ import numpy as np
 from .errors import EdgeharError
 from .spec import LABELS, SAMPLE_RATE, STANDARD_GRAVITY
 
-CHUNK_ROWS = 65536
+CHUNK_ROWS = 16384  # rows parsed per step: bounds memory on long logs
 ACC_UNITS = {"g": 1.0, "m/s2": 1.0 / STANDARD_GRAVITY}
 HAPT_NAME = re.compile(r"acc_exp(\d+)_user(\d+)\.txt$")
 TIME_COLUMNS = {"t": 1.0, "timestamp_ns": 1e-9}
