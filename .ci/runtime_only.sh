@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The device promise: a fresh venv with only the runtime extra (numpy + ai-edge-litert) replays
+# a HAPT log and passes device_tests against the shipped bundle; no torch/onnx is installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rm -rf .ci-rt && python3 -m venv .ci-rt
+.ci-rt/bin/pip install --quiet ".[runtime]" pytest
+if .ci-rt/bin/python -c "import torch" 2>/dev/null; then echo "torch leaked into the runtime install"; exit 1; fi
+work=$(mktemp -d)
+# A HAPT raw pair (test subject 2) cut from the shipped sample CSV, in the official layout.
+.ci-rt/bin/python - "$work" <<'PY'
+import sys
+import numpy as np
+from edgehar.runtime.replay import SAMPLE_LOG
+rows = np.genfromtxt(SAMPLE_LOG, delimiter=",", skip_header=1, usecols=range(1, 7))
+np.savetxt(f"{sys.argv[1]}/acc_exp04_user02.txt", rows[:, :3], fmt="%.6f")
+np.savetxt(f"{sys.argv[1]}/gyro_exp04_user02.txt", rows[:, 3:], fmt="%.6f")
+PY
+(cd "$work" && "$OLDPWD/.ci-rt/bin/python" -m edgehar.runtime replay acc_exp04_user02.txt \
+   --summary summary.json --out pred.jsonl && cat summary.json)
+.ci-rt/bin/python -m pytest device_tests -q -p no:cacheprovider
+rm -rf "$work"
