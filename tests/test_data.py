@@ -84,3 +84,37 @@ def test_malformed_hapt_dir(small_recordings, tmp_path, breakage, message):
         (raw / "labels.txt").write_text("1 1 1 0\n")
     with pytest.raises(EdgeharError, match=message):
         load_hapt_dir(tmp_path / "h")
+
+
+def _write_uci(root, ws, split_name):
+    from edgehar.data.sources import UCI_SIGNALS
+
+    sig = root / split_name / "Inertial Signals"
+    sig.mkdir(parents=True)
+    for c, name in enumerate(UCI_SIGNALS):
+        np.savetxt(sig / f"{name}_{split_name}.txt", ws.x[:, :, c], fmt="%.8e")
+    np.savetxt(root / split_name / f"y_{split_name}.txt", ws.y + 1, fmt="%d")
+    np.savetxt(root / split_name / f"subject_{split_name}.txt", ws.subject, fmt="%d")
+
+
+def test_official_uci_har_dir_loads_and_splits(small_recordings, tmp_path):
+    from click.testing import CliRunner
+
+    from edgehar.cli import main
+    from edgehar.data.sources import load_uci_dir
+    from edgehar.data.windows import subset
+
+    ws = windows_from_recordings(small_recordings)
+    root = tmp_path / "UCI HAR Dataset"
+    _write_uci(root, subset(ws, ws.subject != 2), "train")
+    _write_uci(root, subset(ws, ws.subject == 2), "test")
+    loaded = load_uci_dir(tmp_path)
+    assert loaded.x.shape == ws.x.shape
+    np.testing.assert_allclose(np.sort(loaded.x.ravel()), np.sort(ws.x.ravel()), rtol=1e-6)
+    r = CliRunner().invoke(main, ["data", "info", "--source", str(root), "--json"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    info = json.loads(r.output)
+    assert info["splits"]["test"]["subjects"] == [2]
+    assert info["splits"]["test"]["windows"] == int((ws.subject == 2).sum())

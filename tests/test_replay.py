@@ -154,3 +154,19 @@ def test_sample_log_is_a_test_subject_with_all_activities():
     labels = {line.rsplit(",", 1)[1] for line in head[1:]}
     assert {"WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING",
             "LAYING"} <= labels
+
+
+def test_realtime_paces_input_and_shows_a_live_line(tmp_path):
+    rows = "".join(f"{i / 50:.2f},0.1,0.9,0.2,0.01,0.0,0.02\n" for i in range(200))
+    log = tmp_path / "short.csv"
+    log.write_text("t,ax,ay,az,gx,gy,gz\n" + rows)
+    import time
+
+    t = time.perf_counter()
+    r = _run(log, "--realtime", "--summary", tmp_path / "s.json")
+    wall = time.perf_counter() - t
+    assert r.returncode == 0, r.stderr
+    assert wall >= 3.5   # 200 samples at 50 Hz = 4 s of stream
+    live = [ln for ln in r.stderr.splitlines() if ln.strip().startswith("t=")]
+    assert len(live) == 2 and all("latency" in ln for ln in live)
+    assert json.loads((tmp_path / "s.json").read_text())["windows"] == 2

@@ -1,0 +1,55 @@
+"""The pretrained bundle inside the package: INT8 delegates, manifest checks, size budget."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from edgehar.runtime.errors import EdgeharError
+from edgehar.runtime.model import load_model
+
+
+def test_int8_tflite_runs_with_and_without_default_delegates(shipped_bundle):
+    g = np.load(shipped_bundle / "golden.npz")
+    a = load_model(shipped_bundle / "model_int8.tflite", default_delegates=True)
+    b = load_model(shipped_bundle / "model_int8.tflite", default_delegates=False)
+    ya, yb = a.runner(g["inputs_normalized"]), b.runner(g["inputs_normalized"])
+    step = a.runner.output.scale
+    # Same kernels (XNNPACK, as at export) -> the same integers; LiteRT's builtin reference
+    # kernels round requantization differently: up to two output steps measured.
+    np.testing.assert_array_equal(ya, g["tflite_int8"])
+    assert np.abs(yb - g["tflite_int8"]).max() <= 2 * step + 1e-6
+    assert (ya.argmax(1) == yb.argmax(1)).all()
+
+
+def test_shipped_chain_meets_the_promise(shipped_bundle):
+    report = json.loads((shipped_bundle / "report.json").read_text())
+    rows = {r["step"]: r for r in report["chain"]}
+    assert report["split"] == "test" and not report["failed_steps"]
+    assert rows["torch_fp32"]["accuracy"] >= 0.955
+    for step in ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"):
+        assert rows[step]["drop_vs_torch_pp"] <= 0.5
+    for step in ("onnx_fp32", "tflite_fp32"):
+        assert rows[step]["agreement_top1"] >= 0.999 and rows[step]["max_abs_logit_diff"] < 1e-3
+    for name in ("model_int8.tflite", "model_int8.onnx"):
+        assert (shipped_bundle / name).stat().st_size <= 150 * 1024
+
+
+def test_manifest_io_matches_the_tflite(shipped_bundle):
+    m = json.loads((shipped_bundle / "manifest.json").read_text())
+    model = load_model(shipped_bundle / "model_int8.tflite")
+    io = m["files"]["model_int8.tflite"]["io"]
+    assert io["output"]["dtype"] == model.runner.output.dtype == "int8"
+    assert io["output"]["scale"] == pytest.approx(model.runner.output.scale)
+    assert io["output"]["zero_point"] == model.runner.output.zero_point
+
+
+def test_window_spec_mismatch_is_refused(shipped_bundle, tmp_path):
+    b = tmp_path / "b"
+    shutil.copytree(shipped_bundle, b)
+    m = json.loads((b / "manifest.json").read_text())
+    m["window_spec"]["window"] = 64
+    (b / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(EdgeharError, match="does not match the window spec"):
+        load_model(b)
