@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import platform
 import shutil
 from dataclasses import dataclass
@@ -11,7 +14,7 @@ import numpy as np
 
 from ..runtime.errors import EdgeharError
 from ..runtime.files import atomic_path, sha256, write_json
-from ..runtime.model import SCHEMA_VERSION, OnnxRunner, TFLiteRunner
+from ..runtime.model import SCHEMA_VERSION, OnnxRunner, TFLiteRunner, silenced_fds
 from .chain import Chain
 from .converters import INPUT_NAME, export_onnx, export_tflite, onnx_metadata, validate
 from .formats import STEPS, TORCH_FP32, Format, Precision, Step, steps_for
@@ -45,6 +48,20 @@ class ExportResult:
     @property
     def ok(self) -> bool:
         return not self.chain.failed
+
+
+@contextlib.contextmanager
+def quiet_converters():
+    """The converters narrate every pass on stdout/stderr (torch.onnx, ONNX Runtime's
+    calibrator, MLIR's C++ logs). Keep the export output to the chain; set EDGEHAR_VERBOSE=1
+    to see them."""
+    if os.environ.get("EDGEHAR_VERBOSE"):
+        yield
+        return
+    os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf), silenced_fds((1, 2)):
+        yield
 
 
 def _runner(path: Path):
@@ -184,7 +201,8 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
         path = out / step.filename
         log(f"[{step.name}] converting -> {path.name}")
         try:
-            _convert(step, model, path, calib, metadata, out, opts)
+            with quiet_converters():
+                _convert(step, model, path, calib, metadata, out, opts)
             runner = _runner(path)
         except EdgeharError:
             raise

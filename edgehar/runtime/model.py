@@ -61,22 +61,29 @@ class TensorInfo:
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced():
-    """LiteRT's C++ logger prints 'INFO: Created TensorFlow Lite XNNPACK delegate' on fd 2 when
-    an interpreter is built; the CLI contract is one line on stderr, so hide fd 2 meanwhile."""
+def silenced_fds(fds: tuple[int, ...] = (2,)):
+    """Point OS-level file descriptors at /dev/null for a while: LiteRT's and MLIR's C++
+    loggers write there directly ('INFO: Created TensorFlow Lite XNNPACK delegate'), and the
+    CLI contract is one line on stderr."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real fd 2 (embedded interpreters, some test runners)
+        saved = [os.dup(fd) for fd in fds]
+    except (OSError, ValueError):  # no real descriptors (embedded interpreters, some runners)
         yield
         return
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
+    for fd in fds:
+        os.dup2(devnull, fd)
     try:
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        for fd, old in zip(fds, saved):
+            os.dup2(old, fd)
+            os.close(old)
         os.close(devnull)
 
 
@@ -91,7 +98,7 @@ class TFLiteRunner:
         resolver = (OpResolverType.AUTO if default_delegates
                     else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         try:
-            with _native_stderr_silenced():
+            with silenced_fds():
                 self._it = Interpreter(model_path=str(path), num_threads=threads,
                                        experimental_op_resolver_type=resolver)
                 self._it.allocate_tensors()
