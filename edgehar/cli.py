@@ -129,8 +129,15 @@ def evaluate(model_path, split, source, backend, as_json):
                      f"{r['latency_ms']['p50']:.2f} ms")
         click.echo(f"{r['file']}: {split} accuracy {100 * r['accuracy']:.2f}%  macro-F1 "
                    f"{100 * r['macro_f1']:.2f}%  (n={r['n']}){extra}")
+        click.echo(f"  macro precision {100 * r['macro_precision']:.2f}%  macro recall "
+                   f"{100 * r['macro_recall']:.2f}%")
         click.echo("  per class: " + ", ".join(f"{k} {100 * v:.1f}%"
                                                 for k, v in r["per_class_accuracy"].items()))
+        labels = list(r["per_class_accuracy"])
+        click.echo("  confusion (rows: true, columns: predicted): "
+                   + " ".join(lab[:4] for lab in labels))
+        for lab, row in zip(labels, r["confusion"]):
+            click.echo(f"    {lab:<20} " + " ".join(f"{v:5d}" for v in row))
 
 
 @main.command()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from edgehar.export.bundle import ExportOptions, export_bundle
+from edgehar.export.formats import Format
 from edgehar.runtime.files import sha256
 from edgehar.runtime.model import load_model
 
@@ -103,6 +104,9 @@ def test_max_drop_zero_fails_naming_the_step(tiny_run, tmp_path):
     assert "exceeds --max-drop" in r.output and "onnx_fp32" in r.output
     report = json.loads((out / "report.json").read_text())
     assert "onnx_fp32" in report["failed_steps"]
+    # an INT8 step over the limit gets the per-layer SQNR analysis in the report
+    assert report["int8_layer_sqnr"] and "sqnr_db" in report["int8_layer_sqnr"][0]
+    assert "SQNR" in (out / "report.md").read_text()
     for name in report["files"]:
         f = json.loads((out / "manifest.json").read_text())["files"][name]
         assert f["sha256"] == sha256(out / name)
@@ -118,3 +122,18 @@ def test_evaluate_accepts_every_exported_format(bundle):
         assert r["n"] > 2000  # the full test split, not the chain's slice
         assert 0.3 < r["accuracy"] <= 1.0
     assert torch_acc > 0.3
+
+
+def test_full_int8_tflite_with_int8_input(tiny_run, tmp_path):
+    """--float-modules '': every layer INT8, int8 input tensor quantized by the runtime."""
+    out = tmp_path / "b"
+    res = export_bundle(tiny_run, out, ExportOptions(int8=True, max_drop_pp=100.0,
+                                                     calib_windows=64, max_test_windows=300,
+                                                     formats=frozenset({Format.TFLITE}),
+                                                     float_modules=()),
+                        log=lambda *_: None)
+    m = load_model(out / "model_int8.tflite")
+    assert m.runner.input.dtype == "int8" and m.runner.input.quantized
+    g = np.load(out / "golden.npz")
+    np.testing.assert_array_equal(m.runner(g["inputs_normalized"]), g["tflite_int8"])
+    assert res.chain.rows[-1].agreement_top1 >= 0.85
