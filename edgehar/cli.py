@@ -179,13 +179,14 @@ def export(run_dir, out, int8, max_drop, calib_windows, formats, float_modules, 
         sys.exit(1)
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command(add_help_option=False,  # --help goes through to the runtime's own parser
+              context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def replay(ctx):
     """Replay a sensor log (same options as `python -m edgehar.runtime replay`)."""
     from .runtime.replay import main as runtime_main
 
-    sys.exit(runtime_main(["replay", *ctx.args]))
+    sys.exit(runtime_main(["replay", *ctx.args], prog="edgehar"))
 
 
 @main.command()

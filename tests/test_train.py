@@ -72,7 +72,7 @@ def test_same_seed_same_metrics_and_run_dir(tiny_splits, tmp_path):
 def test_normalization_comes_from_train_windows_only(tiny_splits, tmp_path):
     _train(tiny_splits, tmp_path / "r")
     cfg = json.loads((tmp_path / "r" / "config.json").read_text())
-    from edgehar.train.trainer import _cap
+    from edgehar.data.windows import cap_windows
 
-    tr = _cap(tiny_splits["train"], 600, 0)
+    tr = cap_windows(tiny_splits["train"], 600, 0)
     np.testing.assert_allclose(cfg["normalization"]["mean"], tr.x.mean((0, 1)), rtol=1e-5)

@@ -51,6 +51,16 @@ def subset(ws: WindowSet, mask: np.ndarray) -> WindowSet:
                      ws.start[mask])
 
 
+def cap_windows(ws: WindowSet, n: int | None, seed: int) -> WindowSet:
+    """A stratification-free, seeded subsample (tests and demos only)."""
+    if n is None or len(ws.y) <= n:
+        return ws
+    idx = np.sort(np.random.default_rng(seed).choice(len(ws.y), n, replace=False))
+    mask = np.zeros(len(ws.y), bool)
+    mask[idx] = True
+    return subset(ws, mask)
+
+
 def split(ws: WindowSet) -> dict[str, WindowSet]:
     return {name: subset(ws, np.isin(ws.subject, subjects)) for name, subjects in SPLITS.items()}
 

@@ -118,18 +118,18 @@ def _convert(step: Step, model, out: Path, calib, metadata: dict, bundle: Path,
 
 
 def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> ExportResult:
-    from ..data.windows import load_splits
+    from ..data.windows import cap_windows, load_splits
     from ..quantize.calibration import CalibrationSet
     from ..train.evaluate import load_run
     from ..train.models import count_macs, count_params
-    from ..train.trainer import _cap, predict_logits
+    from ..train.trainer import predict_logits
 
     run_dir, out = Path(run_dir), Path(out)
     model, norm, config = load_run(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     source = opts.source or config["data"]["source"]
     splits = load_splits(source)
-    test = _cap(splits[opts.chain_split], opts.max_test_windows, 0)
+    test = cap_windows(splits[opts.chain_split], opts.max_test_windows, 0)
     x_test = norm.apply(test.x)
     calib = CalibrationSet.draw(norm.apply(splits["train"].x), splits["train"].y,
                                 opts.calib_windows, opts.calib_seed)

@@ -196,8 +196,8 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _OneLineParser(prog="python -m edgehar.runtime",
+def build_parser(prog: str = "python -m edgehar.runtime") -> argparse.ArgumentParser:
+    p = _OneLineParser(prog=prog,
                                 description="edgehar runtime: replay sensor logs on a device.")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("replay", help="replay a recorded accelerometer+gyroscope log")
@@ -226,8 +226,8 @@ def options_from_args(a: argparse.Namespace) -> ReplayOptions:
                          threads=a.threads)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m edgehar.runtime") -> int:
+    args = build_parser(prog).parse_args(argv)
     try:
         run_replay(options_from_args(args))
     except EdgeharError as e:

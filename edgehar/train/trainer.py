@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..data.sources import WindowSet
-from ..data.windows import SPLITS, load_splits
+from ..data.windows import SPLITS, cap_windows, load_splits
 from ..runtime.files import write_json
 from ..runtime.spec import LABELS, WindowSpec
 from .registry import DEFAULT_MODEL, create_model
@@ -100,18 +100,6 @@ def predict_logits(model: nn.Module, x: np.ndarray, batch: int = 512) -> np.ndar
     return torch.cat(out).numpy() if out else np.zeros((0, len(LABELS)), np.float32)
 
 
-def _cap(ws: WindowSet, n: int | None, seed: int) -> WindowSet:
-    """A stratification-free, seeded subsample (tests and demos only)."""
-    if n is None or len(ws.y) <= n:
-        return ws
-    from ..data.windows import subset
-
-    idx = np.sort(np.random.default_rng(seed).choice(len(ws.y), n, replace=False))
-    mask = np.zeros(len(ws.y), bool)
-    mask[idx] = True
-    return subset(ws, mask)
-
-
 def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = None,
           progress: bool = True) -> dict:
     """Train, pick the epoch with the best validation accuracy, write RUN_DIR; returns metrics."""
@@ -123,7 +111,7 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed, cfg.device)
     splits = splits or load_splits(cfg.source)
-    splits = {k: _cap(v, cfg.max_windows, cfg.seed) for k, v in splits.items()}
+    splits = {k: cap_windows(v, cfg.max_windows, cfg.seed) for k, v in splits.items()}
     tr, va = splits["train"], splits["val"]
     norm = Normalization.fit(tr.x)
     x_val = norm.apply(va.x)
