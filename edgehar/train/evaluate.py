@@ -24,9 +24,7 @@ def load_run(run_dir: Path) -> tuple[HarResNeXt, Normalization, dict]:
     if not cfg_path.is_file() or not (run_dir / WEIGHTS).is_file():
         raise EdgeharError(run_dir, f"not a training run (needs config.json and {WEIGHTS})")
     config = json.loads(cfg_path.read_text())
-    mc = dict(config["model_config"])
-    mc["stages"], mc["blocks"] = tuple(mc["stages"]), tuple(mc["blocks"])
-    model = HarResNeXt(ResNeXtConfig(**mc))
+    model = HarResNeXt(ResNeXtConfig.from_dict(config["model_config"]))
     try:
         state = torch.load(run_dir / WEIGHTS, map_location="cpu", weights_only=True)
         model.load_state_dict(state)

@@ -35,6 +35,10 @@ class ResNeXtConfig:
         d["stages"], d["blocks"] = list(self.stages), list(self.blocks)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict) -> ResNeXtConfig:
+        return cls(**{**d, "stages": tuple(d["stages"]), "blocks": tuple(d["blocks"])})
+
 
 def _conv(dims: int, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> nn.Module:
     if dims == 1:
