@@ -226,12 +226,10 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
         }
         log(f"[{step.name}] accuracy {100 * row.accuracy:.2f}%  drop {row.drop_vs_torch_pp:+.2f} pp"
             f"  agreement {100 * row.agreement_top1:.2f}%")
-        if not row.passed and step.precision is Precision.INT8 and Format.ONNX in opts.formats \
-                and analysis is None and (out / "model_int8.onnx").exists():
+        if (not row.passed and step.precision is Precision.INT8 and analysis is None
+                and (out / "model_int8.onnx").exists()):
+            # Either INT8 step over the limit: show where the quantized graph loses signal.
             analysis = _sqnr(out, calib)
-    if any(r.step == "tflite_int8" and not r.passed for r in chain.rows) and analysis is None \
-            and (out / "model_int8.onnx").exists():
-        analysis = _sqnr(out, calib)
     write_outputs(True)
     # device_tests replays the shipped sample log and compares with what it gave here.
     for step in steps_for(set(opts.formats), opts.int8):
