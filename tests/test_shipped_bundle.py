@@ -53,3 +53,20 @@ def test_window_spec_mismatch_is_refused(shipped_bundle, tmp_path):
     (b / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(EdgeharError, match="does not match the window spec"):
         load_model(b)
+
+
+def test_bench_reports_every_file_against_torch(shipped_bundle, tmp_path):
+    from edgehar.bench import run_bench
+
+    out = tmp_path / "bench.json"
+    r = run_bench(shipped_bundle, out, repeats=12, echo=lambda *_: None)
+    assert json.loads(out.read_text())["model"] == "resnext1d_small"
+    assert set(r["files"]) == {"weights.pt", "model_fp32.onnx", "model_int8.onnx",
+                               "model_fp32.tflite", "model_int8.tflite"}
+    for name, f in r["files"].items():
+        assert f["latency_1_thread"]["p50_ms"] > 0 and f["size_bytes"] > 0
+        if name != "weights.pt":
+            assert f["speedup_vs_torch_1_thread"] > 1   # any exported file beats eager torch
+    assert r["runtime_replay_memory"]["heavy_modules_loaded"] == []
+    assert r["replay_throughput"]["windows_per_s"] > 0 and r["cold_start"][
+        "import_load_first_inference_ms"] > 0
