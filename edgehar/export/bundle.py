@@ -96,6 +96,7 @@ def _convert(step: Step, model, out: Path, calib, metadata: dict, bundle: Path,
              opts: ExportOptions) -> None:
     from ..quantize.onnx_int8 import quantize_onnx
     from ..quantize.tflite_int8 import quantize_tflite
+    from ..train.models import tflite_view
 
     if step.name == "onnx_fp32":
         export_onnx(model, out, metadata)
@@ -110,9 +111,9 @@ def _convert(step: Step, model, out: Path, calib, metadata: dict, bundle: Path,
         with atomic_path(out) as tmp:
             onnx.save(proto, str(tmp))
     elif step.name == "tflite_fp32":
-        export_tflite(model, out)
+        export_tflite(tflite_view(model), out)
     elif step.name == "tflite_int8":
-        quantize_tflite(model, out, calib, opts.float_modules)
+        quantize_tflite(tflite_view(model), out, calib, opts.float_modules)
     else:  # pragma: no cover - the table and this switch are edited together
         raise ValueError(step.name)
 

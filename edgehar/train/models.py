@@ -8,6 +8,7 @@ mixed before the pooled head.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 
 import torch
@@ -94,6 +95,48 @@ class HarResNeXt(nn.Module):
             h = self.stages(self.stem(x.unsqueeze(1)))
             h = h.mean(dim=2).flatten(1)  # == AdaptiveAvgPool2d((1, 9)) for a width-9 map
         return self.fc(self.drop(h))
+
+
+def _conv1d_as_conv2d(module: nn.Module) -> None:
+    """In place: every Conv1d / BatchNorm1d becomes the identical (k, 1) Conv2d / BatchNorm2d."""
+    for name, child in list(module.named_children()):
+        if isinstance(child, nn.Conv1d):
+            conv = nn.Conv2d(child.in_channels, child.out_channels, (child.kernel_size[0], 1),
+                             (child.stride[0], 1), (child.padding[0], 0), groups=child.groups,
+                             bias=child.bias is not None)
+            conv.weight.data = child.weight.data.unsqueeze(-1).clone()
+            if child.bias is not None:
+                conv.bias.data = child.bias.data.clone()
+            setattr(module, name, conv)
+        elif isinstance(child, nn.BatchNorm1d):
+            bn = nn.BatchNorm2d(child.num_features, child.eps, child.momentum)
+            bn.load_state_dict(child.state_dict())
+            setattr(module, name, bn)
+        else:
+            _conv1d_as_conv2d(child)
+
+
+class Conv2dView(nn.Module):
+    """A trained 1D model re-expressed with (k, 1) Conv2d on [N, C, T, 1], same weights, same
+    outputs. litert-torch lowers Conv1d through reshapes and transposes around every conv
+    (95 ops for the default model); this view converts to 26 ops and runs ~25 % faster in
+    LiteRT. Module names (stem, stages, fc) are kept, so --float-modules still applies."""
+
+    def __init__(self, model: HarResNeXt):
+        super().__init__()
+        m = copy.deepcopy(model).eval()
+        _conv1d_as_conv2d(m)
+        self.cfg = model.cfg
+        self.stem, self.stages, self.drop, self.fc = m.stem, m.stages, m.drop, m.fc
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.stages(self.stem(x.transpose(1, 2).unsqueeze(-1)))
+        return self.fc(self.drop(h.mean(dim=(2, 3))))
+
+
+def tflite_view(model: HarResNeXt) -> nn.Module:
+    """The form of ``model`` handed to the TFLite converter."""
+    return Conv2dView(model) if model.cfg.dims == 1 else model
 
 
 def build(**kw) -> HarResNeXt:
