@@ -19,6 +19,7 @@ from edgehar.data.sources import load_package, write_hapt_dir
 from edgehar.data.windows import TEST_SUBJECTS, windows_from_recordings
 from edgehar.runtime.metrics import classification_report
 from edgehar.runtime.model import load_model
+from edgehar.runtime.preprocess import window_label
 from edgehar.runtime.replay import PRETRAINED, ReplayOptions, run_replay
 from edgehar.runtime.spec import LABELS, STANDARD_GRAVITY
 
@@ -72,9 +73,9 @@ def main() -> None:
                 run_replay(opts)
                 for line in pred.read_text().splitlines():
                     p = json.loads(line)
-                    seg = labels[p["start"]:p["end"]]
-                    if len(seg) == 128 and 1 <= seg[0] <= 6 and (seg == seg[0]).all():
-                        y_true.append(int(seg[0]) - 1)
+                    truth = window_label(labels[p["start"]:p["end"]], p["end"] - p["start"])
+                    if truth >= 0:
+                        y_true.append(truth)
                         y_pred.append(LABELS.index(p["label"]))
         rep = classification_report(np.array(y_true), np.array(y_pred), LABELS)
         out[kind] = {"accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"],

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..runtime.errors import EdgeharError
-from ..runtime.preprocess import windows_of
+from ..runtime.preprocess import window_label, windows_of
 from ..runtime.spec import LABELS, WindowSpec
 from .sources import Recording, WindowSet, load_hapt_dir, load_package, load_uci_dir
 
@@ -20,12 +20,8 @@ SPLITS = {"train": TRAIN_SUBJECTS, "val": VAL_SUBJECTS, "test": TEST_SUBJECTS}
 
 def window_labels(labels: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
     """Class index 0..5 for windows whose samples all carry one activity 1..6, else -1."""
-    out = np.full(len(starts), -1, np.int64)
-    for i, s in enumerate(starts):
-        seg = labels[s:s + window]
-        if len(seg) == window and seg[0] >= 1 and seg[0] <= len(LABELS) and (seg == seg[0]).all():
-            out[i] = int(seg[0]) - 1
-    return out
+    return np.array([window_label(labels[s:s + window], window, len(LABELS)) for s in starts],
+                    np.int64)
 
 
 def windows_from_recordings(recordings: list[Recording], spec: WindowSpec | None = None

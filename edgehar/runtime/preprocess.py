@@ -37,6 +37,14 @@ class Preprocessor:
         return np.concatenate([body, smooth[:, 3:], total], axis=1).astype(np.float32)
 
 
+def window_label(labels: np.ndarray, window: int, classes: int = 6) -> int:
+    """Class index 0..classes-1 when all ``window`` samples carry one activity 1..classes,
+    else -1 (short, unlabelled, or spanning a change): the UCI-HAR rule for a window."""
+    if len(labels) == window and 1 <= labels[0] <= classes and (labels == labels[0]).all():
+        return int(labels[0]) - 1
+    return -1
+
+
 @dataclass
 class WindowBatch:
     starts: np.ndarray   # (k,) sample index of each window's first sample in the stream

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -17,6 +18,7 @@ from .files import atomic_path, write_json
 from .logs import ACC_UNITS, open_log
 from .metrics import LatencyHistogram, report_from_confusion
 from .model import Backend, Model, load_model
+from .preprocess import window_label
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PRETRAINED = ASSETS / "pretrained"
@@ -49,11 +51,8 @@ class _LabelTrack:
     def push(self, labels: np.ndarray) -> None:
         self.buf = np.concatenate([self.buf, labels])
 
-    def window_label(self, s: int, n: int) -> int:
-        seg = self.buf[s - self.start:s - self.start + n]
-        if len(seg) == n and 1 <= seg[0] <= 6 and (seg == seg[0]).all():
-            return int(seg[0]) - 1
-        return -1
+    def window_label(self, s: int, n: int, classes: int) -> int:
+        return window_label(self.buf[s - self.start:s - self.start + n], n, classes)
 
     def trim(self, keep_from: int) -> None:
         cut = keep_from - self.start
@@ -85,11 +84,12 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
     busy = 0.0
     n_windows = 0
     wall0 = time.perf_counter()
-    out_ctx = atomic_path(opts.out) if opts.out else None
-    out_file = None
-    try:
-        if out_ctx:
-            out_file = open(out_ctx.__enter__(), "w")
+    with contextlib.ExitStack() as stack:
+        # Predictions go to a temp file that is renamed into place only when the whole
+        # replay succeeded; the file (entered last) is closed before the rename.
+        out_file = None
+        if opts.out:
+            out_file = stack.enter_context(open(stack.enter_context(atomic_path(opts.out)), "w"))
         has_labels = None
         for chunk in chunks:
             if has_labels is None:
@@ -124,7 +124,7 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
                         segments.append([label, s / spec.sample_rate, t_end, 1, conf])
                     sm = smoother(int(k)) if smoother else int(k)
                     if has_labels:
-                        truth = track.window_label(int(s), spec.window)
+                        truth = track.window_label(int(s), spec.window, n_cls)
                         if truth >= 0:
                             cm[truth, k] += 1
                             cm_smooth[truth, sm] += 1
@@ -141,16 +141,6 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
         if n_windows == 0:
             raise EdgeharError(opts.log, f"too short for one window ({engine.samples_seen} samples "
                                          f"at {spec.sample_rate} Hz, need {spec.window})")
-        if out_file:
-            out_file.close()
-            out_ctx.__exit__(None, None, None)
-            out_ctx = None
-    except BaseException:
-        if out_file and not out_file.closed:
-            out_file.close()
-        if out_ctx:
-            out_ctx.__exit__(*sys.exc_info())
-        raise
     if opts.realtime and not opts.quiet:
         print(file=stderr)
     stream_s = engine.samples_seen / spec.sample_rate
