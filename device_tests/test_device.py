@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import platform
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -14,6 +11,7 @@ from conftest import REPORT, backend_available
 
 from edgehar.runtime import StreamEngine, load_model
 from edgehar.runtime.logs import open_log
+from edgehar.runtime.memory import replay_peak_rss
 from edgehar.runtime.replay import SAMPLE_LOG
 
 FLOAT_ATOL = 1e-4  # float kernels differ across CPUs only in summation order
@@ -131,20 +129,13 @@ def test_latency_budget(bundle, manifest, budgets):
         assert measured["model_int8.tflite"] <= budgets["latency_ms"]
 
 
-def test_memory_budget(bundle, budgets, tmp_path):
+def test_memory_budget(bundle, budgets):
     name = "model_int8.tflite" if backend_available("tflite") else "model_int8.onnx"
-    code = ("import json,sys;from edgehar.runtime.replay import run_replay,ReplayOptions;"
-            "from edgehar.runtime.memory import peak_rss_mb;"
-            f"run_replay(ReplayOptions(log={str(SAMPLE_LOG)!r},model={str(bundle / name)!r},"
-            f"out={str(tmp_path / 'p.jsonl')!r},quiet=True));"
-            "print(json.dumps([peak_rss_mb(),"
-            "[m for m in ('torch','onnx','tensorflow') if m in sys.modules]]))")
     try:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True)
+        mem = replay_peak_rss(bundle / name)
     except OSError as e:  # qemu user-mode without binfmt cannot exec the emulated interpreter
         pytest.skip(f"cannot start a fresh interpreter here ({e.strerror})")
-    rss_mb, heavy = json.loads(out.stdout.strip().splitlines()[-1])
+    rss_mb, heavy = mem["peak_rss_mb"], mem["heavy_modules_loaded"]
     REPORT.append(f"runtime replay peak RSS {rss_mb:.1f} MB (budget {budgets['memory_mb']}); "
                   f"heavy modules: {heavy or 'none'}")
     assert heavy == []

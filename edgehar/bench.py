@@ -8,13 +8,13 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .runtime.files import write_json
+from .runtime.memory import replay_peak_rss
 from .runtime.model import load_model, read_manifest
 from .runtime.replay import PRETRAINED, SAMPLE_LOG
 
@@ -79,20 +79,6 @@ def cold_start(model_file: Path) -> dict:
     return {"import_load_first_inference_ms": float(np.median(runs))}
 
 
-def replay_rss(bundle: Path, model_file: Path) -> dict:
-    """Peak RSS of a runtime-only replay of the shipped sample, in a fresh process."""
-    with tempfile.TemporaryDirectory() as d:
-        code = ("import json;from edgehar.runtime.replay import run_replay,ReplayOptions;"
-                "from edgehar.runtime.memory import peak_rss_mb;"
-                f"s=run_replay(ReplayOptions(log={str(SAMPLE_LOG)!r},model={str(model_file)!r},"
-                f"out={str(Path(d) / 'p.jsonl')!r},quiet=True));"
-                "import sys;heavy=[m for m in ('torch','onnx','tensorflow') if m in sys.modules];"
-                "print(json.dumps({'rss_mb':peak_rss_mb(),"
-                "'heavy':heavy}))")
-        res = _subprocess_probe(code)
-    return {"peak_rss_mb": res["rss_mb"], "heavy_modules_loaded": res["heavy"]}
-
-
 def replay_throughput(model_file: Path, chunk: int = 4096, repeat_log: int = 10) -> dict:
     """parse + filter + window + infer over the sample log (read repeat_log times), 1 thread."""
     from .runtime.replay import ReplayOptions, run_replay
@@ -141,7 +127,7 @@ def run_bench(bundle: Path | None, json_out: Path | None, repeats: int = 300, ec
     main_file = bundle / "model_int8.tflite"
     results["replay_throughput"] = replay_throughput(main_file)
     results["cold_start"] = cold_start(main_file)
-    results["runtime_replay_memory"] = replay_rss(bundle, main_file)
+    results["runtime_replay_memory"] = replay_peak_rss(main_file)
     echo(render(results))
     if json_out:
         write_json(json_out, results)

@@ -14,10 +14,11 @@ import numpy as np
 
 from ..runtime.errors import EdgeharError
 from ..runtime.files import atomic_path, sha256, write_json
-from ..runtime.model import SCHEMA_VERSION, OnnxRunner, TFLiteRunner, silenced_fds
+from ..runtime.model import SCHEMA_VERSION, Backend, Model, OnnxRunner, TFLiteRunner, silenced_fds
+from ..runtime.spec import WindowSpec
 from .chain import Chain
 from .converters import INPUT_NAME, export_onnx, export_tflite, onnx_metadata, validate
-from .formats import STEPS, TORCH_FP32, Format, Precision, Step, steps_for
+from .formats import FILENAMES, STEPS, TORCH_FP32, Format, Precision, Step, steps_for
 
 FLOAT_ATOL = 1e-3   # max |logit diff| a float conversion may add (DESIGN: < 1e-3)
 GOLDEN_WINDOWS = 8
@@ -162,14 +163,17 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
                                    "test_accuracy": chain.rows[0].accuracy,
                                    "test_macro_f1": chain.rows[0].macro_f1}}
     sha_of = {"torch_fp32": files[TORCH_FP32.filename]["sha256"]}
-    file_of = {"torch_fp32": TORCH_FP32.filename}
+    spec = WindowSpec.from_dict(config["window_spec"])
+    mean = np.asarray(norm.mean, np.float32)
+    std = np.asarray(norm.std, np.float32)
+    model_info = {"name": config["model"], "config": config["model_config"],
+                  "params": count_params(model), "macs": count_macs(model)}
     analysis = None
 
     def write_outputs(done: bool) -> dict:
         manifest = {
             **core,
-            "model": {"name": config["model"], "config": config["model_config"],
-                      "params": count_params(model), "macs": count_macs(model)},
+            "model": model_info,
             "files": files,
             "calibration": {"windows": len(calib), "seed": calib.seed,
                             "source": "train subjects, class-balanced"},
@@ -216,11 +220,13 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
         logits = runner(x_test)
         row = chain.add(step.name, step.filename, logits, step.previous, is_float)
         golden[step.name] = runner(golden_x)
+        # device_tests replays the shipped sample log and compares with what it gave here.
+        golden[f"sample_starts_{step.name}"], golden[f"sample_probs_{step.name}"] = \
+            sample_replay(Model(path, Backend.of(path), spec, mean, std, runner))
         sha_of[step.name] = sha256(path)
-        file_of[step.name] = step.filename
         files[step.filename] = {
             "format": step.format.value, "precision": step.precision.value,
-            "sha256": sha_of[step.name], "parent": file_of[step.parent],
+            "sha256": sha_of[step.name], "parent": FILENAMES[step.parent],
             "parent_sha256": sha_of[step.parent], "size_bytes": path.stat().st_size,
             "test_accuracy": row.accuracy, "test_macro_f1": row.macro_f1,
             "signatures": runner.signatures, "io": _io_details(runner, path),
@@ -231,25 +237,17 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
                 and (out / "model_int8.onnx").exists()):
             # Either INT8 step over the limit: show where the quantized graph loses signal.
             analysis = _sqnr(out, calib)
-    write_outputs(True)
-    # device_tests replays the shipped sample log and compares with what it gave here.
-    for step in steps_for(set(opts.formats), opts.int8):
-        if step.name in sha_of:
-            starts, probs = sample_replay(out / step.filename)
-            golden[f"sample_starts_{step.name}"] = starts
-            golden[f"sample_probs_{step.name}"] = probs
     manifest = write_outputs(True)
     return ExportResult(out, chain, manifest)
 
 
-def sample_replay(model_file: Path) -> tuple[np.ndarray, np.ndarray]:
+def sample_replay(model: Model) -> tuple[np.ndarray, np.ndarray]:
     """Window starts and probabilities of the shipped sample log through the runtime."""
     from ..runtime.engine import StreamEngine
     from ..runtime.logs import open_log
-    from ..runtime.model import load_model
     from ..runtime.replay import SAMPLE_LOG
 
-    engine = StreamEngine(load_model(model_file))
+    engine = StreamEngine(model)
     starts, probs = [], []
     for chunk in open_log(SAMPLE_LOG):
         p = engine.push(chunk.samples)

@@ -40,5 +40,8 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+FILENAMES = {s.name: s.filename for s in (TORCH_FP32, *STEPS)}
+
+
 def steps_for(formats: set[Format], int8: bool) -> list[Step]:
     return [s for s in STEPS if s.format in formats and (int8 or s.precision is Precision.FP32)]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import resource
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 
 def peak_rss_mb() -> float:
@@ -19,3 +23,22 @@ def peak_rss_mb() -> float:
         pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 2**20 if sys.platform == "darwin" else rss / 1024
+
+
+def replay_peak_rss(model_file: Path, log: Path | None = None) -> dict:
+    """Peak RSS of replaying ``log`` (default: the shipped sample) in a fresh interpreter, and
+    which heavy frameworks that process imported. Raises OSError where no interpreter can be
+    started (qemu user-mode without binfmt)."""
+    from .replay import SAMPLE_LOG
+
+    with tempfile.TemporaryDirectory() as d:
+        code = ("import json,sys;from edgehar.runtime.replay import run_replay,ReplayOptions;"
+                "from edgehar.runtime.memory import peak_rss_mb;"
+                f"run_replay(ReplayOptions(log={str(log or SAMPLE_LOG)!r},"
+                f"model={str(model_file)!r},out={str(Path(d) / 'p.jsonl')!r},quiet=True));"
+                "print(json.dumps([peak_rss_mb(),"
+                "[m for m in ('torch','onnx','tensorflow') if m in sys.modules]]))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True)
+    rss_mb, heavy = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"peak_rss_mb": rss_mb, "heavy_modules_loaded": heavy}
