@@ -208,7 +208,8 @@ def pipeline(model_name, epochs, seed, out, max_drop):
 @click.option("--model", "bundle", type=click.Path(path_type=Path), default=None,
               help="bundle dir (default: the shipped pretrained bundle)")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
-@click.option("--repeats", default=300, show_default=True)
+@click.option("--repeats", default=1200, show_default=True,
+              help="Timed single-window runs per model file and thread count.")
 @clean_errors
 def bench(bundle, json_out, repeats):
     """Size, latency (1 thread and all cores), throughput, cold start and RSS per model file."""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,11 +27,15 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 def write_json(path: Path, obj) -> None:
+    import json  # lazy, like hashlib below: the runtime's cold start counts every import
+
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2) + "\n")
 
 
 def sha256(path: Path) -> str:
+    import hashlib  # loads OpenSSL (~3 ms); only bundle checks need it
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
