@@ -80,7 +80,7 @@ def compile_runtime_bytecode() -> bool:
     return bool(compileall.compile_dir(Path(runtime.__file__).parent, quiet=2))
 
 
-def cold_start(model_file: Path, runs: int = 7) -> dict:
+def cold_start(model_file: Path, runs: int = 9) -> dict:
     """import numpy + edgehar.runtime + LiteRT, load, first inference: each in a fresh process."""
     code = ("import time,json;t=time.perf_counter();import numpy as np;"
             "from edgehar.runtime import load_model;"
