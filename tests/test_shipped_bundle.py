@@ -70,3 +70,23 @@ def test_bench_reports_every_file_against_torch(shipped_bundle, tmp_path):
     assert r["runtime_replay_memory"]["heavy_modules_loaded"] == []
     assert r["replay_throughput"]["windows_per_s"] > 0 and r["cold_start"][
         "import_load_first_inference_ms"] > 0
+
+
+def _device_suite(*args: str):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run([sys.executable, "-m", "pytest", str(root / "device_tests"), "-q",
+                           "-p", "no:cacheprovider", "-k", "budget", *args],
+                          capture_output=True, text=True, cwd=root)
+
+
+def test_device_budgets_fail_only_when_given_and_missed():
+    generous = _device_suite("--latency-budget-ms", "1000", "--memory-budget-mb", "10000")
+    assert generous.returncode == 0, generous.stdout[-2000:]
+    assert "<= 1000 ms met" in generous.stdout
+    missed = _device_suite("--latency-budget-ms", "0.000001", "--memory-budget-mb", "1")
+    assert missed.returncode == 1
+    assert "2 failed" in missed.stdout and "MISSED" in missed.stdout
