@@ -142,6 +142,7 @@ def run_bench(bundle: Path | None, json_out: Path | None, repeats: int = 1200, e
         entry = manifest["files"][name]
         row = {"backend": "torch eager" if name.endswith(".pt") else entry["format"],
                "precision": entry["precision"], "size_bytes": (bundle / name).stat().st_size,
+               "params": manifest["model"]["params"], "macs": manifest["model"]["macs"],
                "latency_1_thread": lat[f"{name}@1"],
                f"latency_{cores}_threads": lat[f"{name}@{cores}"]}
         if has_torch:
