@@ -131,8 +131,9 @@ def run_bench(bundle: Path | None, json_out: Path | None, repeats: int = 1200, e
     lat: dict[str, dict] = {}
     # One interleaved pass per thread count, 1 thread first: the spinning worker pools of
     # multi-threaded torch / ORT would otherwise steal the other core from 1-thread timings.
+    torch_cands = _torch_candidates(bundle, x, threads)
     for t in threads:
-        cands = _torch_candidates(bundle, x, (t,))
+        cands = {k: v for k, v in torch_cands.items() if k.endswith(f"@{t}")}
         for name in names:
             cands[f"{name}@{t}"] = (lambda: None, load_model(bundle / name, threads=t).runner)
         lat.update(interleaved_latency(cands, x, repeats))

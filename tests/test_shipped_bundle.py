@@ -2,6 +2,9 @@
 
 import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,10 +76,6 @@ def test_bench_reports_every_file_against_torch(shipped_bundle, tmp_path):
 
 
 def _device_suite(*args: str):
-    import subprocess
-    import sys
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[1]
     return subprocess.run([sys.executable, "-m", "pytest", str(root / "device_tests"), "-q",
                            "-p", "no:cacheprovider", "-k", "budget", *args],

@@ -112,7 +112,6 @@ class TFLiteRunner:
         self._in_idx, self._out_idx = inp[0]["index"], out[0]["index"]
         self._in_dtype = np.dtype(self.input.dtype)
         self._quant_in, self._quant_out = self.input.quantized, self.output.quantized
-        self._out_zp, self._out_scale = np.float32(self.output.zero_point), np.float32(self.output.scale)
         self._batch = int(self.input.shape[0])
         self._resizable: bool | None = None  # learnt on the first batch that needs a resize
         self.signatures = list(self._it.get_signature_list())
@@ -150,9 +149,7 @@ class TFLiteRunner:
         self._it.set_tensor(self._in_idx, x)
         self._it.invoke()
         y = self._it.get_tensor(self._out_idx)  # a copy, safe to hand out
-        if self._quant_out:
-            return (y.astype(np.float32) - self._out_zp) * self._out_scale
-        return y.astype(np.float32, copy=False)
+        return self.output.dequantize(y) if self._quant_out else y.astype(np.float32, copy=False)
 
     def __call__(self, x: np.ndarray, max_batch: int = 256) -> np.ndarray:
         if len(x) == self._batch:  # one window on the batch-1 graph: the streaming hot path
