@@ -222,7 +222,7 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
         golden[step.name] = runner(golden_x)
         # device_tests replays the shipped sample log and compares with what it gave here.
         golden[f"sample_starts_{step.name}"], golden[f"sample_probs_{step.name}"] = \
-            sample_replay(Model(path, Backend.of(path), spec, mean, std, runner))
+            sample_replay(Model(str(path), Backend.of(path), spec, mean, std, runner))
         sha_of[step.name] = sha256(path)
         files[step.filename] = {
             "format": step.format.value, "precision": step.precision.value,

@@ -1,8 +1,10 @@
 """Load an exported model (bundle directory, .tflite or .onnx) and run windows through it.
 
 Only numpy and the chosen backend are imported: ``ai_edge_litert`` for .tflite (default) or
-``onnxruntime`` for .onnx. INT8 tensors are (de)quantized with the tensor's own scale and
-zero point, so float-I/O and int8-I/O models are used the same way.
+``onnxruntime`` for .onnx. Paths go through ``os.path``, not pathlib: on Python 3.11 pathlib
+pulls in urllib.parse and ipaddress, about 10 ms of a ~140 ms cold start on this kind of CPU.
+INT8 tensors are (de)quantized with the tensor's own scale and zero point, so float-I/O and
+int8-I/O models are used the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import os
 import sys
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 
 import numpy as np
 
@@ -30,8 +31,8 @@ class Backend(str, Enum):
     ONNX = "onnx"
 
     @classmethod
-    def of(cls, path: Path) -> Backend:
-        suffix = Path(path).suffix.lower()
+    def of(cls, path: str | os.PathLike[str]) -> Backend:
+        suffix = os.path.splitext(os.fspath(path))[1].lower()
         if suffix == ".tflite":
             return cls.TFLITE
         if suffix == ".onnx":
@@ -91,7 +92,7 @@ def silenced_fds(fds: tuple[int, ...] = (2,)):
 class TFLiteRunner:
     """ai-edge-litert Interpreter; batches by resizing the input when the graph allows it."""
 
-    def __init__(self, path: Path, threads: int = 1, default_delegates: bool = True):
+    def __init__(self, path: str | os.PathLike[str], threads: int = 1, default_delegates: bool = True):
         try:
             from ai_edge_litert.interpreter import Interpreter, OpResolverType
         except ImportError:
@@ -165,7 +166,7 @@ class TFLiteRunner:
 
 
 class OnnxRunner:
-    def __init__(self, path: Path, threads: int = 1):
+    def __init__(self, path: str | os.PathLike[str], threads: int = 1):
         try:
             import onnxruntime as ort
         except ImportError:
@@ -206,7 +207,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
 class Model:
     """A runnable model with the window spec and normalization it was trained with."""
 
-    path: Path
+    path: str
     backend: Backend
     spec: WindowSpec
     mean: np.ndarray
@@ -229,12 +230,13 @@ class Model:
         return softmax(self.logits(windows))
 
 
-def read_manifest(bundle: Path) -> dict:
-    path = Path(bundle) / MANIFEST
-    if not path.is_file():
+def read_manifest(bundle: str | os.PathLike[str]) -> dict:
+    path = os.path.join(bundle, MANIFEST)
+    if not os.path.isfile(path):
         raise EdgeharError(bundle, f"not a model bundle ({MANIFEST} missing)")
     try:
-        manifest = json.loads(path.read_text())
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise EdgeharError(path, f"not valid JSON ({e})") from None
     if manifest.get("schema_version") != SCHEMA_VERSION:
@@ -261,7 +263,7 @@ def _spec_and_norm(meta: dict) -> tuple[WindowSpec, np.ndarray, np.ndarray]:
     return spec, mean, std
 
 
-def _check_input(path: Path, runner, spec: WindowSpec) -> None:
+def _check_input(path: str, runner, spec: WindowSpec) -> None:
     shape = runner.input.shape
     want = (spec.window, len(spec.channels))
     if len(shape) != 3 or tuple(shape[1:]) != want:
@@ -269,29 +271,29 @@ def _check_input(path: Path, runner, spec: WindowSpec) -> None:
                                  f"[batch, {want[0]}, {want[1]}]")
 
 
-def load_model(path: str | Path, backend: Backend | str | None = None, threads: int = 1,
+def load_model(path: str | os.PathLike[str], backend: Backend | str | None = None, threads: int = 1,
                verify: bool = True, default_delegates: bool = True) -> Model:
     """A bundle directory (picks the backend's INT8 file), or one .tflite / .onnx file.
 
     A single file is matched to ``manifest.json`` beside it (sha256 checked); an .onnx file
     without one falls back to the manifest essentials in its metadata_props."""
-    path = Path(path)
-    if not path.exists():
+    path = os.fspath(path)
+    if not os.path.exists(path):
         raise EdgeharError(path, "model not found")
     manifest = None
-    if path.is_dir():
+    if os.path.isdir(path):
         manifest = read_manifest(path)
         b = Backend(backend) if backend else Backend.TFLITE
-        path = path / default_file(manifest, b)
-    elif (path.parent / MANIFEST).is_file():
-        manifest = read_manifest(path.parent)
+        path = os.path.join(path, default_file(manifest, b))
+    elif os.path.isfile(os.path.join(os.path.dirname(path), MANIFEST)):
+        manifest = read_manifest(os.path.dirname(path) or ".")
     b = Backend.of(path)
     if backend and Backend(backend) != b:
         raise EdgeharError(path, f"is a {b.value} model but --backend {Backend(backend).value} "
                                  "was asked for")
     entry = None
     if manifest is not None:
-        entry = manifest.get("files", {}).get(path.name)
+        entry = manifest.get("files", {}).get(os.path.basename(path))
         if entry is None:
             raise EdgeharError(path, f"not listed in {MANIFEST} beside it")
         if verify and sha256(path) != entry["sha256"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -171,7 +172,8 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
     if not opts.quiet:
         line = (f"{n_windows} windows, {summary['windows_per_s']:.0f} windows/s, "
                 f"{summary['realtime_factor']:.0f}x realtime, latency p50 "
-                f"{summary['latency_ms']['p50']:.2f} ms ({model.backend.value}: {model.path.name})")
+                f"{summary['latency_ms']['p50']:.2f} ms "
+                f"({model.backend.value}: {os.path.basename(model.path)})")
         if "accuracy" in summary:
             line += (f"; accuracy {100 * summary['accuracy']:.2f}% macro-F1 "
                      f"{100 * summary['macro_f1']:.2f}% on {summary['scored_windows']} windows")
