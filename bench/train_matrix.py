@@ -38,10 +38,13 @@ def one(spec: dict, epochs: int, out: Path, device: str) -> dict:
     t = time.perf_counter()
     m = train(cfg, out / spec["name"], progress=False)
     cfgj = json.loads((out / spec["name"] / "config.json").read_text())
+    best = cfgj["selection"]["best_epoch"]
+    chosen = next(h for h in json.loads((out / spec["name"] / "history.json").read_text())
+                  if h["epoch"] == best)
     return {**spec, "epochs": epochs, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+            "val_loss": chosen["val_loss"], "val_acc": chosen["val_acc"],
             "params": m["params"], "macs": m["macs"], "latency_ms": m["latency_ms"],
-            "best_epoch": cfgj["selection"]["best_epoch"], "seconds": time.perf_counter() - t,
-            "device": cfg.device}
+            "best_epoch": best, "seconds": time.perf_counter() - t, "device": cfg.device}
 
 
 def main() -> None:
@@ -56,6 +59,7 @@ def main() -> None:
     specs = ([{"name": f"small_seed{s}", "model": "resnext1d_small", "seed": s} for s in (0, 1, 2)]
              + [{"name": "seed2d", "model": "resnext2d_seed", "device": "cuda"}]
              + [{"name": "tiny", "model": "resnext1d_tiny"}]
+             + [{"name": f"tiny_seed{s}", "model": "resnext1d_tiny", "seed": s} for s in (1, 2)]
              + ABLATION)
     if a.worker:
         spec = next(s for s in specs if s["name"] == a.worker)
