@@ -5,7 +5,6 @@ Needs only the runtime install (numpy + ai-edge-litert, optionally onnxruntime).
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,9 @@ def bundle(request) -> Path:
 
 @pytest.fixture(scope="session")
 def manifest(bundle) -> dict:
-    return json.loads((bundle / "manifest.json").read_text())
+    from edgehar.runtime.model import read_manifest
+
+    return read_manifest(bundle)
 
 
 @pytest.fixture(scope="session")

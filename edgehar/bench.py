@@ -3,18 +3,15 @@ cold start and peak RSS, with torch FP32 eager as the reference measured in the 
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .runtime.files import write_json
-from .runtime.memory import replay_peak_rss
+from .runtime.memory import replay_peak_rss, run_fresh
 from .runtime.model import load_model, read_manifest
 from .runtime.replay import PRETRAINED, SAMPLE_LOG
 
@@ -63,21 +60,6 @@ def _torch_candidates(bundle: Path, x: np.ndarray, threads: tuple[int, ...]) -> 
     return {f"weights.pt@{t}": (lambda t=t: torch.set_num_threads(t), run) for t in threads}
 
 
-def _subprocess_probe(code: str) -> dict:
-    """Run code in a fresh interpreter; returns the JSON it prints last.
-
-    The interpreter sees packages as a regular install does: no site hooks (-S) and the import
-    path handed over explicitly. An editable install's site hook pre-imports pathlib, re, enum
-    and more, and would hide their import cost from a cold-start measurement."""
-    from . import __file__ as package_init
-
-    paths = [str(Path(package_init).resolve().parents[1]), *(p for p in sys.path if p)]
-    code = f"import sys;sys.path[:0]={paths!r};" + code
-    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
-                         check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def compile_runtime_bytecode() -> bool:
     """Write edgehar.runtime's .pyc files, as ``pip install`` does for an installed package.
     An editable checkout run with PYTHONDONTWRITEBYTECODE=1 never gets them and would time
@@ -98,7 +80,7 @@ def cold_start(model_file: Path, runs: int = 9) -> dict:
             "m.probs(np.zeros((1,128,9),np.float32));e=time.perf_counter();"
             "print(json.dumps({'ms':(e-t)*1e3,'numpy_ms':(n-t)*1e3}))")
     bytecode = compile_runtime_bytecode()
-    probes = [_subprocess_probe(code) for _ in range(runs)]
+    probes = [run_fresh(code, site=False) for _ in range(runs)]
     total = [p["ms"] for p in probes]
     return {"import_load_first_inference_ms": float(np.median(total)),
             "runs_ms": [round(v, 1) for v in total],

@@ -21,13 +21,13 @@ def test_loading_a_tflite_model_pulls_no_heavy_modules(shipped_bundle):
 
 
 def test_cold_path_skips_slow_stdlib_imports(shipped_bundle):
-    """import + load + first window, as a regular install sees it (bench's site-less probe):
+    """import + load + first window, as a regular install sees it (a site-less interpreter):
     pathlib (-> urllib.parse, ipaddress) and hashlib (-> OpenSSL) cost ~15 ms of a ~130 ms
     cold start on a small CPU, and the runtime does not need them to serve a model."""
-    from edgehar.bench import _subprocess_probe
+    from edgehar.runtime.memory import run_fresh
 
     code = ("import json, numpy as np; from edgehar.runtime import load_model;"
             f"m = load_model({str(shipped_bundle)!r}); m.probs(np.zeros((1, 128, 9), np.float32));"
             "print(json.dumps({'loaded': [n for n in ('pathlib', 'hashlib', 'urllib.parse')"
             " if n in sys.modules]}))")
-    assert _subprocess_probe("import sys;" + code)["loaded"] == []
+    assert run_fresh("import sys;" + code, site=False)["loaded"] == []

@@ -1,4 +1,4 @@
-"""Peak resident memory of this process."""
+"""Peak resident memory of this process, and fresh-interpreter probes (memory, cold start)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,20 @@ def peak_rss_mb() -> float:
     return rss / 2**20 if sys.platform == "darwin" else rss / 1024
 
 
+def run_fresh(code: str, site: bool = True):
+    """Run ``code`` in a fresh interpreter; returns the JSON it prints last.
+
+    ``site=False`` starts it without site hooks (-S) and hands over the import path, so it sees
+    packages as a regular install does: an editable install's site hook pre-imports pathlib, re,
+    enum and more, and would hide their cost from a cold-start measurement."""
+    args = [sys.executable, "-c", code]
+    if not site:
+        paths = [str(Path(__file__).resolve().parents[2]), *(p for p in sys.path if p)]
+        args = [sys.executable, "-S", "-c", f"import sys;sys.path[:0]={paths!r};" + code]
+    out = subprocess.run(args, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def replay_peak_rss(model_file: Path, log: Path | None = None) -> dict:
     """Peak RSS of replaying ``log`` (default: the shipped sample) in a fresh interpreter, and
     which heavy frameworks that process imported. Raises OSError where no interpreter can be
@@ -38,7 +52,5 @@ def replay_peak_rss(model_file: Path, log: Path | None = None) -> dict:
                 f"model={str(model_file)!r},out={str(Path(d) / 'p.jsonl')!r},quiet=True));"
                 "print(json.dumps([peak_rss_mb(),"
                 "[m for m in ('torch','onnx','tensorflow') if m in sys.modules]]))")
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True)
-    rss_mb, heavy = json.loads(out.stdout.strip().splitlines()[-1])
+        rss_mb, heavy = run_fresh(code)
     return {"peak_rss_mb": rss_mb, "heavy_modules_loaded": heavy}
