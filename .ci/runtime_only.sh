@@ -11,7 +11,7 @@ work=$(mktemp -d)
 .ci-rt/bin/python - "$work" <<'PY'
 import sys
 import numpy as np
-from edgehar.runtime.replay import SAMPLE_LOG
+from edgehar.runtime.assets import SAMPLE_LOG
 rows = np.genfromtxt(SAMPLE_LOG, delimiter=",", skip_header=1, usecols=range(1, 7))
 np.savetxt(f"{sys.argv[1]}/acc_exp04_user02.txt", rows[:, :3], fmt="%.6f")
 np.savetxt(f"{sys.argv[1]}/gyro_exp04_user02.txt", rows[:, 3:], fmt="%.6f")

@@ -24,14 +24,14 @@ def bundle(request) -> Path:
     opt = request.config.getoption("--bundle")
     if opt:
         return Path(opt)
-    from edgehar.runtime.replay import PRETRAINED
+    from edgehar.runtime.assets import PRETRAINED
 
     return PRETRAINED
 
 
 @pytest.fixture(scope="session")
-def manifest(bundle) -> dict:
-    from edgehar.runtime.model import read_manifest
+def manifest(bundle):
+    from edgehar.runtime.manifest import read_manifest
 
     return read_manifest(bundle)
 
@@ -39,7 +39,7 @@ def manifest(bundle) -> dict:
 @pytest.fixture(scope="session")
 def budgets(request, manifest) -> dict:
     """A budget is a device property: from the CLI, else from the bundle's manifest, else none."""
-    stored = manifest.get("budgets", {})
+    stored = manifest.budgets
     return {
         "latency_ms": request.config.getoption("--latency-budget-ms") or stored.get("latency_ms"),
         "memory_mb": request.config.getoption("--memory-budget-mb") or stored.get("memory_mb"),

@@ -10,15 +10,11 @@ import pytest
 from conftest import REPORT, backend_available
 
 from edgehar.runtime import StreamEngine, load_model
+from edgehar.runtime.assets import SAMPLE_LOG
 from edgehar.runtime.logs import open_log
 from edgehar.runtime.memory import replay_peak_rss
-from edgehar.runtime.replay import SAMPLE_LOG
 
 FLOAT_ATOL = 1e-4  # float kernels differ across CPUs only in summation order
-
-
-def model_files(manifest):
-    return [n for n in manifest["files"] if not n.endswith(".pt")]
 
 
 def _step(name: str) -> str:
@@ -37,15 +33,15 @@ def test_some_backend_is_installed():
 
 @pytest.mark.parametrize("i", range(4))
 def test_model_loads_and_matches_manifest(bundle, manifest, i):
-    files = model_files(manifest)
+    files = manifest.model_files()
     if i >= len(files):
         pytest.skip("bundle has fewer model files")
     name = files[i]
     if not backend_available(name.rsplit(".", 1)[1]):
         pytest.skip(f"backend for {name} not installed")
     m = load_model(bundle / name)
-    assert m.labels == tuple(manifest["labels"])
-    io = manifest["files"][name].get("io")
+    assert m.labels == manifest.labels
+    io = manifest.files[name].io
     if io and name.endswith(".tflite"):
         assert m.runner.input.dtype == io["input"]["dtype"]
         assert m.runner.input.scale == pytest.approx(io["input"]["scale"])
@@ -56,7 +52,7 @@ def test_model_loads_and_matches_manifest(bundle, manifest, i):
 @pytest.mark.parametrize("name", ["model_fp32.onnx", "model_int8.onnx", "model_fp32.tflite",
                                   "model_int8.tflite"])
 def test_golden_outputs(bundle, manifest, golden, name):
-    if name not in manifest["files"] or not backend_available(name.rsplit(".", 1)[1]):
+    if name not in manifest.files or not backend_available(name.rsplit(".", 1)[1]):
         pytest.skip(f"{name} not in bundle or backend missing")
     m = load_model(bundle / name)
     y = m.runner(golden["inputs_normalized"])
@@ -67,7 +63,7 @@ def test_golden_outputs(bundle, manifest, golden, name):
         # INT8 .onnx: ONNX Runtime picks a different integer GEMM per ISA (x86 AVX2 without
         # VNNI: u8s8 with 16-bit intermediate sums; ARM: s8s8 dot products), whose rounding
         # differs by up to a step inside the graph; allow two steps of the output QDQ.
-        io = manifest["files"][name]["io"]["output"]
+        io = manifest.files[name].io["output"]
         step = m.runner.output.scale or io.get("qdq_scale") or float(np.abs(ref).max() / 127)
         steps = 1 if name.endswith(".tflite") else 2
         err = np.abs(y - ref).max()
@@ -119,11 +115,11 @@ def _budget_cell(value: float, budget: float | None, unit: str) -> str:
 
 
 def test_latency_budget(bundle, manifest, budgets):
-    x = np.random.default_rng(0).normal(size=(1, manifest["window"],
-                                              len(manifest["channels"]))).astype(np.float32)
+    x = np.random.default_rng(0).normal(size=(1, manifest.spec.window,
+                                              len(manifest.spec.channels))).astype(np.float32)
     REPORT.append(f"{'file':<20} {'p50 ms':>8} {'p99 ms':>8}  budget  ({platform.machine()})")
     measured = {}
-    for name in model_files(manifest):
+    for name in manifest.model_files():
         if not backend_available(name.rsplit(".", 1)[1]):
             continue
         p50, p99 = _latency(load_model(bundle / name), x)

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .runtime.assets import PRETRAINED, SAMPLE_LOG
 from .runtime.files import write_json
+from .runtime.manifest import read_manifest
 from .runtime.memory import replay_peak_rss, run_fresh
-from .runtime.model import load_model, read_manifest
-from .runtime.replay import PRETRAINED, SAMPLE_LOG
+from .runtime.model import load_model
 
 
 def _percentiles(t: list[float]) -> dict:
@@ -44,13 +45,13 @@ def _torch_candidates(bundle: Path, x: np.ndarray, threads: tuple[int, ...]) -> 
     try:
         import torch
 
-        from .train.models import HarResNeXt, ResNeXtConfig
+        from .train.checkpoint import WEIGHTS, load_weights
     except ImportError:
         return {}
     manifest = read_manifest(bundle)
-    model = HarResNeXt(ResNeXtConfig.from_dict(manifest["model"]["config"]))
-    model.load_state_dict(torch.load(bundle / "weights.pt", map_location="cpu", weights_only=True))
-    model.eval()
+    if WEIGHTS not in manifest.files:
+        return {}
+    model = load_weights(manifest.model.config, bundle / WEIGHTS)
     xt = torch.from_numpy(x)
 
     def run(_x):
@@ -108,14 +109,14 @@ def run_bench(bundle: Path | None, json_out: Path | None, repeats: int = 1200, e
     bundle = Path(bundle or PRETRAINED)
     manifest = read_manifest(bundle)
     cores = os.cpu_count() or 1
-    x = np.zeros((1, manifest["window"], len(manifest["channels"])), np.float32)
+    spec, info = manifest.spec, manifest.model
+    x = np.zeros((1, spec.window, len(spec.channels)), np.float32)
     x[:] = np.random.default_rng(0).normal(size=x.shape)
-    results = {"bundle": str(bundle), "model": manifest["model"]["name"],
-               "params": manifest["model"]["params"], "macs": manifest["model"]["macs"],
+    results = {"bundle": str(bundle), "model": info.name, "params": info.params, "macs": info.macs,
                "machine": {"cpu_count": cores, "platform": platform.platform(),
                            "python": platform.python_version()}, "files": {}}
     threads = tuple(sorted({1, cores}))
-    names = [n for n in manifest["files"] if not n.endswith(".pt")]
+    names = manifest.model_files()
     lat: dict[str, dict] = {}
     # One interleaved pass per thread count, 1 thread first: the spinning worker pools of
     # multi-threaded torch / ORT would otherwise steal the other core from 1-thread timings.
@@ -128,10 +129,10 @@ def run_bench(bundle: Path | None, json_out: Path | None, repeats: int = 1200, e
     has_torch = "weights.pt@1" in lat
     rows = (["weights.pt"] if has_torch else []) + names
     for name in rows:
-        entry = manifest["files"][name]
-        row = {"backend": "torch eager" if name.endswith(".pt") else entry["format"],
-               "precision": entry["precision"], "size_bytes": (bundle / name).stat().st_size,
-               "params": manifest["model"]["params"], "macs": manifest["model"]["macs"],
+        entry = manifest.files[name]
+        row = {"backend": "torch eager" if entry.format == "torch" else entry.format,
+               "precision": entry.precision, "size_bytes": (bundle / name).stat().st_size,
+               "params": info.params, "macs": info.macs,
                "latency_1_thread": lat[f"{name}@1"],
                f"latency_{cores}_threads": lat[f"{name}@{cores}"]}
         if has_torch:

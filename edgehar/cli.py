@@ -13,7 +13,7 @@ from .runtime.errors import EdgeharError
 
 
 def clean_errors(fn):
-    """Bad input -> one line on stderr, exit 2, no traceback."""
+    """Bad input -> one line on stderr, exit 2 (1 for a failed export), no traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -21,7 +21,7 @@ def clean_errors(fn):
             return fn(*args, **kwargs)
         except EdgeharError as e:
             click.echo(f"error: {e}", err=True)
-            sys.exit(2)
+            sys.exit(e.exit_code)
 
     return wrapper
 
@@ -149,11 +149,14 @@ def evaluate(model_path, split, source, backend, as_json):
 @click.option("--formats", default="onnx,tflite", show_default=True)
 @click.option("--float-modules", default="stem", show_default=True,
               help="comma-separated modules kept in float inside INT8 models ('' = all INT8)")
+@click.option("--float-atol", default=1e-3, show_default=True,
+              help="max |logit diff| a float conversion may show against torch")
 @click.option("--chain-split", default="test", show_default=True,
               type=click.Choice(["val", "test"]),
               help="split the chain is scored on; use val when making choices")
 @clean_errors
-def export(run_dir, out, int8, max_drop, calib_windows, formats, float_modules, chain_split):
+def export(run_dir, out, int8, max_drop, calib_windows, formats, float_modules, float_atol,
+           chain_split):
     """Convert a training run into a model bundle with the accuracy-drop chain."""
     from .export.bundle import ExportOptions, export_bundle
     from .export.formats import Format
@@ -166,6 +169,7 @@ def export(run_dir, out, int8, max_drop, calib_windows, formats, float_modules, 
     res = export_bundle(run_dir, out, ExportOptions(int8=int8, max_drop_pp=max_drop,
                                                     calib_windows=calib_windows, formats=fmts,
                                                     float_modules=floats,
+                                                    float_atol=float_atol,
                                                     chain_split=chain_split),
                         log=lambda m: click.echo(m, err=True))
     click.echo(res.chain.table())
@@ -184,7 +188,7 @@ def export(run_dir, out, int8, max_drop, calib_windows, formats, float_modules, 
 @click.pass_context
 def replay(ctx):
     """Replay a sensor log (same options as `python -m edgehar.runtime replay`)."""
-    from .runtime.replay import main as runtime_main
+    from .runtime.cli import main as runtime_main
 
     sys.exit(runtime_main(["replay", *ctx.args], prog="edgehar"))
 

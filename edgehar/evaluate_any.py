@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .runtime.errors import EdgeharError
+from .runtime.manifest import MANIFEST, read_manifest
 from .runtime.metrics import classification_report
-from .runtime.model import MANIFEST, load_model
+from .runtime.model import load_model
 
 
 def evaluate_path(path: Path, split: str = "test", source: str = "package",
@@ -23,17 +23,16 @@ def evaluate_path(path: Path, split: str = "test", source: str = "package",
         raise EdgeharError(None, f"unknown split {split!r} (train, val, test)")
     ws = splits[split]
     if path.is_dir() and (path / "config.json").is_file():      # a training run
-        from .train.evaluate import load_run, write_evaluation
+        from .train.checkpoint import load_run
+        from .train.evaluate import write_evaluation
 
         model, norm, config = load_run(path)
         return [{"file": str(path / "weights.pt"), "format": "torch",
                  **write_evaluation(path, model, norm, ws, split, config["model"])}]
     if path.is_dir():                                              # a bundle: every file
-        manifest = json.loads((path / MANIFEST).read_text()) if (path / MANIFEST).is_file() \
-            else None
-        if manifest is None:
+        if not (path / MANIFEST).is_file():
             raise EdgeharError(path, "neither a training run nor a model bundle")
-        files = [path / f for f in manifest["files"] if not f.endswith(".pt")]
+        files = [path / f for f in read_manifest(path).model_files()]
         return [_evaluate_file(f, ws, split, None) for f in files]
     return [_evaluate_file(path, ws, split, backend)]
 

@@ -37,7 +37,7 @@ def write_text(path: Path, text: str) -> Path:
 
 @pytest.fixture(scope="session")
 def shipped_bundle():
-    from edgehar.runtime.replay import PRETRAINED
+    from edgehar.runtime.assets import PRETRAINED
 
     assert (PRETRAINED / "manifest.json").is_file(), "the pretrained bundle must ship in the package"
     return PRETRAINED

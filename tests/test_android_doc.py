@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from edgehar.runtime.replay import PRETRAINED
+from edgehar.runtime.assets import PRETRAINED
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "android.md"
 

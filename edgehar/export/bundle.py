@@ -1,4 +1,10 @@
-"""``edgehar export``: run dir -> bundle (ONNX/TFLite, FP32/INT8, manifest, chain, golden)."""
+"""``edgehar export``: run dir -> bundle (ONNX/TFLite, FP32/INT8, manifest, chain, golden).
+
+Every conversion is a row of ``formats.STEPS`` and goes through one wrapper, ``run_step``:
+convert -> load -> validate -> score -> record. A step that fails ends the export the same way
+whatever went wrong: its file is removed, the bundle's manifest says ``complete: false`` and
+names the failure, and the files already written stay valid and listed.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +13,21 @@ import io
 import os
 import platform
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..runtime.backends import Backend, open_runner
 from ..runtime.errors import EdgeharError
 from ..runtime.files import atomic_path, sha256, write_json
-from ..runtime.model import SCHEMA_VERSION, Backend, Model, OnnxRunner, TFLiteRunner, silenced_fds
+from ..runtime.manifest import FileEntry, Manifest, ModelInfo
+from ..runtime.model import Model
+from ..runtime.quiet import silenced_fds
 from ..runtime.spec import WindowSpec
-from .chain import Chain
-from .converters import INPUT_NAME, export_onnx, export_tflite, onnx_metadata, validate
-from .formats import FILENAMES, STEPS, TORCH_FP32, Format, Precision, Step, steps_for
+from .chain import Chain, ChainRow
+from .converters import INPUT_NAME, ConvertContext, onnx_metadata, validate
+from .formats import FILENAMES, STEPS, TORCH_FP32, Format, Step, steps_for
 
 FLOAT_ATOL = 1e-3   # max |logit diff| a float conversion may add (DESIGN: < 1e-3)
 GOLDEN_WINDOWS = 8
@@ -34,6 +43,7 @@ class ExportOptions:
     # quantizing it (per-tensor int8 over nine channels) cost 2.1 pp on the validation
     # subjects, keeping it float 0.15 pp, for 7 % of the MACs (docs/results.md).
     float_modules: tuple[str, ...] = ("stem",)
+    float_atol: float = FLOAT_ATOL     # max |logit diff| of a float step against torch
     chain_split: str = "test"          # "val" to make quantization choices without test data
     formats: frozenset[Format] = frozenset({Format.ONNX, Format.TFLITE})
     source: str | None = None          # data source; default: the run's own
@@ -44,11 +54,23 @@ class ExportOptions:
 class ExportResult:
     bundle: Path
     chain: Chain
-    manifest: dict
+    manifest: Manifest
 
     @property
     def ok(self) -> bool:
         return not self.chain.failed
+
+
+class ExportFailed(EdgeharError):
+    """A conversion step failed (converter error, unloadable file, outputs off tolerance)."""
+
+    exit_code = 1
+
+
+class StepFailed(Exception):
+    def __init__(self, step: Step, problem: str):
+        self.step, self.problem = step, problem
+        super().__init__(f"{step.name}: {problem}")
 
 
 @contextlib.contextmanager
@@ -63,10 +85,6 @@ def quiet_converters():
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf), silenced_fds((1, 2)):
         yield
-
-
-def _runner(path: Path):
-    return TFLiteRunner(path) if path.suffix == ".tflite" else OnnxRunner(path)
 
 
 def _io_details(runner, path: Path) -> dict:
@@ -93,43 +111,83 @@ def _onnx_output_qdq_scale(path: Path) -> float | None:
     return None
 
 
-def _convert(step: Step, model, out: Path, calib, metadata: dict, bundle: Path,
-             opts: ExportOptions) -> None:
-    from ..quantize.onnx_int8 import quantize_onnx
-    from ..quantize.tflite_int8 import quantize_tflite
-    from ..train.models import tflite_view
+@dataclass
+class _Export:
+    """The state one export accumulates: the chain, golden tensors, file lineage."""
 
-    if step.name == "onnx_fp32":
-        export_onnx(model, out, metadata)
-    elif step.name == "onnx_int8":
-        quantize_onnx(bundle / "model_fp32.onnx", out, calib, INPUT_NAME, opts.float_modules)
-        import onnx
+    out: Path
+    opts: ExportOptions
+    manifest: Manifest
+    chain: Chain
+    x_test: np.ndarray
+    golden_x: np.ndarray
+    golden: dict = field(default_factory=dict)
+    sha_of: dict = field(default_factory=dict)
+    analysis: list | None = None
 
-        from .converters import add_metadata
+    def run_step(self, step: Step, ctx: ConvertContext, log) -> ChainRow:
+        """convert -> load -> validate -> score -> record; any failure raises StepFailed."""
+        path = self.out / step.filename
+        log(f"[{step.name}] converting -> {path.name}")
+        try:
+            with quiet_converters():
+                step.convert(ctx, path)
+            runner = open_runner(path)
+            ref = self.chain.reference_logits[:GOLDEN_WINDOWS]
+            validate(step.name, runner, self.golden_x, ref,
+                     self.opts.float_atol if step.is_float else None)
+            logits = runner(self.x_test)
+            row = self.chain.add(step.name, step.filename, logits, step.previous, step.is_float)
+            self.golden[step.name] = runner(self.golden_x)
+            # device_tests replays the shipped sample log and compares with what it gave here.
+            model = Model(str(path), Backend.of(path), self.manifest, runner)
+            self.golden[f"sample_starts_{step.name}"], self.golden[f"sample_probs_{step.name}"] = \
+                sample_replay(model)
+            io_details = _io_details(runner, path)
+        except Exception as e:  # every way a step can fail ends here, one line
+            if path.exists():
+                path.unlink()   # never leave an unlisted, unvalidated model in the bundle
+            msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+            if isinstance(e, EdgeharError):
+                msg = e.problem
+            raise StepFailed(step, f"{type(e).__name__}: {msg}") from e
+        self.sha_of[step.name] = sha256(path)
+        self.manifest.files[step.filename] = FileEntry(
+            format=step.format.value, precision=step.precision.value, sha256=self.sha_of[step.name],
+            parent=FILENAMES[step.parent], parent_sha256=self.sha_of[step.parent],
+            test_accuracy=row.accuracy, test_macro_f1=row.macro_f1,
+            size_bytes=path.stat().st_size, signatures=runner.signatures, io=io_details)
+        log(f"[{step.name}] accuracy {100 * row.accuracy:.2f}%  drop {row.drop_vs_torch_pp:+.2f} pp"
+            f"  agreement {100 * row.agreement_top1:.2f}%")
+        return row
 
-        proto = onnx.load(str(out))
-        add_metadata(proto, metadata)
-        with atomic_path(out) as tmp:
-            onnx.save(proto, str(tmp))
-    elif step.name == "tflite_fp32":
-        export_tflite(tflite_view(model), out)
-    elif step.name == "tflite_int8":
-        quantize_tflite(tflite_view(model), out, calib, opts.float_modules)
-    else:  # pragma: no cover - the table and this switch are edited together
-        raise ValueError(step.name)
+    def write(self) -> None:
+        """manifest.json, report.json/.md and golden.npz, each atomically."""
+        self.manifest.write(self.out)
+        report = {"max_drop_pp": self.opts.max_drop_pp, "split": self.opts.chain_split,
+                  "test_windows": int(len(self.chain.y_true)),
+                  "chain": self.chain.to_json(), "failed_steps": [r.step for r in self.chain.failed],
+                  "int8_layer_sqnr": self.analysis, "files": sorted(self.manifest.files),
+                  "complete": self.manifest.complete, "failure": self.manifest.failure}
+        write_json(self.out / "report.json", report)
+        with atomic_path(self.out / "report.md") as tmp:
+            tmp.write_text(render_report_md(self.manifest, report, self.chain))
+        with atomic_path(self.out / "golden.npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **self.golden)
 
 
 def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> ExportResult:
     from ..data.windows import cap_windows, load_splits
     from ..quantize.calibration import CalibrationSet
-    from ..train.evaluate import load_run
+    from ..train.checkpoint import load_run, predict_logits
     from ..train.models import count_macs, count_params
-    from ..train.trainer import predict_logits
 
     run_dir, out = Path(run_dir), Path(out)
     model, norm, config = load_run(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     source = opts.source or config["data"]["source"]
+    spec = WindowSpec.from_dict(config["window_spec"])
     splits = load_splits(source)
     test = cap_windows(splits[opts.chain_split], opts.max_test_windows, 0)
     x_test = norm.apply(test.x)
@@ -137,115 +195,54 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
                                 opts.calib_windows, opts.calib_seed)
 
     shutil.copyfile(run_dir / TORCH_FP32.filename, out / TORCH_FP32.filename)
-    core = {
-        "schema_version": SCHEMA_VERSION,
-        "labels": list(config["window_spec"]["labels"]),
-        "sample_rate": config["window_spec"]["sample_rate"],
-        "window": config["window_spec"]["window"],
-        "hop": config["window_spec"]["hop"],
-        "channels": list(config["window_spec"]["channels"]),
-        "window_spec": config["window_spec"],
-        "normalization": {"kind": "per_channel_standardize",
-                          "formula": "(x - mean) / std, applied by the runtime before the model",
-                          **config["normalization"]},
-        "input_layout": "[batch, window, channels] float32, normalized",
-        "output": "logits in label order (the runtime applies softmax)",
-    }
-    metadata = onnx_metadata(core)
     ref = predict_logits(model, x_test)
-    chain = Chain(test.y, ref, opts.max_drop_pp)
-    chain.add("torch_fp32", TORCH_FP32.filename, ref, "", True)
-    golden_x = x_test[:GOLDEN_WINDOWS]
-    golden = {"inputs_normalized": golden_x, "torch_fp32": ref[:GOLDEN_WINDOWS]}
-    files = {TORCH_FP32.filename: {"format": "torch", "precision": "fp32",
-                                   "sha256": sha256(out / TORCH_FP32.filename),
-                                   "parent_sha256": None, "parent": None,
-                                   "test_accuracy": chain.rows[0].accuracy,
-                                   "test_macro_f1": chain.rows[0].macro_f1}}
-    sha_of = {"torch_fp32": files[TORCH_FP32.filename]["sha256"]}
-    spec = WindowSpec.from_dict(config["window_spec"])
-    mean = np.asarray(norm.mean, np.float32)
-    std = np.asarray(norm.std, np.float32)
-    model_info = {"name": config["model"], "config": config["model_config"],
-                  "params": count_params(model), "macs": count_macs(model)}
-    analysis = None
-
-    def write_outputs(done: bool) -> dict:
-        manifest = {
-            **core,
-            "model": model_info,
-            "files": files,
-            "calibration": {"windows": len(calib), "seed": calib.seed,
-                            "source": "train subjects, class-balanced"},
-            "quantization": {
-                "float_modules": list(opts.float_modules),
-                "onnx_int8": "ONNX Runtime static QDQ: per-channel symmetric int8 weights, "
-                             "uint8 activations, Percentile 99.999 calibration",
-                "tflite_int8": "litert-torch PT2E: per-channel symmetric int8 weights, "
-                               "int8 activations (histogram observers)"},
-            "metrics_split": opts.chain_split,
-            "test_windows": int(len(test.y)),
-            "data_source": source,
-            "complete": done,
-            "exported_with": {"python": platform.python_version()},
-        }
-        write_json(out / "manifest.json", manifest)
-        report = {"max_drop_pp": opts.max_drop_pp, "split": opts.chain_split,
-                  "test_windows": int(len(test.y)),
-                  "chain": chain.to_json(), "failed_steps": [r.step for r in chain.failed],
-                  "int8_layer_sqnr": analysis, "files": sorted(files)}
-        write_json(out / "report.json", report)
-        with atomic_path(out / "report.md") as tmp:
-            tmp.write_text(render_report_md(manifest, report, chain))
-        with atomic_path(out / "golden.npz") as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, **golden)
-        return manifest
-
+    chain = Chain(test.y, ref, opts.max_drop_pp, spec.labels)
+    torch_row = chain.add(TORCH_FP32.name, TORCH_FP32.filename, ref, "", True)
+    manifest = Manifest(
+        spec=spec, normalization=norm,
+        model=ModelInfo(config["model"], config["model_config"], count_params(model),
+                        count_macs(model)),
+        calibration={"windows": len(calib), "seed": calib.seed,
+                     "source": "train subjects, class-balanced"},
+        quantization={
+            "float_modules": list(opts.float_modules),
+            "onnx_int8": "ONNX Runtime static QDQ: per-channel symmetric int8 weights, "
+                         "uint8 activations, Percentile 99.999 calibration",
+            "tflite_int8": "litert-torch PT2E: per-channel symmetric int8 weights, "
+                           "int8 activations (histogram observers)"},
+        metrics_split=opts.chain_split, test_windows=int(len(test.y)), data_source=source,
+        complete=False, exported_with={"python": platform.python_version()})
+    sha = sha256(out / TORCH_FP32.filename)
+    manifest.files[TORCH_FP32.filename] = FileEntry(
+        "torch", "fp32", sha, test_accuracy=torch_row.accuracy, test_macro_f1=torch_row.macro_f1)
+    state = _Export(out, opts, manifest, chain, x_test, x_test[:GOLDEN_WINDOWS],
+                    golden={"inputs_normalized": x_test[:GOLDEN_WINDOWS],
+                            "torch_fp32": ref[:GOLDEN_WINDOWS]},
+                    sha_of={TORCH_FP32.name: sha})
+    ctx = ConvertContext(model, out, calib, onnx_metadata(manifest.essentials()),
+                         opts.float_modules)
     for step in steps_for(set(opts.formats), opts.int8):
-        path = out / step.filename
-        log(f"[{step.name}] converting -> {path.name}")
         try:
-            with quiet_converters():
-                _convert(step, model, path, calib, metadata, out, opts)
-            runner = _runner(path)
-        except EdgeharError:
-            raise
-        except Exception as e:
-            write_outputs(False)
-            raise EdgeharError(path, f"{step.name} conversion failed: "
-                                     f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from e
-        is_float = step.precision is Precision.FP32
-        validate(step.name, runner, golden_x, ref[:GOLDEN_WINDOWS], FLOAT_ATOL if is_float else None)
-        logits = runner(x_test)
-        row = chain.add(step.name, step.filename, logits, step.previous, is_float)
-        golden[step.name] = runner(golden_x)
-        # device_tests replays the shipped sample log and compares with what it gave here.
-        golden[f"sample_starts_{step.name}"], golden[f"sample_probs_{step.name}"] = \
-            sample_replay(Model(str(path), Backend.of(path), spec, mean, std, runner))
-        sha_of[step.name] = sha256(path)
-        files[step.filename] = {
-            "format": step.format.value, "precision": step.precision.value,
-            "sha256": sha_of[step.name], "parent": FILENAMES[step.parent],
-            "parent_sha256": sha_of[step.parent], "size_bytes": path.stat().st_size,
-            "test_accuracy": row.accuracy, "test_macro_f1": row.macro_f1,
-            "signatures": runner.signatures, "io": _io_details(runner, path),
-        }
-        log(f"[{step.name}] accuracy {100 * row.accuracy:.2f}%  drop {row.drop_vs_torch_pp:+.2f} pp"
-            f"  agreement {100 * row.agreement_top1:.2f}%")
-        if (not row.passed and step.precision is Precision.INT8 and analysis is None
-                and (out / "model_int8.onnx").exists()):
+            row = state.run_step(step, ctx, log)
+        except StepFailed as e:
+            manifest.failure = str(e)
+            state.write()
+            raise ExportFailed(out, f"export incomplete: {e}; valid files: "
+                                    f"{', '.join(manifest.files)} (listed in manifest.json)") from None
+        if not row.passed and not step.is_float and state.analysis is None \
+                and (out / "model_int8.onnx").exists():
             # Either INT8 step over the limit: show where the quantized graph loses signal.
-            analysis = _sqnr(out, calib)
-    manifest = write_outputs(True)
+            state.analysis = _sqnr(out, calib, log)
+    manifest.complete = True
+    state.write()
     return ExportResult(out, chain, manifest)
 
 
 def sample_replay(model: Model) -> tuple[np.ndarray, np.ndarray]:
     """Window starts and probabilities of the shipped sample log through the runtime."""
+    from ..runtime.assets import SAMPLE_LOG
     from ..runtime.engine import StreamEngine
     from ..runtime.logs import open_log
-    from ..runtime.replay import SAMPLE_LOG
 
     engine = StreamEngine(model)
     starts, probs = [], []
@@ -256,23 +253,31 @@ def sample_replay(model: Model) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(starts), np.concatenate(probs)
 
 
-def _sqnr(out: Path, calib) -> list[dict]:
+def _sqnr(out: Path, calib, log) -> list[dict] | None:
     from ..quantize.debug import onnx_layer_sqnr
 
-    return onnx_layer_sqnr(out / "model_fp32.onnx", out / "model_int8.onnx", calib, INPUT_NAME)
+    try:
+        with quiet_converters():
+            return onnx_layer_sqnr(out / "model_fp32.onnx", out / "model_int8.onnx", calib,
+                                   INPUT_NAME)
+    except Exception as e:  # the analysis explains a failure; it must not become one
+        log(f"[sqnr] analysis skipped: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
+        return None
 
 
-def render_report_md(manifest: dict, report: dict, chain: Chain) -> str:
-    m = manifest["model"]
+def render_report_md(manifest: Manifest, report: dict, chain: Chain) -> str:
+    m = manifest.model
     lines = [
-        f"# Export report: {m['name']}",
+        f"# Export report: {m.name}",
         "",
-        f"{m['params']:,} parameters, {m['macs'] / 1e6:.2f} M MACs per window. Scored on "
+        f"{m.params:,} parameters, {m.macs / 1e6:.2f} M MACs per window. Scored on "
         f"{report['test_windows']} {report['split']}-subject windows; max drop {report['max_drop_pp']} pp.",
         "",
         chain.table(),
         "",
     ]
+    if not manifest.complete:
+        lines += [f"**Incomplete export:** {manifest.failure}", ""]
     if report["failed_steps"]:
         lines += [f"**Failed:** {', '.join(report['failed_steps'])} exceeded the max drop.", ""]
     if report["int8_layer_sqnr"]:
@@ -283,10 +288,10 @@ def render_report_md(manifest: dict, report: dict, chain: Chain) -> str:
         lines.append("")
     lines += ["## Files", "", "| file | format | precision | size | sha256 | converted from |",
               "|---|---|---|---|---|---|"]
-    for name, f in manifest["files"].items():
-        lines.append(f"| {name} | {f['format']} | {f['precision']} | "
-                     f"{f.get('size_bytes', '-')} | {f['sha256'][:12]} | {f['parent'] or '-'} |")
+    for name, f in manifest.files.items():
+        lines.append(f"| {name} | {f.format} | {f.precision} | "
+                     f"{f.size_bytes or '-'} | {f.sha256[:12]} | {f.parent or '-'} |")
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["ExportOptions", "ExportResult", "export_bundle", "STEPS"]
+__all__ = ["ExportFailed", "ExportOptions", "ExportResult", "export_bundle", "STEPS"]

@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..runtime.metrics import classification_report
-from ..runtime.spec import LABELS
 
 
 @dataclass
@@ -29,13 +28,14 @@ class Chain:
     y_true: np.ndarray
     reference_logits: np.ndarray
     max_drop_pp: float
+    labels: tuple[str, ...]
     rows: list[ChainRow] = field(default_factory=list)
     _preds: dict = field(default_factory=dict)
 
     def add(self, step: str, file: str, logits: np.ndarray, previous: str, is_float: bool
             ) -> ChainRow:
         pred = logits.argmax(1)
-        rep = classification_report(self.y_true, pred, LABELS)
+        rep = classification_report(self.y_true, pred, self.labels)
         self._preds[step] = rep["accuracy"]
         torch_acc = self._preds.get("torch_fp32", rep["accuracy"])
         prev_acc = self._preds.get(previous, torch_acc)

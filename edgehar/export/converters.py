@@ -1,14 +1,21 @@
-"""One small function per conversion; each writes atomically and validates its output."""
+"""One small function per conversion, each writing its file atomically, and the validation
+every converted file goes through. The step functions at the bottom are what the step table
+(``formats.STEPS``) carries."""
 
 from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..runtime.files import atomic_path
+
+if TYPE_CHECKING:
+    from ..quantize.calibration import CalibrationSet
 
 INPUT_NAME, OUTPUT_NAME = "window", "logits"
 OPSET = 18
@@ -16,6 +23,17 @@ OPSET = 18
 
 class ValidationError(Exception):
     """A converted model whose names, shapes or values do not match its source."""
+
+
+@dataclass
+class ConvertContext:
+    """What the converters of one export share."""
+
+    model: object                      # the trained torch module (eval mode)
+    bundle: Path
+    calib: CalibrationSet
+    onnx_metadata: dict[str, str]
+    float_modules: tuple[str, ...]
 
 
 def export_onnx(model, out: Path, metadata: dict[str, str]) -> None:
@@ -90,3 +108,35 @@ def validate(name: str, runner, x: np.ndarray, reference: np.ndarray, atol: floa
         err = float(np.abs(y - reference).max())
         if err > atol:
             raise ValidationError(f"{name}: max |logit diff| {err:.2e} exceeds {atol:.0e}")
+
+
+# --- the steps: ctx + output path -> a written model file
+
+
+def onnx_fp32(ctx: ConvertContext, out: Path) -> None:
+    export_onnx(ctx.model, out, ctx.onnx_metadata)
+
+
+def onnx_int8(ctx: ConvertContext, out: Path) -> None:
+    import onnx
+
+    from ..quantize.onnx_int8 import quantize_onnx
+
+    quantize_onnx(ctx.bundle / "model_fp32.onnx", out, ctx.calib, INPUT_NAME, ctx.float_modules)
+    proto = onnx.load(str(out))
+    add_metadata(proto, ctx.onnx_metadata)
+    with atomic_path(out) as tmp:
+        onnx.save(proto, str(tmp))
+
+
+def tflite_fp32(ctx: ConvertContext, out: Path) -> None:
+    from ..train.models import tflite_view
+
+    export_tflite(tflite_view(ctx.model), out)
+
+
+def tflite_int8(ctx: ConvertContext, out: Path) -> None:
+    from ..quantize.tflite_int8 import quantize_tflite
+    from ..train.models import tflite_view
+
+    quantize_tflite(tflite_view(ctx.model), out, ctx.calib, ctx.float_modules)

@@ -5,12 +5,14 @@ the one preprocessing (causal filters with carried state, sliding windows), mode
 manifest checks, a streaming engine and log replay. Nothing here imports torch or onnx.
 """
 
-from .engine import MajorityVote, Predictions, StreamEngine
+from .engine import Predictions, StreamEngine
 from .errors import EdgeharError
+from .manifest import Manifest, read_manifest
 from .model import Backend, Model, load_model
 from .preprocess import Preprocessor, Windower, iter_windows, windows_of
+from .sinks import MajorityVote
 from .spec import CHANNELS, LABELS, WindowSpec
 
-__all__ = ["Backend", "CHANNELS", "EdgeharError", "LABELS", "MajorityVote", "Model",
+__all__ = ["Backend", "CHANNELS", "EdgeharError", "LABELS", "MajorityVote", "Manifest", "Model",
            "Predictions", "Preprocessor", "StreamEngine", "Windower", "WindowSpec", "iter_windows",
-           "load_model", "windows_of"]
+           "load_model", "read_manifest", "windows_of"]

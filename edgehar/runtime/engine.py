@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,16 +48,3 @@ class StreamEngine:
                  else np.zeros((0, len(self.model.labels)), np.float32))
         self.samples_seen += len(raw)
         return Predictions(batch.starts, probs, (time.perf_counter() - t) * 1e3)
-
-
-class MajorityVote:
-    """Optional smoothing: the most common label of the last ``k`` windows (ties -> newest)."""
-
-    def __init__(self, k: int):
-        self.recent: deque[int] = deque(maxlen=k)
-
-    def __call__(self, label: int) -> int:
-        self.recent.append(label)
-        counts = Counter(self.recent)
-        best = max(counts.values())
-        return next(lab for lab in reversed(self.recent) if counts[lab] == best)

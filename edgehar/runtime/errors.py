@@ -4,6 +4,8 @@
 class EdgeharError(Exception):
     """Bad input: a missing or malformed file, a corrupt or mismatched model."""
 
+    exit_code = 2
+
     def __init__(self, path: object, problem: str):
         self.path = str(path) if path is not None else None
         self.problem = problem

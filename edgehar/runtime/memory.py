@@ -43,7 +43,7 @@ def replay_peak_rss(model_file: Path, log: Path | None = None) -> dict:
     """Peak RSS of replaying ``log`` (default: the shipped sample) in a fresh interpreter, and
     which heavy frameworks that process imported. Raises OSError where no interpreter can be
     started (qemu user-mode without binfmt)."""
-    from .replay import SAMPLE_LOG
+    from .assets import SAMPLE_LOG
 
     with tempfile.TemporaryDirectory() as d:
         code = ("import json,sys;from edgehar.runtime.replay import run_replay,ReplayOptions;"

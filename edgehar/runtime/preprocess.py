@@ -66,6 +66,11 @@ class Windower:
         self._buf_start = 0   # stream index of _buf[0]
         self._next = 0        # stream index where the next window starts
 
+    @property
+    def next_start(self) -> int:
+        """Stream index where the next window will start: nothing before it is needed again."""
+        return self._next
+
     def push(self, x: np.ndarray) -> WindowBatch:
         buf = np.concatenate([self._buf, x]) if len(self._buf) else np.asarray(x)
         offset = self._next - self._buf_start

@@ -1,29 +1,32 @@
-"""Replay a recorded sensor log through the runtime: predictions, timeline, scoring, summary."""
+"""Replay a recorded sensor log through the runtime.
+
+``predict_log`` turns a log into a stream of ``ReplayBatch``es (the windows each push
+completed, with ground truth where the log carries labels); ``run_replay`` feeds that stream to
+the sinks the options ask for (JSON Lines, timeline, scorer, live line) and builds the summary.
+"""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
-import os
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .engine import MajorityVote, StreamEngine
+from .assets import PRETRAINED, SAMPLE_LOG
+from .engine import StreamEngine
 from .errors import EdgeharError
 from .files import atomic_path, write_json
-from .logs import ACC_UNITS, open_log
-from .metrics import LatencyHistogram, report_from_confusion
-from .model import Backend, Model, load_model
+from .logs import LogChunk, open_log
+from .model import Backend, load_model
 from .preprocess import window_label
+from .sinks import JsonlSink, LiveLine, Scorer, Throughput, Timeline, describe
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-PRETRAINED = ASSETS / "pretrained"
-SAMPLE_LOG = ASSETS / "sample_user02.csv"
+__all__ = ["PRETRAINED", "SAMPLE_LOG", "ReplayBatch", "ReplayOptions", "predict_log",
+           "run_replay"]
 
 
 @dataclass
@@ -42,6 +45,21 @@ class ReplayOptions:
     quiet: bool = False
 
 
+@dataclass
+class ReplayBatch:
+    """The windows completed by one push (possibly none)."""
+
+    starts: np.ndarray          # (k,) first sample of each window in the 50 Hz stream
+    probs: np.ndarray           # (k, classes)
+    truth: np.ndarray | None    # (k,) class index, -1 where the window has no one label; None
+                                # when the log carries no labels
+    latency_ms: float           # wall time of the push: filters, windowing, inference
+    samples_seen: int           # stream position after the push
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
 class _LabelTrack:
     """Per-sample labels kept only as far back as the oldest window still to be scored."""
 
@@ -52,8 +70,9 @@ class _LabelTrack:
     def push(self, labels: np.ndarray) -> None:
         self.buf = np.concatenate([self.buf, labels])
 
-    def window_label(self, s: int, n: int, classes: int) -> int:
-        return window_label(self.buf[s - self.start:s - self.start + n], n, classes)
+    def truth(self, starts: np.ndarray, window: int, classes: int) -> np.ndarray:
+        return np.array([window_label(self.buf[s - self.start:s - self.start + window], window,
+                                      classes) for s in starts], np.int64)
 
     def trim(self, keep_from: int) -> None:
         cut = keep_from - self.start
@@ -62,170 +81,85 @@ class _LabelTrack:
             self.start = keep_from
 
 
-def _timeline(segments: list[list], out) -> None:
-    print(f"{'start':>9} {'end':>9}  {'activity':<20} {'windows':>7} {'mean conf':>9}", file=out)
-    for label, t0, t1, n, conf in segments:
-        print(f"{t0:8.2f}s {t1:8.2f}s  {label:<20} {n:7d} {conf / n:9.3f}", file=out)
+def realtime_pacer(rate: int, clock: Callable[[], float] = time.perf_counter,
+                   sleep: Callable[[float], None] = time.sleep) -> Callable[[int], None]:
+    """Blocks until stream sample ``n`` is due, as if a sensor delivered ``rate`` samples/s."""
+    t0 = clock()
+
+    def wait_for(n: int) -> None:
+        sleep(max(0.0, t0 + n / rate - clock()))
+
+    return wait_for
+
+
+def predict_log(engine: StreamEngine, chunks: Iterable[LogChunk], push: int = 64,
+                pace: Callable[[int], None] | None = None) -> Iterator[ReplayBatch]:
+    """Push the log through the engine ``push`` samples at a time; one batch per push."""
+    spec = engine.model.spec
+    classes = len(spec.labels)
+    track = _LabelTrack()
+    for chunk in chunks:
+        if chunk.labels is not None:
+            track.push(chunk.labels)
+        for i in range(0, len(chunk.samples), push):
+            part = chunk.samples[i:i + push]
+            if pace:
+                pace(engine.samples_seen + len(part))
+            preds = engine.push(part)
+            truth = None
+            if chunk.labels is not None:
+                truth = track.truth(preds.starts, spec.window, classes)
+                track.trim(engine.windower.next_start)
+            yield ReplayBatch(preds.starts, preds.probs, truth, preds.latency_ms,
+                              engine.samples_seen)
 
 
 def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dict:
-    model: Model = load_model(opts.model, Backend(opts.backend) if opts.backend else None,
-                              threads=opts.threads)
+    model = load_model(opts.model, Backend(opts.backend) if opts.backend else None,
+                       threads=opts.threads)
     spec = model.spec
     engine = StreamEngine(model)
-    smoother = MajorityVote(opts.smooth) if opts.smooth > 0 else None
     chunks = open_log(opts.log, opts.acc_units, opts.labels)
-    track = _LabelTrack()
-    # Everything accumulated below is constant-size, so a 24-hour log replays in bounded memory.
-    latencies = LatencyHistogram()
-    n_cls = len(spec.labels)
-    cm = np.zeros((n_cls, n_cls), np.int64)
-    cm_smooth = np.zeros_like(cm)
-    segments: list[list] = []   # the printed timeline only (not kept when writing --out)
-    busy = 0.0
-    n_windows = 0
-    wall0 = time.perf_counter()
+    throughput, scorer = Throughput(), Scorer(spec.labels, opts.smooth)
+    timeline = None if opts.out else Timeline(spec)
+    live = LiveLine(stderr, spec) if opts.realtime and not opts.quiet else None
+    pace = realtime_pacer(spec.sample_rate) if opts.realtime else None
     with contextlib.ExitStack() as stack:
-        # Predictions go to a temp file that is renamed into place only when the whole
-        # replay succeeded; the file (entered last) is closed before the rename.
-        out_file = None
+        # Predictions go to a temp file renamed into place only when the whole replay
+        # succeeded; the file (entered last) is closed before the rename.
+        sinks = [throughput, scorer, timeline, live]
         if opts.out:
-            out_file = stack.enter_context(open(stack.enter_context(atomic_path(opts.out)), "w"))
-        has_labels = None
-        for chunk in chunks:
-            if has_labels is None:
-                has_labels = chunk.labels is not None
-            if has_labels:
-                track.push(chunk.labels)
-            for i in range(0, len(chunk.samples), opts.chunk):
-                part = chunk.samples[i:i + opts.chunk]
-                if opts.realtime:
-                    due = wall0 + (engine.samples_seen + len(part)) / spec.sample_rate
-                    time.sleep(max(0.0, due - time.perf_counter()))
-                preds = engine.push(part)
-                busy += preds.latency_ms / 1e3
-                if not len(preds):
-                    continue
-                latencies.add(preds.latency_ms, len(preds))
-                lab_idx = preds.probs.argmax(1)
-                lines = []
-                for s, p, k in zip(preds.starts, preds.probs, lab_idx):
-                    end = int(s) + spec.window
-                    label = spec.labels[k]
-                    conf = float(p[k])
-                    t_end = end / spec.sample_rate
-                    if out_file:
-                        lines.append(json.dumps({"start": int(s), "end": end, "t": t_end,
-                                                 "label": label, "confidence": round(conf, 6),
-                                                 "probs": [round(float(v), 6) for v in p]}))
-                    elif segments and segments[-1][0] == label:
-                        seg = segments[-1]
-                        seg[2], seg[3], seg[4] = t_end, seg[3] + 1, seg[4] + conf
-                    else:
-                        segments.append([label, s / spec.sample_rate, t_end, 1, conf])
-                    sm = smoother(int(k)) if smoother else int(k)
-                    if has_labels:
-                        truth = track.window_label(int(s), spec.window, n_cls)
-                        if truth >= 0:
-                            cm[truth, k] += 1
-                            cm_smooth[truth, sm] += 1
-                if out_file and lines:
-                    out_file.write("\n".join(lines) + "\n")
-                n_windows += len(preds)
-                if has_labels:
-                    track.trim(engine.windower._next)
-                if opts.realtime and not opts.quiet:
-                    k = int(lab_idx[-1])
-                    print(f"\r t={engine.samples_seen / spec.sample_rate:7.2f}s "
-                          f"{spec.labels[k]:<20} {float(preds.probs[-1, k]):.2f}  "
-                          f"latency {preds.latency_ms:6.2f} ms", end="", file=stderr, flush=True)
-        if n_windows == 0:
+            f = stack.enter_context(open(stack.enter_context(atomic_path(opts.out)), "w"))
+            sinks.append(JsonlSink(f, spec))
+        sinks = [s for s in sinks if s is not None]
+        for batch in predict_log(engine, chunks, opts.chunk, pace):
+            for sink in sinks:
+                sink(batch)
+        if live:
+            live.close()
+        if throughput.windows == 0:
             raise EdgeharError(opts.log, f"too short for one window ({engine.samples_seen} samples "
                                          f"at {spec.sample_rate} Hz, need {spec.window})")
-    if opts.realtime and not opts.quiet:
-        print(file=stderr)
+    busy = throughput.busy_s
     stream_s = engine.samples_seen / spec.sample_rate
     summary = {
-        "windows": n_windows,
+        "windows": throughput.windows,
         "samples": engine.samples_seen,
         "stream_seconds": round(stream_s, 3),
-        "latency_ms": {"p50": latencies.percentile(50), "p99": latencies.percentile(99)},
-        "windows_per_s": n_windows / busy if busy > 0 else float("inf"),
+        "latency_ms": {"p50": throughput.latency.percentile(50),
+                       "p99": throughput.latency.percentile(99)},
+        "windows_per_s": throughput.windows / busy if busy > 0 else float("inf"),
         "realtime_factor": stream_s / busy if busy > 0 else float("inf"),
         "backend": model.backend.value,
         "model_file": str(model.path),
         "chunk_samples": opts.chunk,
         "threads": opts.threads,
+        **scorer.summary(),
     }
-    if cm.sum():
-        rep = report_from_confusion(cm, spec.labels)
-        summary.update(accuracy=rep["accuracy"], macro_f1=rep["macro_f1"],
-                       scored_windows=rep["n"])
-        if smoother:
-            srep = report_from_confusion(cm_smooth, spec.labels)
-            summary["smoothed"] = {"k": opts.smooth, "accuracy": srep["accuracy"],
-                                   "macro_f1": srep["macro_f1"]}
     if opts.summary:
         write_json(opts.summary, summary)
-    if not opts.out and not opts.quiet:
-        _timeline(segments, stdout)
+    if timeline and not opts.quiet:
+        timeline.render(stdout)
     if not opts.quiet:
-        line = (f"{n_windows} windows, {summary['windows_per_s']:.0f} windows/s, "
-                f"{summary['realtime_factor']:.0f}x realtime, latency p50 "
-                f"{summary['latency_ms']['p50']:.2f} ms "
-                f"({model.backend.value}: {os.path.basename(model.path)})")
-        if "accuracy" in summary:
-            line += (f"; accuracy {100 * summary['accuracy']:.2f}% macro-F1 "
-                     f"{100 * summary['macro_f1']:.2f}% on {summary['scored_windows']} windows")
-        print(line, file=stderr if not opts.out else stdout)
+        print(describe(summary), file=stderr if not opts.out else stdout)
     return summary
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr (the CLI contract), not argparse's usage block."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see --help)\n")
-
-
-def build_parser(prog: str = "python -m edgehar.runtime") -> argparse.ArgumentParser:
-    p = _OneLineParser(prog=prog,
-                                description="edgehar runtime: replay sensor logs on a device.")
-    sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("replay", help="replay a recorded accelerometer+gyroscope log")
-    r.add_argument("log", nargs="?", type=Path, help="HAPT acc_expXX_userYY.txt or a CSV log")
-    r.add_argument("--sample", action="store_true", help="replay the sample log shipped inside")
-    r.add_argument("--model", type=Path, default=PRETRAINED,
-                   help="bundle dir, .tflite or .onnx (default: the shipped pretrained bundle)")
-    r.add_argument("--labels", type=Path, help="HAPT labels.txt, to score the replay")
-    r.add_argument("--out", type=Path, help="write predictions as JSON Lines")
-    r.add_argument("--summary", type=Path, help="write the replay summary as JSON")
-    r.add_argument("--backend", choices=[b.value for b in Backend])
-    r.add_argument("--realtime", action="store_true", help="pace input at the sample rate")
-    r.add_argument("--acc-units", default="g", choices=sorted(ACC_UNITS))
-    r.add_argument("--smooth", type=int, default=0, help="majority vote over the last K windows")
-    r.add_argument("--chunk", type=int, default=64, help="samples per push (default: one hop)")
-    r.add_argument("--threads", type=int, default=1)
-    return p
-
-
-def options_from_args(a: argparse.Namespace) -> ReplayOptions:
-    if a.sample == (a.log is not None):
-        raise EdgeharError(None, "give a LOG file or --sample (not both)")
-    return ReplayOptions(log=SAMPLE_LOG if a.sample else a.log, model=a.model, labels=a.labels,
-                         out=a.out, summary=a.summary, backend=a.backend, realtime=a.realtime,
-                         acc_units=a.acc_units, smooth=a.smooth, chunk=max(1, a.chunk),
-                         threads=a.threads)
-
-
-def main(argv: list[str] | None = None, prog: str = "python -m edgehar.runtime") -> int:
-    args = build_parser(prog).parse_args(argv)
-    try:
-        run_replay(options_from_args(args))
-    except EdgeharError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    return 0

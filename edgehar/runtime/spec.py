@@ -35,6 +35,10 @@ class IIRCoefficients:
     b: tuple[float, ...]
     a: tuple[float, ...]
 
+    @classmethod
+    def from_dict(cls, c: dict) -> IIRCoefficients:
+        return cls(c["kind"], int(c["order"]), float(c["cutoff_hz"]), tuple(c["b"]), tuple(c["a"]))
+
 
 # UCI-HAR: 3rd-order Butterworth low-pass at 20 Hz against noise (its median filter is left
 # out: it is not linear and buys nothing measurable for a CNN).
@@ -70,10 +74,7 @@ class WindowSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> WindowSpec:
-        def coeffs(c: dict) -> IIRCoefficients:
-            return IIRCoefficients(c["kind"], int(c["order"]), float(c["cutoff_hz"]),
-                                   tuple(c["b"]), tuple(c["a"]))
-
         return cls(int(d["sample_rate"]), int(d["window"]), int(d["hop"]),
                    tuple(d["channels"]), tuple(d["labels"]),
-                   coeffs(d["noise_filter"]), coeffs(d["gravity_filter"]))
+                   IIRCoefficients.from_dict(d["noise_filter"]),
+                   IIRCoefficients.from_dict(d["gravity_filter"]))

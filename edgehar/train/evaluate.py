@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -10,28 +9,12 @@ import numpy as np
 import torch
 
 from ..data.sources import WindowSet
-from ..runtime.errors import EdgeharError
 from ..runtime.files import write_json
+from ..runtime.manifest import Normalization
 from ..runtime.metrics import classification_report
 from ..runtime.spec import LABELS
-from .models import HarResNeXt, ResNeXtConfig, count_macs, count_params
-from .trainer import WEIGHTS, Normalization, predict_logits
-
-
-def load_run(run_dir: Path) -> tuple[HarResNeXt, Normalization, dict]:
-    run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.is_file() or not (run_dir / WEIGHTS).is_file():
-        raise EdgeharError(run_dir, f"not a training run (needs config.json and {WEIGHTS})")
-    config = json.loads(cfg_path.read_text())
-    model = HarResNeXt(ResNeXtConfig.from_dict(config["model_config"]))
-    try:
-        state = torch.load(run_dir / WEIGHTS, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-    except Exception as e:  # corrupt file or a state dict of another model
-        raise EdgeharError(run_dir / WEIGHTS, f"cannot load weights ({type(e).__name__})") from None
-    model.eval()
-    return model, Normalization(**config["normalization"]), config
+from .checkpoint import predict_logits
+from .models import HarResNeXt, count_macs, count_params
 
 
 def torch_latency_ms(model: torch.nn.Module, repeats: int = 200) -> dict:

@@ -1,4 +1,6 @@
-"""Model registry: one decorator, a duplicate name is an error (as torchvision does)."""
+"""Model registry: one decorator, a duplicate name is an error (as torchvision does).
+
+It imports nothing: ``edgehar.train`` imports the model modules, which register themselves."""
 
 from __future__ import annotations
 
@@ -17,14 +19,10 @@ def register_model(fn: Callable) -> Callable:
 
 
 def list_models() -> list[str]:
-    from . import models  # noqa: F401  (registers the built-in variants)
-
     return sorted(_MODELS)
 
 
 def create_model(name: str, **overrides):
-    from . import models  # noqa: F401
-
     if name not in _MODELS:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_MODELS))}")
     return _MODELS[name](**overrides)

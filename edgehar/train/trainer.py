@@ -14,10 +14,10 @@ from torch import nn
 from ..data.sources import WindowSet
 from ..data.windows import SPLITS, cap_windows, load_splits
 from ..runtime.files import write_json
-from ..runtime.spec import LABELS, WindowSpec
+from ..runtime.manifest import Normalization
+from ..runtime.spec import WindowSpec
+from .checkpoint import WEIGHTS, predict_logits
 from .registry import DEFAULT_MODEL, create_model
-
-WEIGHTS = "weights.pt"
 
 
 @dataclass
@@ -38,21 +38,6 @@ class TrainConfig:
     source: str = "package"
     max_windows: int | None = None   # cap per split, for tests and quick demos
     device: str = "cpu"              # determinism is promised on CPU only
-
-
-@dataclass
-class Normalization:
-    mean: list[float]
-    std: list[float]
-
-    @classmethod
-    def fit(cls, x: np.ndarray) -> Normalization:
-        return cls(x.mean((0, 1)).astype(float).tolist(),
-                   np.maximum(x.std((0, 1)), 1e-6).astype(float).tolist())
-
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        return ((x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
-                ).astype(np.float32)
 
 
 def seed_everything(seed: int, device: str = "cpu") -> None:
@@ -90,14 +75,6 @@ def augment(xb: torch.Tensor, cfg: TrainConfig, norm: Normalization, gen: torch.
     if cfg.aug_noise > 0:
         xb = xb + cfg.aug_noise * torch.randn(xb.shape, generator=gen)
     return xb
-
-
-@torch.no_grad()
-def predict_logits(model: nn.Module, x: np.ndarray, batch: int = 512) -> np.ndarray:
-    model.eval()
-    dev = next(model.parameters()).device
-    out = [model(torch.from_numpy(x[i:i + batch]).to(dev)).cpu() for i in range(0, len(x), batch)]
-    return torch.cat(out).numpy() if out else np.zeros((0, len(LABELS)), np.float32)
 
 
 def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = None,
@@ -169,7 +146,7 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
         "model": cfg.model,
         "model_config": model.cfg.to_dict(),
         "train": asdict(cfg),
-        "normalization": asdict(norm),
+        "normalization": norm.to_dict(),
         "window_spec": WindowSpec().to_dict(),
         "data": {"source": cfg.source,
                  "subjects": {k: list(v) for k, v in SPLITS.items()},

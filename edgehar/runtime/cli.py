@@ -1,0 +1,64 @@
+"""``python -m edgehar.runtime``: the device command line (argparse: the runtime stays
+click-free). ``edgehar replay`` hands its arguments here unchanged."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .assets import PRETRAINED, SAMPLE_LOG
+from .backends import Backend
+from .errors import EdgeharError
+from .logs import ACC_UNITS
+from .replay import ReplayOptions, run_replay
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (the CLI contract), not argparse's usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def build_parser(prog: str = "python -m edgehar.runtime") -> argparse.ArgumentParser:
+    p = _OneLineParser(prog=prog,
+                                description="edgehar runtime: replay sensor logs on a device.")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("replay", help="replay a recorded accelerometer+gyroscope log")
+    r.add_argument("log", nargs="?", type=Path, help="HAPT acc_expXX_userYY.txt or a CSV log")
+    r.add_argument("--sample", action="store_true", help="replay the sample log shipped inside")
+    r.add_argument("--model", type=Path, default=PRETRAINED,
+                   help="bundle dir, .tflite or .onnx (default: the shipped pretrained bundle)")
+    r.add_argument("--labels", type=Path, help="HAPT labels.txt, to score the replay")
+    r.add_argument("--out", type=Path, help="write predictions as JSON Lines")
+    r.add_argument("--summary", type=Path, help="write the replay summary as JSON")
+    r.add_argument("--backend", choices=[b.value for b in Backend])
+    r.add_argument("--realtime", action="store_true", help="pace input at the sample rate")
+    r.add_argument("--acc-units", default="g", choices=sorted(ACC_UNITS))
+    r.add_argument("--smooth", type=int, default=0, help="majority vote over the last K windows")
+    r.add_argument("--chunk", type=int, default=64, help="samples per push (default: one hop)")
+    r.add_argument("--threads", type=int, default=1)
+    return p
+
+
+def options_from_args(a: argparse.Namespace) -> ReplayOptions:
+    if a.sample == (a.log is not None):
+        raise EdgeharError(None, "give a LOG file or --sample (not both)")
+    return ReplayOptions(log=SAMPLE_LOG if a.sample else a.log, model=a.model, labels=a.labels,
+                         out=a.out, summary=a.summary, backend=a.backend, realtime=a.realtime,
+                         acc_units=a.acc_units, smooth=a.smooth, chunk=max(1, a.chunk),
+                         threads=a.threads)
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m edgehar.runtime") -> int:
+    args = build_parser(prog).parse_args(argv)
+    try:
+        run_replay(options_from_args(args))
+    except EdgeharError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    return 0

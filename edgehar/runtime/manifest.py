@@ -1,0 +1,203 @@
+"""The bundle manifest, typed: one dataclass every reader and writer goes through.
+
+Schema 2 stores each fact once: the window contract (labels, rate, window, hop, channels,
+filters) at the top level, the normalization, the model, and one entry per file with its
+lineage (the sha256 of the file it was converted from) and its measured accuracy. Schema 1
+bundles (labels/window/hop/channels also repeated under ``window_spec``) still load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from .errors import EdgeharError
+from .spec import IIRCoefficients, WindowSpec
+
+MANIFEST = "manifest.json"
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = (1, 2)
+NORMALIZATION_KIND = "per_channel_standardize"
+INPUT_LAYOUT = "[batch, window, channels] float32, normalized"
+OUTPUT_MEANING = "logits in label order (the runtime applies softmax)"
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Per-channel standardization, fitted on training windows, applied before the model."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def identity(cls, channels: int) -> Normalization:
+        return cls((0.0,) * channels, (1.0,) * channels)
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> Normalization:
+        """From (windows, time, channels) training data; std floored so flat channels pass."""
+        return cls(tuple(x.mean((0, 1)).astype(float).tolist()),
+                   tuple(np.maximum(x.std((0, 1)), 1e-6).astype(float).tolist()))
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return ((x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+                ).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"kind": NORMALIZATION_KIND, "mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, d: dict | None, channels: int) -> Normalization:
+        if not d:
+            return cls.identity(channels)
+        return cls(tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]))
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    config: dict
+    params: int
+    macs: int
+
+
+@dataclass
+class FileEntry:
+    """One model file: what it is, where it came from, how it scored."""
+
+    format: str                       # torch | onnx | tflite
+    precision: str                    # fp32 | int8
+    sha256: str
+    parent: str | None = None         # file it was converted from
+    parent_sha256: str | None = None
+    test_accuracy: float | None = None
+    test_macro_f1: float | None = None
+    size_bytes: int | None = None
+    signatures: list[str] = field(default_factory=list)
+    io: dict | None = None            # input/output tensor name, shape, dtype, scale, zero point
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FileEntry:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class Manifest:
+    spec: WindowSpec
+    normalization: Normalization
+    model: ModelInfo | None = None
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    calibration: dict | None = None   # {"windows", "seed", "source"}
+    quantization: dict | None = None
+    metrics_split: str = "test"
+    test_windows: int = 0
+    data_source: str | None = None
+    complete: bool = True
+    failure: str | None = None        # the one line that stopped an incomplete export
+    exported_with: dict = field(default_factory=dict)
+    budgets: dict = field(default_factory=dict)  # device budgets: latency_ms, memory_mb
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.spec.labels
+
+    def model_files(self) -> list[str]:
+        """Files a runtime can load (everything but the torch weights), in export order."""
+        return [n for n, f in self.files.items() if f.format != "torch"]
+
+    def default_file(self, backend: str) -> str:
+        """The INT8 file of the backend's format if present, else its FP32 file."""
+        for precision in ("int8", "fp32"):
+            name = f"model_{precision}.{backend}"
+            if name in self.files:
+                return name
+        raise EdgeharError(MANIFEST, f"the bundle has no {backend} model file")
+
+    def essentials(self) -> dict:
+        """What a lone model file needs to be run: carried in ONNX metadata_props."""
+        spec = self.spec.to_dict()
+        return {"schema_version": 1, "labels": spec["labels"],
+                "sample_rate": spec["sample_rate"], "window": spec["window"], "hop": spec["hop"],
+                "channels": spec["channels"], "window_spec": spec,
+                "normalization": {"kind": NORMALIZATION_KIND,
+                                  "formula": "(x - mean) / std, applied by the runtime before "
+                                             "the model",
+                                  "mean": list(self.normalization.mean),
+                                  "std": list(self.normalization.std)},
+                "input_layout": INPUT_LAYOUT, "output": OUTPUT_MEANING}
+
+    def to_dict(self) -> dict:
+        spec = self.spec.to_dict()
+        d = {"schema_version": SCHEMA_VERSION,
+             "labels": spec["labels"], "sample_rate": spec["sample_rate"],
+             "window": spec["window"], "hop": spec["hop"], "channels": spec["channels"],
+             "filters": {"noise": spec["noise_filter"], "gravity": spec["gravity_filter"]},
+             "normalization": self.normalization.to_dict(),
+             "input_layout": INPUT_LAYOUT, "output": OUTPUT_MEANING,
+             "model": asdict(self.model) if self.model else None,
+             "files": {n: asdict(f) for n, f in self.files.items()},
+             "calibration": self.calibration, "quantization": self.quantization,
+             "metrics_split": self.metrics_split, "test_windows": self.test_windows,
+             "data_source": self.data_source, "complete": self.complete,
+             "failure": self.failure, "exported_with": self.exported_with}
+        if self.budgets:
+            d["budgets"] = self.budgets
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = MANIFEST) -> Manifest:
+        version = d.get("schema_version")
+        if version not in READABLE_SCHEMAS:
+            raise EdgeharError(where, f"unsupported schema_version {version!r} "
+                                      f"(this edgehar reads {', '.join(map(str, READABLE_SCHEMAS))})")
+        try:
+            spec = _spec_of(d)
+            model = d.get("model")
+            return cls(
+                spec=spec,
+                normalization=Normalization.from_dict(d.get("normalization"), len(spec.channels)),
+                model=ModelInfo(model["name"], model["config"], int(model["params"]),
+                                int(model["macs"])) if model else None,
+                files={n: FileEntry.from_dict(f) for n, f in d.get("files", {}).items()},
+                calibration=d.get("calibration"), quantization=d.get("quantization"),
+                metrics_split=d.get("metrics_split", "test"),
+                test_windows=int(d.get("test_windows", 0)), data_source=d.get("data_source"),
+                complete=bool(d.get("complete", True)), failure=d.get("failure"),
+                exported_with=d.get("exported_with", {}), budgets=d.get("budgets", {}),
+                schema_version=version)
+        except (KeyError, TypeError, ValueError) as e:
+            raise EdgeharError(where, f"malformed manifest ({type(e).__name__}: {e})") from None
+
+    def write(self, bundle: str | os.PathLike[str]) -> None:
+        from .files import write_json
+
+        write_json(os.path.join(bundle, MANIFEST), self.to_dict())
+
+
+def _spec_of(d: dict) -> WindowSpec:
+    if d.get("schema_version") == 1:  # the window contract lived under window_spec
+        return WindowSpec.from_dict(d["window_spec"])
+    filters = d["filters"]
+    return WindowSpec(int(d["sample_rate"]), int(d["window"]), int(d["hop"]),
+                      tuple(d["channels"]), tuple(d["labels"]),
+                      IIRCoefficients.from_dict(filters["noise"]),
+                      IIRCoefficients.from_dict(filters["gravity"]))
+
+
+def read_manifest(bundle: str | os.PathLike[str]) -> Manifest:
+    path = os.path.join(bundle, MANIFEST)
+    if not os.path.isfile(path):
+        raise EdgeharError(bundle, f"not a model bundle ({MANIFEST} missing)")
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise EdgeharError(path, f"not valid JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise EdgeharError(path, "not a manifest (expected a JSON object)")
+    return Manifest.from_dict(d, path)

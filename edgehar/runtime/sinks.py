@@ -1,0 +1,157 @@
+"""Consumers of a replay's prediction stream. Each takes ``ReplayBatch``es one at a time and keeps
+constant-size state (a 24-hour log replays in bounded memory); none knows about the others."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter, deque
+from typing import IO, TYPE_CHECKING
+
+import numpy as np
+
+from .metrics import LatencyHistogram, report_from_confusion
+from .spec import WindowSpec
+
+if TYPE_CHECKING:
+    from .replay import ReplayBatch
+
+
+class Throughput:
+    """Windows, latency percentiles and busy time (every push counts, also those that only
+    filled the window buffer)."""
+
+    def __init__(self):
+        self.latency = LatencyHistogram()
+        self.windows = 0
+        self.busy_s = 0.0
+
+    def __call__(self, batch: ReplayBatch) -> None:
+        self.busy_s += batch.latency_ms / 1e3
+        if len(batch):
+            self.latency.add(batch.latency_ms, len(batch))
+            self.windows += len(batch)
+
+
+class JsonlSink:
+    """One JSON object per window (DESIGN.md 'Prediction output')."""
+
+    def __init__(self, f: IO[str], spec: WindowSpec):
+        self.f, self.spec = f, spec
+
+    def __call__(self, batch: ReplayBatch) -> None:
+        if not len(batch):
+            return
+        spec = self.spec
+        idx = batch.probs.argmax(1)
+        lines = []
+        for s, p, k in zip(batch.starts, batch.probs, idx):
+            end = int(s) + spec.window
+            lines.append(json.dumps({"start": int(s), "end": end, "t": end / spec.sample_rate,
+                                     "label": spec.labels[k], "confidence": round(float(p[k]), 6),
+                                     "probs": [round(float(v), 6) for v in p]}))
+        self.f.write("\n".join(lines) + "\n")
+
+
+class Timeline:
+    """Runs of the same predicted activity: label, start s, end s, windows, summed confidence."""
+
+    def __init__(self, spec: WindowSpec):
+        self.spec = spec
+        self.segments: list[list] = []
+
+    def __call__(self, batch: ReplayBatch) -> None:
+        rate, labels = self.spec.sample_rate, self.spec.labels
+        for s, p in zip(batch.starts, batch.probs):
+            k = int(p.argmax())
+            t_end = (int(s) + self.spec.window) / rate
+            seg = self.segments[-1] if self.segments else None
+            if seg and seg[0] == labels[k]:
+                seg[2], seg[3], seg[4] = t_end, seg[3] + 1, seg[4] + float(p[k])
+            else:
+                self.segments.append([labels[k], int(s) / rate, t_end, 1, float(p[k])])
+
+    def render(self, out: IO[str]) -> None:
+        print(f"{'start':>9} {'end':>9}  {'activity':<20} {'windows':>7} {'mean conf':>9}", file=out)
+        for label, t0, t1, n, conf in self.segments:
+            print(f"{t0:8.2f}s {t1:8.2f}s  {label:<20} {n:7d} {conf / n:9.3f}", file=out)
+
+
+class MajorityVote:
+    """Optional smoothing: the most common label of the last ``k`` windows (ties -> newest)."""
+
+    def __init__(self, k: int):
+        self.recent: deque[int] = deque(maxlen=k)
+
+    def __call__(self, label: int) -> int:
+        self.recent.append(label)
+        counts = Counter(self.recent)
+        best = max(counts.values())
+        return next(lab for lab in reversed(self.recent) if counts[lab] == best)
+
+
+class Scorer:
+    """Confusion matrices against the log's labels: raw, and majority-voted over ``smooth``
+    windows when asked. Windows without one pure label (truth -1) are not scored."""
+
+    def __init__(self, labels: tuple[str, ...], smooth: int = 0):
+        self.labels = labels
+        n = len(labels)
+        self.cm = np.zeros((n, n), np.int64)
+        self.smooth = smooth
+        self.cm_smooth = np.zeros_like(self.cm)
+        self._vote = MajorityVote(smooth) if smooth > 0 else None
+
+    def __call__(self, batch: ReplayBatch) -> None:
+        if batch.truth is None or not len(batch):
+            return
+        pred = batch.probs.argmax(1)
+        for truth, k in zip(batch.truth, pred):
+            voted = self._vote(int(k)) if self._vote else int(k)
+            if truth >= 0:
+                self.cm[truth, k] += 1
+                self.cm_smooth[truth, voted] += 1
+
+    def summary(self) -> dict:
+        """accuracy, macro_f1, scored_windows (+ smoothed), or {} when nothing was scored."""
+        if not self.cm.sum():
+            return {}
+        rep = report_from_confusion(self.cm, self.labels)
+        out = {"accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"], "scored_windows": rep["n"]}
+        if self._vote:
+            srep = report_from_confusion(self.cm_smooth, self.labels)
+            out["smoothed"] = {"k": self.smooth, "accuracy": srep["accuracy"],
+                               "macro_f1": srep["macro_f1"]}
+        return out
+
+
+class LiveLine:
+    """A single status line rewritten in place (\\r) after every push that completed a window."""
+
+    def __init__(self, out: IO[str], spec: WindowSpec):
+        self.out, self.spec, self.shown = out, spec, False
+
+    def __call__(self, batch: ReplayBatch) -> None:
+        if not len(batch):
+            return
+        k = int(batch.probs[-1].argmax())
+        print(f"\r t={batch.samples_seen / self.spec.sample_rate:7.2f}s "
+              f"{self.spec.labels[k]:<20} {float(batch.probs[-1, k]):.2f}  "
+              f"latency {batch.latency_ms:6.2f} ms", end="", file=self.out, flush=True)
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            print(file=self.out)
+
+
+def describe(summary: dict) -> str:
+    """The one-line human summary of a replay."""
+    line = (f"{summary['windows']} windows, {summary['windows_per_s']:.0f} windows/s, "
+            f"{summary['realtime_factor']:.0f}x realtime, latency p50 "
+            f"{summary['latency_ms']['p50']:.2f} ms "
+            f"({summary['backend']}: {os.path.basename(summary['model_file'])})")
+    if "accuracy" in summary:
+        line += (f"; accuracy {100 * summary['accuracy']:.2f}% macro-F1 "
+                 f"{100 * summary['macro_f1']:.2f}% on {summary['scored_windows']} windows")
+    return line

@@ -1,0 +1,53 @@
+"""Trained weights on disk: load a run (or a bundle's weights.pt) and predict with it in torch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..runtime.errors import EdgeharError
+from ..runtime.manifest import Normalization
+from .models import HarResNeXt, ResNeXtConfig
+
+WEIGHTS = "weights.pt"
+CONFIG = "config.json"
+
+
+def load_weights(model_config: dict, weights: Path) -> HarResNeXt:
+    """A model built from its config with the state dict at ``weights`` (weights_only load)."""
+    model = HarResNeXt(ResNeXtConfig.from_dict(model_config))
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as e:  # corrupt file or a state dict of another model
+        raise EdgeharError(weights, f"cannot load weights ({type(e).__name__})") from None
+    return model.eval()
+
+
+def load_run(run_dir: Path) -> tuple[HarResNeXt, Normalization, dict]:
+    """A training run directory: the chosen weights, their normalization and the run config."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / CONFIG
+    if not cfg_path.is_file() or not (run_dir / WEIGHTS).is_file():
+        raise EdgeharError(run_dir, f"not a training run (needs {CONFIG} and {WEIGHTS})")
+    try:
+        config = json.loads(cfg_path.read_text())
+        norm = Normalization.from_dict(config["normalization"],
+                                       config["model_config"]["in_channels"])
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+        raise EdgeharError(cfg_path, f"malformed run config ({type(e).__name__}: {e})") from None
+    return load_weights(config["model_config"], run_dir / WEIGHTS), norm, config
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: np.ndarray, batch: int = 512) -> np.ndarray:
+    model.eval()
+    dev = next(model.parameters()).device
+    out = [model(torch.from_numpy(x[i:i + batch]).to(dev)).cpu() for i in range(0, len(x), batch)]
+    if not out:
+        return np.zeros((0, model.cfg.num_classes), np.float32)
+    return torch.cat(out).numpy()
