@@ -5,6 +5,10 @@ import json
 import numpy as np
 import pytest
 
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("litert_torch")
+
 from edgehar.export.bundle import ExportOptions, export_bundle
 from edgehar.export.formats import Format
 from edgehar.runtime.files import sha256
@@ -110,6 +114,30 @@ def test_max_drop_zero_fails_naming_the_step(tiny_run, tmp_path):
     for name in report["files"]:
         f = json.loads((out / "manifest.json").read_text())["files"][name]
         assert f["sha256"] == sha256(out / name)
+
+
+def test_a_float_step_past_its_tolerance_ends_in_one_line(tiny_run, tmp_path):
+    """Forced: --float-atol -1 fails the first float step's validation whatever its error."""
+    from click.testing import CliRunner
+
+    from edgehar.cli import main
+    from edgehar.runtime.manifest import read_manifest
+
+    out = tmp_path / "b"
+    r = CliRunner().invoke(main, ["export", str(tiny_run), "--out", str(out), "--formats", "onnx",
+                                  "--float-atol", "-1"])
+    assert r.exit_code == 1, r.output
+    errors = [ln for ln in r.stderr.splitlines() if "error" in ln.lower()]
+    assert len(errors) == 1 and r.stderr.strip().splitlines()[-1] == errors[0]
+    assert "Traceback" not in r.output
+    assert "onnx_fp32" in errors[0] and "exceeds" in errors[0] and "incomplete" in errors[0]
+    m = read_manifest(out)           # the bundle still reads, and says what happened
+    assert m.complete is False and "onnx_fp32" in m.failure
+    assert list(m.files) == ["weights.pt"]
+    assert not (out / "model_fp32.onnx").exists()   # the failed file is not left behind
+    assert m.files["weights.pt"].sha256 == sha256(out / "weights.pt")
+    report = json.loads((out / "report.json").read_text())
+    assert report["complete"] is False and "incomplete" in (out / "report.md").read_text().lower()
 
 
 def test_evaluate_accepts_every_exported_format(bundle):

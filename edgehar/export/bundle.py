@@ -194,7 +194,8 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     calib = CalibrationSet.draw(norm.apply(splits["train"].x), splits["train"].y,
                                 opts.calib_windows, opts.calib_seed)
 
-    shutil.copyfile(run_dir / TORCH_FP32.filename, out / TORCH_FP32.filename)
+    if (run_dir / TORCH_FP32.filename).resolve() != (out / TORCH_FP32.filename).resolve():
+        shutil.copyfile(run_dir / TORCH_FP32.filename, out / TORCH_FP32.filename)
     ref = predict_logits(model, x_test)
     chain = Chain(test.y, ref, opts.max_drop_pp, spec.labels)
     torch_row = chain.add(TORCH_FP32.name, TORCH_FP32.filename, ref, "", True)

@@ -74,15 +74,16 @@ def add_metadata(proto, metadata: dict[str, str]) -> None:
         entry.key, entry.value = k, v
 
 
-def onnx_metadata(manifest_core: dict) -> dict[str, str]:
-    spec = manifest_core["window_spec"]
+def onnx_metadata(essentials: dict) -> dict[str, str]:
+    """The manifest essentials as one JSON prop (what the runtime reads) plus flat props for
+    tools that show metadata_props (Netron, onnx.load)."""
     return {
-        "edgehar": json.dumps(manifest_core),
-        "labels": ",".join(spec["labels"]),
-        "channels": ",".join(spec["channels"]),
-        "sample_rate": str(spec["sample_rate"]),
-        "window": str(spec["window"]),
-        "hop": str(spec["hop"]),
+        "edgehar": json.dumps(essentials),
+        "labels": ",".join(essentials["labels"]),
+        "channels": ",".join(essentials["channels"]),
+        "sample_rate": str(essentials["sample_rate"]),
+        "window": str(essentials["window"]),
+        "hop": str(essentials["hop"]),
     }
 
 

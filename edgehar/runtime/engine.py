@@ -48,3 +48,18 @@ class StreamEngine:
                  else np.zeros((0, len(self.model.labels)), np.float32))
         self.samples_seen += len(raw)
         return Predictions(batch.starts, probs, (time.perf_counter() - t) * 1e3)
+
+
+@dataclass
+class ReplayBatch:
+    """The windows one push of a replayed log completed (possibly none), with ground truth."""
+
+    starts: np.ndarray          # (k,) first sample of each window in the 50 Hz stream
+    probs: np.ndarray           # (k, classes)
+    truth: np.ndarray | None    # (k,) class index, -1 where the window has no one label; None
+                                # when the log carries no labels
+    latency_ms: float           # wall time of the push: filters, windowing, inference
+    samples_seen: int           # stream position after the push
+
+    def __len__(self) -> int:
+        return len(self.starts)

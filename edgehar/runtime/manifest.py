@@ -23,6 +23,8 @@ READABLE_SCHEMAS = (1, 2)
 NORMALIZATION_KIND = "per_channel_standardize"
 INPUT_LAYOUT = "[batch, window, channels] float32, normalized"
 OUTPUT_MEANING = "logits in label order (the runtime applies softmax)"
+ESSENTIAL_KEYS = ("schema_version", "labels", "sample_rate", "window", "hop", "channels",
+                  "filters", "normalization", "input_layout", "output")
 
 
 @dataclass(frozen=True)
@@ -119,17 +121,9 @@ class Manifest:
         raise EdgeharError(MANIFEST, f"the bundle has no {backend} model file")
 
     def essentials(self) -> dict:
-        """What a lone model file needs to be run: carried in ONNX metadata_props."""
-        spec = self.spec.to_dict()
-        return {"schema_version": 1, "labels": spec["labels"],
-                "sample_rate": spec["sample_rate"], "window": spec["window"], "hop": spec["hop"],
-                "channels": spec["channels"], "window_spec": spec,
-                "normalization": {"kind": NORMALIZATION_KIND,
-                                  "formula": "(x - mean) / std, applied by the runtime before "
-                                             "the model",
-                                  "mean": list(self.normalization.mean),
-                                  "std": list(self.normalization.std)},
-                "input_layout": INPUT_LAYOUT, "output": OUTPUT_MEANING}
+        """What a lone model file needs to be run (carried in ONNX metadata_props): the window
+        contract and the normalization, in the manifest's own layout."""
+        return {k: v for k, v in self.to_dict().items() if k in ESSENTIAL_KEYS}
 
     def to_dict(self) -> dict:
         spec = self.spec.to_dict()

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .assets import PRETRAINED, SAMPLE_LOG
-from .engine import StreamEngine
+from .engine import ReplayBatch, StreamEngine
 from .errors import EdgeharError
 from .files import atomic_path, write_json
 from .logs import LogChunk, open_log
@@ -43,21 +43,6 @@ class ReplayOptions:
     chunk: int = 64          # samples per push: one hop, so latency is per window
     threads: int = 1
     quiet: bool = False
-
-
-@dataclass
-class ReplayBatch:
-    """The windows completed by one push (possibly none)."""
-
-    starts: np.ndarray          # (k,) first sample of each window in the 50 Hz stream
-    probs: np.ndarray           # (k, classes)
-    truth: np.ndarray | None    # (k,) class index, -1 where the window has no one label; None
-                                # when the log carries no labels
-    latency_ms: float           # wall time of the push: filters, windowing, inference
-    samples_seen: int           # stream position after the push
-
-    def __len__(self) -> int:
-        return len(self.starts)
 
 
 class _LabelTrack:

@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, deque
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 import numpy as np
 
+from .engine import ReplayBatch
 from .metrics import LatencyHistogram, report_from_confusion
 from .spec import WindowSpec
-
-if TYPE_CHECKING:
-    from .replay import ReplayBatch
 
 
 class Throughput:

@@ -70,6 +70,8 @@ class WindowSpec:
         d = asdict(self)
         d["channels"] = list(self.channels)
         d["labels"] = list(self.labels)
+        for f in ("noise_filter", "gravity_filter"):   # plain JSON types, so dicts compare equal
+            d[f]["b"], d[f]["a"] = list(d[f]["b"]), list(d[f]["a"])
         return d
 
     @classmethod

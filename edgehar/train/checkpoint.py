@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..runtime.errors import EdgeharError
-from ..runtime.manifest import Normalization
+from ..runtime.manifest import MANIFEST, Normalization, read_manifest
 from .models import HarResNeXt, ResNeXtConfig
 
 WEIGHTS = "weights.pt"
@@ -29,11 +29,15 @@ def load_weights(model_config: dict, weights: Path) -> HarResNeXt:
 
 
 def load_run(run_dir: Path) -> tuple[HarResNeXt, Normalization, dict]:
-    """A training run directory: the chosen weights, their normalization and the run config."""
+    """A training run directory (or a bundle, whose manifest carries the same facts): the
+    chosen weights, their normalization and the run config."""
     run_dir = Path(run_dir)
     cfg_path = run_dir / CONFIG
+    if not cfg_path.is_file() and (run_dir / MANIFEST).is_file() and (run_dir / WEIGHTS).is_file():
+        return _load_bundle_weights(run_dir)
     if not cfg_path.is_file() or not (run_dir / WEIGHTS).is_file():
-        raise EdgeharError(run_dir, f"not a training run (needs {CONFIG} and {WEIGHTS})")
+        raise EdgeharError(run_dir, f"not a training run (needs {CONFIG} and {WEIGHTS}) "
+                                    f"nor a bundle with {WEIGHTS}")
     try:
         config = json.loads(cfg_path.read_text())
         norm = Normalization.from_dict(config["normalization"],
@@ -41,6 +45,16 @@ def load_run(run_dir: Path) -> tuple[HarResNeXt, Normalization, dict]:
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
         raise EdgeharError(cfg_path, f"malformed run config ({type(e).__name__}: {e})") from None
     return load_weights(config["model_config"], run_dir / WEIGHTS), norm, config
+
+
+def _load_bundle_weights(bundle: Path) -> tuple[HarResNeXt, Normalization, dict]:
+    m = read_manifest(bundle)
+    if m.model is None:
+        raise EdgeharError(bundle / MANIFEST, "the manifest names no model config")
+    config = {"model": m.model.name, "model_config": m.model.config,
+              "normalization": m.normalization.to_dict(), "window_spec": m.spec.to_dict(),
+              "data": {"source": m.data_source or "package"}}
+    return load_weights(m.model.config, bundle / WEIGHTS), m.normalization, config
 
 
 @torch.no_grad()
