@@ -98,6 +98,7 @@ def _write_uci(root, ws, split_name):
 
 
 def test_official_uci_har_dir_loads_and_splits(small_recordings, tmp_path):
+    pytest.importorskip("click")
     from click.testing import CliRunner
 
     from edgehar.cli import main
