@@ -36,9 +36,10 @@ def test_int8_tflite_runs_with_and_without_default_delegates(shipped_bundle):
     ya, yb = a.runner(g["inputs_normalized"]), b.runner(g["inputs_normalized"])
     step = a.runner.output.scale
     # Same kernels (XNNPACK, as at export) -> the same integers; LiteRT's builtin reference
-    # kernels round requantization differently: up to two output steps measured.
+    # kernels round requantization differently: up to three output steps measured (two on the
+    # previous bundle); issue 12 redefines parity on the reference kernels.
     np.testing.assert_array_equal(ya, g["tflite_int8"])
-    assert np.abs(yb - g["tflite_int8"]).max() <= 2 * step + 1e-6
+    assert np.abs(yb - g["tflite_int8"]).max() <= 3 * step + 1e-6
     assert (ya.argmax(1) == yb.argmax(1)).all()
 
 

@@ -69,7 +69,8 @@ def test_same_seed_same_metrics_and_run_dir(tiny_splits, tmp_path):
     assert {"accuracy", "macro_f1", "macro_precision", "macro_recall", "per_class_accuracy",
             "confusion", "params", "macs", "latency_ms"} <= set(m)
     assert np.array(m["confusion"]).sum() == m["n"]
-    assert a["accuracy"] > 0.4   # four epochs on real data already beat chance (1/6) by far
+    # four epochs on 600 windows already beat chance (1/6) by far, heading augmentation and all
+    assert a["accuracy"] > 0.3
 
 
 def test_normalization_comes_from_train_windows_only(tiny_splits, tmp_path):

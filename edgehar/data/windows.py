@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,4 +94,11 @@ class Source:
 
 
 def load_splits(source: str = "package", spec: WindowSpec | None = None) -> dict[str, WindowSet]:
+    if source == "package":   # immutable and read often in one process (train, then export)
+        return dict(_package_splits(spec or WindowSpec()))
     return split(Source(source).windows(spec))
+
+
+@functools.lru_cache(maxsize=2)
+def _package_splits(spec: WindowSpec) -> dict[str, WindowSet]:
+    return split(Source("package").windows(spec))

@@ -212,7 +212,8 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
             "tflite_int8": "litert-torch PT2E: per-channel symmetric int8 weights, "
                            "int8 activations (histogram observers)"},
         metrics_split=opts.chain_split, test_windows=int(len(test.y)), data_source=source,
-        complete=False, exported_with={"python": platform.python_version()})
+        complete=False, exported_with={"python": platform.python_version()},
+        orientation=config.get("orientation"))
     sha = sha256(out / TORCH_FP32.filename)
     manifest.files[TORCH_FP32.filename] = FileEntry(
         "torch", "fp32", sha, test_accuracy=torch_row.accuracy, test_macro_f1=torch_row.macro_f1)

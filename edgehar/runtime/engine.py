@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import EdgeharError
 from .model import Model
+from .orientation import MODES, UCI_VERTICAL, AutoOrientation
 from .preprocess import Preprocessor, Windower
 
 
@@ -27,24 +29,51 @@ class StreamEngine:
     """raw (n, 6) samples -> shared causal preprocessing -> windows every hop -> model.
 
     Usable on a live sensor: call ``push`` with whatever the sensor delivered since the last
-    call; state (filters, partial window) is carried between calls."""
+    call; state (filters, partial window) is carried between calls. ``orientation="auto"``
+    rotates each window from the phone's frame into the training frame (runtime/orientation.py);
+    ``restart`` begins a new segment after a gap in the data."""
 
-    def __init__(self, model: Model):
+    def __init__(self, model: Model, orientation: str = "fixed"):
+        if orientation not in MODES:
+            raise EdgeharError(None, f"unknown orientation mode {orientation!r} "
+                                     f"(use one of: {', '.join(MODES)})")
         self.model = model
         spec = model.spec
         self.pre = Preprocessor(spec)
         self.windower = Windower(spec.window, spec.hop, len(spec.channels))
         self.samples_seen = 0
+        self.orientation = None
+        if orientation == "auto":
+            vertical = (model.manifest.orientation or {}).get("vertical", UCI_VERTICAL)
+            self.orientation = AutoOrientation(tuple(vertical), spec.sample_rate, spec.hop,
+                                               spec.window)
 
     def reset(self) -> None:
+        self.restart(0)
+        if self.orientation:
+            self.orientation.reset()
+
+    def restart(self, at: int) -> None:
+        """A gap: filters and windows start afresh at stream index ``at`` (orientation kept:
+        the phone is still where it was)."""
         self.pre.reset()
-        self.windower.reset()
-        self.samples_seen = 0
+        self.windower.reset(at)
+        self.samples_seen = at
+
+    def orientation_state(self) -> dict:
+        if self.orientation is None:
+            return {"mode": "fixed", "settled_at_s": None, "rotation": None}
+        st = self.orientation.state()
+        return {"mode": st.mode, "settled_at_s": st.settled_at_s, "rotation": st.rotation,
+                "walking_windows": st.walking_windows}
 
     def push(self, raw: np.ndarray) -> Predictions:
         t = time.perf_counter()
         batch = self.windower.push(self.pre(raw))
-        probs = (self.model.probs(batch.windows) if len(batch.starts)
+        windows = batch.windows
+        if self.orientation is not None and len(batch.starts):
+            windows = self.orientation(windows, batch.starts)
+        probs = (self.model.probs(windows) if len(batch.starts)
                  else np.zeros((0, len(self.model.labels)), np.float32))
         self.samples_seen += len(raw)
         return Predictions(batch.starts, probs, (time.perf_counter() - t) * 1e3)

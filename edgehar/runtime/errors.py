@@ -7,6 +7,14 @@ class EdgeharError(Exception):
     exit_code = 2
 
     def __init__(self, path: object, problem: str):
-        self.path = str(path) if path is not None else None
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+        # one line whatever the input held: no newlines, no unbounded echo of a bad file
+        self.path = _one_line(str(path), 200) if path is not None else None
+        self.problem = _one_line(problem, 400)
+        super().__init__(f"{self.path}: {self.problem}" if self.path else self.problem)
+
+
+def _one_line(text: str, limit: int) -> str:
+    """Printable characters only (a log's junk must not break the line or the terminal)."""
+    text = "".join(c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 256 else "?")
+                   for c in text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -24,7 +24,7 @@ NORMALIZATION_KIND = "per_channel_standardize"
 INPUT_LAYOUT = "[batch, window, channels] float32, normalized"
 OUTPUT_MEANING = "logits in label order (the runtime applies softmax)"
 ESSENTIAL_KEYS = ("schema_version", "labels", "sample_rate", "window", "hop", "channels",
-                  "filters", "normalization", "input_layout", "output")
+                  "filters", "normalization", "input_layout", "output", "orientation")
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,9 @@ class Manifest:
     failure: str | None = None        # the one line that stopped an incomplete export
     exported_with: dict = field(default_factory=dict)
     budgets: dict = field(default_factory=dict)  # device budgets: latency_ms, memory_mb
+    # the training frame's vertical (for --orientation auto) and whether the model was trained
+    # heading-invariant; None for bundles that predate it
+    orientation: dict | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -138,7 +141,8 @@ class Manifest:
              "calibration": self.calibration, "quantization": self.quantization,
              "metrics_split": self.metrics_split, "test_windows": self.test_windows,
              "data_source": self.data_source, "complete": self.complete,
-             "failure": self.failure, "exported_with": self.exported_with}
+             "failure": self.failure, "exported_with": self.exported_with,
+             "orientation": self.orientation}
         if self.budgets:
             d["budgets"] = self.budgets
         return d
@@ -163,6 +167,7 @@ class Manifest:
                 test_windows=int(d.get("test_windows", 0)), data_source=d.get("data_source"),
                 complete=bool(d.get("complete", True)), failure=d.get("failure"),
                 exported_with=d.get("exported_with", {}), budgets=d.get("budgets", {}),
+                orientation=d.get("orientation"),
                 schema_version=version)
         except (KeyError, TypeError, ValueError) as e:
             raise EdgeharError(where, f"malformed manifest ({type(e).__name__}: {e})") from None

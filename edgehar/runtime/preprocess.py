@@ -61,10 +61,11 @@ class Windower:
         self.window, self.hop, self.channels = window, hop, channels
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, start: int = 0) -> None:
+        """Forget buffered samples; the next window starts at stream index ``start``."""
         self._buf = np.empty((0, self.channels), np.float32)
-        self._buf_start = 0   # stream index of _buf[0]
-        self._next = 0        # stream index where the next window starts
+        self._buf_start = start   # stream index of _buf[0]
+        self._next = start        # stream index where the next window starts
 
     @property
     def next_start(self) -> int:

@@ -20,7 +20,7 @@ from .assets import PRETRAINED, SAMPLE_LOG
 from .engine import ReplayBatch, StreamEngine
 from .errors import EdgeharError
 from .files import atomic_path, write_json
-from .logs import LogChunk, open_log
+from .logs import DEFAULT_MAX_GAP_S, LogChunk, open_log
 from .model import Backend, load_model
 from .preprocess import window_label
 from .sinks import JsonlSink, LiveLine, Scorer, Throughput, Timeline, describe
@@ -39,6 +39,10 @@ class ReplayOptions:
     backend: str | None = None
     realtime: bool = False
     acc_units: str = "g"
+    gyro_units: str = "rad/s"
+    gyro: Path | None = None     # separate gyroscope CSV (``log`` is then the accelerometer's)
+    max_gap: float = DEFAULT_MAX_GAP_S
+    orientation: str = "fixed"
     smooth: int = 0          # majority vote over the last k windows; 0 = off
     chunk: int = 64          # samples per push: one hop, so latency is per window
     threads: int = 1
@@ -54,6 +58,10 @@ class _LabelTrack:
 
     def push(self, labels: np.ndarray) -> None:
         self.buf = np.concatenate([self.buf, labels])
+
+    def restart(self, at: int) -> None:
+        self.buf = np.empty(0, np.int16)
+        self.start = at
 
     def truth(self, starts: np.ndarray, window: int, classes: int) -> np.ndarray:
         return np.array([window_label(self.buf[s - self.start:s - self.start + window], window,
@@ -84,6 +92,9 @@ def predict_log(engine: StreamEngine, chunks: Iterable[LogChunk], push: int = 64
     classes = len(spec.labels)
     track = _LabelTrack()
     for chunk in chunks:
+        if chunk.new_segment:
+            engine.restart(chunk.start)
+            track.restart(chunk.start)
         if chunk.labels is not None:
             track.push(chunk.labels)
         for i in range(0, len(chunk.samples), push):
@@ -103,16 +114,20 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
     model = load_model(opts.model, Backend(opts.backend) if opts.backend else None,
                        threads=opts.threads)
     spec = model.spec
-    engine = StreamEngine(model)
-    chunks = open_log(opts.log, opts.acc_units, opts.labels)
+    engine = StreamEngine(model, opts.orientation)
+    chunks = open_log(opts.log, opts.acc_units, opts.labels, opts.gyro_units, opts.max_gap,
+                      opts.gyro)
     throughput, scorer = Throughput(), Scorer(spec.labels, opts.smooth)
+    settled_scorer = None
+    if engine.orientation is not None:   # accuracy once the orientation estimate has settled
+        settled_scorer = Scorer(spec.labels, since=engine.orientation.settled_window_start)
     timeline = None if opts.out else Timeline(spec)
     live = LiveLine(stderr, spec) if opts.realtime and not opts.quiet else None
     pace = realtime_pacer(spec.sample_rate) if opts.realtime else None
     with contextlib.ExitStack() as stack:
         # Predictions go to a temp file renamed into place only when the whole replay
         # succeeded; the file (entered last) is closed before the rename.
-        sinks = [throughput, scorer, timeline, live]
+        sinks = [throughput, scorer, settled_scorer, timeline, live]
         if opts.out:
             f = stack.enter_context(open(stack.enter_context(atomic_path(opts.out)), "w"))
             sinks.append(JsonlSink(f, spec))
@@ -140,7 +155,14 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
         "chunk_samples": opts.chunk,
         "threads": opts.threads,
         **scorer.summary(),
+        "data_quality": chunks.quality.to_dict(),
+        "orientation": engine.orientation_state(),
     }
+    if settled_scorer is not None and settled_scorer.summary():
+        after = settled_scorer.summary()
+        summary["orientation"].update(accuracy_after_settled=after["accuracy"],
+                                      scored_windows_after_settled=after["scored_windows"],
+                                      confusion_after_settled=after["confusion"])
     if opts.summary:
         write_json(opts.summary, summary)
     if timeline and not opts.quiet:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, deque
+from collections.abc import Callable
 from typing import IO
 
 import numpy as np
@@ -92,8 +93,11 @@ class Scorer:
     """Confusion matrices against the log's labels: raw, and majority-voted over ``smooth``
     windows when asked. Windows without one pure label (truth -1) are not scored."""
 
-    def __init__(self, labels: tuple[str, ...], smooth: int = 0):
+    def __init__(self, labels: tuple[str, ...], smooth: int = 0,
+                 since: Callable[[], int | None] | None = None):
         self.labels = labels
+        # ``since``: score only windows starting after the returned stream index (None: none yet)
+        self.since = since
         n = len(labels)
         self.cm = np.zeros((n, n), np.int64)
         self.smooth = smooth
@@ -103,10 +107,15 @@ class Scorer:
     def __call__(self, batch: ReplayBatch) -> None:
         if batch.truth is None or not len(batch):
             return
+        first = None
+        if self.since is not None:
+            first = self.since()
+            if first is None:
+                return
         pred = batch.probs.argmax(1)
-        for truth, k in zip(batch.truth, pred):
+        for start, truth, k in zip(batch.starts, batch.truth, pred):
             voted = self._vote(int(k)) if self._vote else int(k)
-            if truth >= 0:
+            if truth >= 0 and (first is None or start > first):
                 self.cm[truth, k] += 1
                 self.cm_smooth[truth, voted] += 1
 
@@ -115,7 +124,8 @@ class Scorer:
         if not self.cm.sum():
             return {}
         rep = report_from_confusion(self.cm, self.labels)
-        out = {"accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"], "scored_windows": rep["n"]}
+        out = {"accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"], "scored_windows": rep["n"],
+               "confusion": rep["confusion"]}
         if self._vote:
             srep = report_from_confusion(self.cm_smooth, self.labels)
             out["smoothed"] = {"k": self.smooth, "accuracy": srep["accuracy"],

@@ -15,6 +15,7 @@ from ..data.sources import WindowSet
 from ..data.windows import SPLITS, cap_windows, load_splits
 from ..runtime.files import write_json
 from ..runtime.manifest import Normalization
+from ..runtime.orientation import vertical_of
 from ..runtime.spec import WindowSpec
 from .checkpoint import WEIGHTS, predict_logits
 from .registry import DEFAULT_MODEL, create_model
@@ -35,6 +36,10 @@ class TrainConfig:
     aug_gain: float = 0.1
     aug_noise: float = 0.01
     aug_rotate_deg: float = 15.0
+    # Heading: a rotation about the training data's vertical, uniform in +-aug_yaw_deg. With
+    # 180 the model does not depend on how the phone is turned about the body's vertical, so
+    # `--orientation auto` only needs to find the vertical (runtime/orientation.py).
+    aug_yaw_deg: float = 180.0
     source: str = "package"
     max_windows: int | None = None   # cap per split, for tests and quick demos
     device: str = "cpu"              # determinism is promised on CPU only
@@ -47,10 +52,15 @@ def seed_everything(seed: int, device: str = "cpu") -> None:
         torch.use_deterministic_algorithms(True)
 
 
-def _rotations(n: int, max_deg: float, gen: torch.Generator) -> torch.Tensor:
-    """n random rotation matrices about random axes, angle uniform in [-max_deg, max_deg]."""
-    axis = torch.randn(n, 3, generator=gen)
-    axis = axis / axis.norm(dim=1, keepdim=True)
+def _rotations(n: int, max_deg: float, gen: torch.Generator,
+               axis: torch.Tensor | None = None) -> torch.Tensor:
+    """n random rotation matrices about random axes (or the one ``axis``), angle uniform in
+    [-max_deg, max_deg]."""
+    if axis is None:
+        axis = torch.randn(n, 3, generator=gen)
+        axis = axis / axis.norm(dim=1, keepdim=True)
+    else:
+        axis = (axis / axis.norm()).expand(n, 3)
     theta = (torch.rand(n, generator=gen) * 2 - 1) * np.deg2rad(max_deg)
     k = torch.zeros(n, 3, 3)
     k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
@@ -60,10 +70,13 @@ def _rotations(n: int, max_deg: float, gen: torch.Generator) -> torch.Tensor:
     return eye + s * k + (1 - c) * (k @ k)
 
 
-def augment(xb: torch.Tensor, cfg: TrainConfig, norm: Normalization, gen: torch.Generator
-            ) -> torch.Tensor:
+def augment(xb: torch.Tensor, cfg: TrainConfig, norm: Normalization, gen: torch.Generator,
+            vertical: torch.Tensor | None = None) -> torch.Tensor:
     """Augment raw-unit windows (b, t, 9), then normalize. Rotation acts on each xyz triple."""
     b = xb.shape[0]
+    if cfg.aug_yaw_deg > 0 and vertical is not None:
+        rot = _rotations(b, cfg.aug_yaw_deg, gen, vertical)
+        xb = torch.cat([xb[:, :, i:i + 3] @ rot.transpose(1, 2) for i in (0, 3, 6)], dim=2)
     if cfg.aug_rotate_deg > 0:
         rot = _rotations(b, cfg.aug_rotate_deg, gen)
         xb = torch.cat([xb[:, :, i:i + 3] @ rot.transpose(1, 2) for i in (0, 3, 6)], dim=2)
@@ -91,6 +104,7 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
     splits = {k: cap_windows(v, cfg.max_windows, cfg.seed) for k, v in splits.items()}
     tr, va = splits["train"], splits["val"]
     norm = Normalization.fit(tr.x)
+    vertical = vertical_of(tr.x)   # the training frame's up, for heading augmentation and auto
     x_val = norm.apply(va.x)
 
     model = create_model(cfg.model, **cfg.model_kwargs).to(cfg.device)
@@ -112,7 +126,8 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
             idx = order[i:i + cfg.batch_size]
             if len(idx) < 2:
                 continue  # BatchNorm needs two samples
-            xb = augment(x_tr[idx], cfg, norm, gen).to(cfg.device)
+            xb = augment(x_tr[idx], cfg, norm, gen, torch.from_numpy(vertical).float()
+                         ).to(cfg.device)
             yb = y_tr[idx].to(cfg.device)
             logits = model(xb)
             loss = loss_fn(logits, yb)
@@ -147,6 +162,8 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
         "model_config": model.cfg.to_dict(),
         "train": asdict(cfg),
         "normalization": norm.to_dict(),
+        "orientation": {"vertical": [round(float(v), 6) for v in vertical],
+                        "heading_invariant": cfg.aug_yaw_deg >= 180},
         "window_spec": WindowSpec().to_dict(),
         "data": {"source": cfg.source,
                  "subjects": {k: list(v) for k, v in SPLITS.items()},

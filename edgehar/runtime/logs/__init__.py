@@ -8,13 +8,14 @@ picks the reader from the file name.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EdgeharError
-from .chunk import LogChunk
-from .csvlog import ACC_UNITS, read_csv_log
+from .chunk import DataQuality, LogChunk
+from .csvlog import read_csv_log, read_sensor_pair
 from .hapt import (
     HAPT_NAME,
     hapt_experiment,
@@ -23,27 +24,59 @@ from .hapt import (
     read_hapt_log,
     read_label_segments,
 )
-from .resample import Resampler
+from .resample import DEFAULT_MAX_GAP_S
+from .units import ACC_UNITS, GYRO_UNITS, checked, units_factor
 
-__all__ = ["ACC_UNITS", "HAPT_NAME", "LogChunk", "Resampler", "hapt_experiment", "labels_for",
-           "open_log", "read_csv_log", "read_hapt_labels", "read_hapt_log", "read_label_segments"]
+__all__ = ["ACC_UNITS", "DEFAULT_MAX_GAP_S", "GYRO_UNITS", "HAPT_NAME", "DataQuality", "LogChunk",
+           "LogSource", "hapt_experiment", "labels_for", "open_log", "read_csv_log",
+           "read_hapt_labels", "read_hapt_log", "read_label_segments", "read_sensor_pair"]
 
 
-def open_log(path: Path, acc_units: str = "g", labels_path: Path | None = None
-             ) -> Iterator[LogChunk]:
-    """Pick the reader by file name: HAPT acc_expXX_userYY.txt, else CSV."""
+@dataclass
+class LogSource:
+    """The chunks of one log, and what the readers learn about its data on the way."""
+
+    chunks: Iterator[LogChunk]
+    quality: DataQuality = field(default_factory=DataQuality)
+
+    def __iter__(self) -> Iterator[LogChunk]:
+        return iter(self.chunks)
+
+
+def open_log(path: Path, acc_units: str = "g", labels_path: Path | None = None,
+             gyro_units: str = "rad/s", max_gap: float = DEFAULT_MAX_GAP_S,
+             gyro_path: Path | None = None) -> LogSource:
+    """Pick the reader: HAPT acc_expXX_userYY.txt by its name, separate acc + gyro CSVs when
+    ``gyro_path`` is given, else one CSV. Units are checked on the first 30 s."""
     path = Path(path)
-    if not path.exists():
-        raise EdgeharError(path, "log file not found")
-    if HAPT_NAME.search(path.name):
+    for p, what in ((path, "log file"), (gyro_path, "gyroscope file")):
+        if p is not None and not Path(p).is_file():
+            raise EdgeharError(p, f"{what} not found" if not Path(p).is_dir()
+                                  else f"is a directory, not a {what}")
+    units_factor(ACC_UNITS, acc_units, "accelerometer", path)
+    units_factor(GYRO_UNITS, gyro_units, "gyroscope", gyro_path or path)
+    if not max_gap > 0:
+        raise EdgeharError(None, f"--max-gap must be a positive number of seconds, got {max_gap}")
+    quality = DataQuality()
+    if gyro_path is not None:
+        if labels_path is not None:
+            raise EdgeharError(labels_path, "--labels applies to HAPT logs")
+        chunks = read_sensor_pair(path, Path(gyro_path), acc_units, gyro_units, max_gap, quality)
+    elif HAPT_NAME.search(path.name):
+        if (acc_units, gyro_units) != ("g", "rad/s"):
+            raise EdgeharError(path, "HAPT raw files are in g and rad/s; --acc-units and "
+                                     "--gyro-units apply to CSV logs")
         labels = None
         if labels_path is not None:
             labels = read_hapt_labels(labels_path, hapt_experiment(path))
-        return _pad_labels(read_hapt_log(path, labels))
-    if labels_path is not None:
-        raise EdgeharError(labels_path, "--labels applies to HAPT logs; a CSV log carries a "
-                                        "'label' column instead")
-    return read_csv_log(path, acc_units)
+        quality.input_rate_hz = 50.0
+        chunks = _pad_labels(read_hapt_log(path, labels))
+    else:
+        if labels_path is not None:
+            raise EdgeharError(labels_path, "--labels applies to HAPT logs; a CSV log carries a "
+                                            "'label' column instead")
+        chunks = read_csv_log(path, acc_units, gyro_units, max_gap, quality)
+    return LogSource(checked(chunks, quality, acc_units, gyro_units, path), quality)
 
 
 def _pad_labels(chunks: Iterator[LogChunk]) -> Iterator[LogChunk]:

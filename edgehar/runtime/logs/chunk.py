@@ -1,8 +1,8 @@
-"""What every log reader yields."""
+"""What every log reader yields, and what it learns about the data on the way."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -11,3 +11,29 @@ import numpy as np
 class LogChunk:
     samples: np.ndarray            # (n, 6) float64 at 50 Hz: ax ay az (g), gx gy gz (rad/s)
     labels: np.ndarray | None      # (n,) int16 activity ids (-1 unknown) or None
+    start: int = 0                 # 50 Hz grid index of samples[0], counted from the log's start
+    new_segment: bool = False      # a gap (or the log's start) precedes: filters restart here
+
+
+@dataclass
+class DataQuality:
+    """What a replay reports about its input (summary key ``data_quality``)."""
+
+    input_rate_hz: float | None = None      # rows per second of the (accelerometer) stream
+    duplicates: int = 0                     # rows merged: repeated or slightly earlier times
+    gaps: int = 0                           # gaps longer than --max-gap: the stream splits
+    gap_seconds: float = 0.0
+    interpolated_gaps: int = 0              # shorter gaps (> 0.1 s), bridged by interpolation
+    interpolated_seconds: float = 0.0
+    units_check: dict = field(default_factory=dict)
+    gyro_rate_hz: float | None = None       # separate gyroscope file only
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("gap_seconds", "interpolated_seconds"):
+            d[k] = round(d[k], 3)
+        for k in ("input_rate_hz", "gyro_rate_hz"):
+            d[k] = None if d[k] is None else round(d[k], 2)
+        if d["gyro_rate_hz"] is None:
+            del d["gyro_rate_hz"]
+        return d

@@ -1,4 +1,12 @@
-"""CSV logs with a header: a time column, ax..gz, an optional label column; any rate."""
+"""CSV logs with a header, at any rate, as phones and logger apps write them.
+
+- One file: a time column, ``ax,ay,az,gx,gy,gz`` and an optional ``label`` column.
+- Separate accelerometer and gyroscope files: each a time column and ``x,y,z``.
+
+Time columns: ``t`` or ``seconds_elapsed`` (s), ``t_ms`` (ms), ``timestamp_ns`` (ns); any start
+value (an epoch clock works: times are taken relative to the first row). Rows go through
+``TimedStream`` (duplicates, backsteps, gaps) and ``GridAligner`` (one 50 Hz grid).
+"""
 
 from __future__ import annotations
 
@@ -8,20 +16,21 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EdgeharError
-from ..spec import LABELS, STANDARD_GRAVITY
-from .chunk import LogChunk
-from .resample import Resampler
-from .text import CHUNK_ROWS, chunks_of, parse_rows
+from ..spec import LABELS
+from .chunk import DataQuality, LogChunk
+from .resample import DEFAULT_MAX_GAP_S, GridAligner, TimedStream
+from .text import CHUNK_ROWS, chunks_of, open_text, parse_rows
+from .units import ACC_UNITS, GYRO_UNITS, units_factor
 
-ACC_UNITS = {"g": 1.0, "m/s2": 1.0 / STANDARD_GRAVITY}
-TIME_COLUMNS = {"t": 1.0, "timestamp_ns": 1e-9}
+TIME_COLUMNS = {"t": 1.0, "seconds_elapsed": 1.0, "t_ms": 1e-3, "timestamp_ns": 1e-9}
 SENSOR_COLUMNS = ("ax", "ay", "az", "gx", "gy", "gz")
+AXIS_COLUMNS = ("x", "y", "z")
 
 _LABEL_IDS = {**{lab: i + 1 for i, lab in enumerate(LABELS)},
               **{s: -1 for s in ("", "-1", "NONE", "UNKNOWN")}}
 
 
-def _label_ids(column: list[str], path: Path) -> np.ndarray:
+def _label_ids(column: list[str], path: Path, first_line: int) -> np.ndarray:
     """Activity names (or ids 1..6, -1) -> float ids; they are interpolated with the samples."""
     ids = [_LABEL_IDS.get(s.strip()) for s in column]
     for i, v in enumerate(ids):
@@ -29,63 +38,153 @@ def _label_ids(column: list[str], path: Path) -> np.ndarray:
             try:
                 ids[i] = float(column[i])
             except ValueError:
-                raise EdgeharError(path, f"unknown label {column[i].strip()!r}") from None
+                raise EdgeharError(path, f"unknown label {column[i].strip()[:40]!r} at line "
+                                         f"{first_line + i}") from None
+            if not np.isfinite(ids[i]):
+                raise EdgeharError(path, f"label is not a class at line {first_line + i}")
     return np.asarray(ids, np.float64)
 
 
-def read_csv_log(path: Path, acc_units: str = "g", chunk_rows: int = CHUNK_ROWS
-                 ) -> Iterator[LogChunk]:
-    """CSV with a header: ``t`` (s) or ``timestamp_ns``, ax,ay,az, gx,gy,gz, optional ``label``.
-    Any rate and jittered timestamps: resampled to 50 Hz."""
-    path = Path(path)
-    if acc_units not in ACC_UNITS:
-        raise EdgeharError(path, f"unknown accelerometer units {acc_units!r} "
-                                 f"(use one of: {', '.join(ACC_UNITS)})")
-    if not path.is_file():
-        raise EdgeharError(path, "file not found")
-    with open(path, newline="") as f:
-        header = [h.strip() for h in f.readline().strip().split(",")]
+class _CsvRows:
+    """A CSV file's numeric columns (time first), parsed chunk by chunk with line numbers."""
+
+    def __init__(self, path: Path, need: tuple[str, ...], chunk_rows: int = CHUNK_ROWS):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise EdgeharError(self.path, "file not found")
+        self.f = open_text(self.path)
+        try:
+            first = next(chunks_of(self.f, 1, self.path), [""])[0]
+        except EdgeharError:
+            self.f.close()
+            raise
+        header = [h.strip().strip('"').strip() for h in first.lstrip("\ufeff").strip().split(",")]
         time_col = next((c for c in TIME_COLUMNS if c in header), None)
-        missing = [c for c in SENSOR_COLUMNS if c not in header]
+        missing = [c for c in need if c not in header]
         if time_col is None or missing:
-            need = (["t or timestamp_ns"] if time_col is None else []) + missing
-            raise EdgeharError(path, f"CSV header lacks column(s): {', '.join(need)} "
-                                     f"(found: {','.join(header) or 'nothing'})")
-        cols = [header.index(time_col)] + [header.index(c) for c in SENSOR_COLUMNS]
-        label_col = header.index("label") if "label" in header else None
-        resampler = Resampler(path)
-        line, produced = 2, 0
-        for lines in chunks_of(f, chunk_rows):
-            if label_col == len(header) - 1:
-                # label last: peel it off each line, parse the numbers in one go
-                parts = [ln.rstrip("\r\n").rpartition(",") for ln in lines]
-                labels = _label_ids([p[2] for p in parts], path)
-                numeric = [p[0] + "\n" for p in parts]
-                data = parse_rows(numeric, path, line, len(header) - 1, ",")[:, cols]
-                data = np.concatenate([data, labels[:, None]], 1)
-            elif label_col is not None:
-                split = [ln.rstrip("\r\n").split(",") for ln in lines]
-                if any(len(r) != len(header) for r in split):
-                    i = next(i for i, r in enumerate(split) if len(r) != len(header))
-                    raise EdgeharError(path, f"line {line + i}: expected {len(header)} columns, "
-                                             f"found {len(split[i])}")
-                labels = _label_ids([r[label_col] for r in split], path)
-                lines = [",".join(r[c] for c in cols) for r in split]
-                data = parse_rows(lines, path, line, 7, ",")
-                data = np.concatenate([data, labels[:, None]], 1)
-            else:
-                data = parse_rows(lines, path, line, len(header), ",")[:, cols]
-            t = data[:, 0] * TIME_COLUMNS[time_col]
-            v = data[:, 1:]
-            v[:, :3] *= ACC_UNITS[acc_units]
-            out = resampler.push(t, v, line)
-            line += len(lines)
-            if len(out):
-                produced += len(out)
-                lab = None
-                if label_col is not None:  # interpolated across a label change -> unknown
-                    exact = np.abs(out[:, 6] - np.round(out[:, 6])) < 1e-6
-                    lab = np.where(exact, np.round(out[:, 6]), -1).astype(np.int16)
-                yield LogChunk(out[:, :6], lab)
-        if line == 2:
-            raise EdgeharError(path, "no data rows after the header")
+            self.f.close()
+            wanted = (["a time column (t, t_ms or timestamp_ns)"] if time_col is None else [])
+            found = ",".join(header)
+            found = (found[:60] + "...") if len(found) > 60 else found
+            raise EdgeharError(self.path, f"CSV header lacks column(s): "
+                                          f"{', '.join(wanted + missing)} (found: "
+                                          f"{found or 'nothing'})")
+        self.header, self.time_scale = header, TIME_COLUMNS[time_col]
+        self.cols = [header.index(time_col)] + [header.index(c) for c in need]
+        self.label_col = header.index("label") if "label" in header else None
+        self.chunk_rows = chunk_rows
+        self.t_origin: float | None = None
+        self.lines = 0
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        """(t seconds from the first row, values (+ label id last), first line number)."""
+        line = 2
+        with self.f:
+            for lines in chunks_of(self.f, self.chunk_rows, self.path, line):
+                data = self._parse(lines, line)
+                if self.t_origin is None:
+                    self.t_origin = data[0, 0]
+                t = (data[:, 0] - self.t_origin) * self.time_scale
+                yield t, data[:, 1:], line
+                line += len(lines)
+        self.lines = line - 2
+        if self.lines == 0:
+            raise EdgeharError(self.path, "no data rows after the header")
+
+    def _parse(self, lines: list[str], line: int) -> np.ndarray:
+        width = len(self.header)
+        if self.label_col is None:
+            return parse_rows(lines, self.path, line, width, ",")[:, self.cols]
+        if self.label_col == width - 1:
+            # label last: peel it off each line, parse the numbers in one go
+            parts = [ln.rstrip("\r\n").rpartition(",") for ln in lines]
+            if any(not p[1] for p in parts):
+                i = next(i for i, p in enumerate(parts) if not p[1])
+                raise EdgeharError(self.path, f"line {line + i}: expected {width} columns")
+            labels = _label_ids([p[2] for p in parts], self.path, line)
+            data = parse_rows([p[0] + "\n" for p in parts], self.path, line, width - 1, ",")
+            return np.concatenate([data[:, self.cols], labels[:, None]], 1)
+        split = [ln.rstrip("\r\n").split(",") for ln in lines]
+        bad = [i for i, r in enumerate(split) if len(r) != width]
+        if bad:
+            raise EdgeharError(self.path, f"line {line + bad[0]}: expected {width} columns, "
+                                          f"found {len(split[bad[0]])}")
+        labels = _label_ids([r[self.label_col] for r in split], self.path, line)
+        data = parse_rows([",".join(r[c] for c in self.cols) for r in split], self.path, line,
+                          len(self.cols), ",")
+        return np.concatenate([data, labels[:, None]], 1)
+
+
+def _labels_of(chunk: LogChunk, values: np.ndarray) -> None:
+    """Split the interpolated label column off; across a label change it is unknown (-1)."""
+    lab = values[:, 6]
+    exact = np.abs(lab - np.round(lab)) < 1e-6
+    chunk.samples = values[:, :6]
+    chunk.labels = np.where(exact, np.round(lab), -1).astype(np.int16)
+
+
+def read_csv_log(path: Path, acc_units: str = "g", gyro_units: str = "rad/s",
+                 max_gap: float = DEFAULT_MAX_GAP_S, quality: DataQuality | None = None,
+                 chunk_rows: int = CHUNK_ROWS) -> Iterator[LogChunk]:
+    """One CSV with a time column, ax..gz and an optional label column."""
+    path = Path(path)
+    acc_k = units_factor(ACC_UNITS, acc_units, "accelerometer", path)
+    gyro_k = units_factor(GYRO_UNITS, gyro_units, "gyroscope", path)
+    quality = quality if quality is not None else DataQuality()
+    rows = _CsvRows(path, SENSOR_COLUMNS, chunk_rows)
+    stream = TimedStream(path, quality, max_gap)
+    grid = GridAligner([stream])
+    has_labels = rows.label_col is not None
+    for t, v, line in rows:
+        v[:, :3] *= acc_k
+        v[:, 3:6] *= gyro_k
+        stream.push(t, v, line)
+        quality.input_rate_hz = stream.rate_hz()
+        for chunk in grid.emit():
+            if has_labels:
+                _labels_of(chunk, chunk.samples)
+            yield chunk
+
+
+def read_sensor_pair(acc_path: Path, gyro_path: Path, acc_units: str = "g",
+                     gyro_units: str = "rad/s", max_gap: float = DEFAULT_MAX_GAP_S,
+                     quality: DataQuality | None = None, chunk_rows: int = CHUNK_ROWS
+                     ) -> Iterator[LogChunk]:
+    """Separate accelerometer and gyroscope CSVs (time column + x,y,z each; the accelerometer's
+    may carry a ``label`` column), aligned onto one 50 Hz grid where both have data. The file
+    that is behind in time is read next, so memory stays bounded by one chunk of each."""
+    acc_k = units_factor(ACC_UNITS, acc_units, "accelerometer", acc_path)
+    gyro_k = units_factor(GYRO_UNITS, gyro_units, "gyroscope", gyro_path)
+    quality = quality if quality is not None else DataQuality()
+    readers = [_CsvRows(acc_path, AXIS_COLUMNS, chunk_rows)]
+    readers.append(_CsvRows(gyro_path, AXIS_COLUMNS, chunk_rows))
+    streams = [TimedStream(Path(p), quality, max_gap) for p in (acc_path, gyro_path)]
+    grid = GridAligner(streams)
+    iters = [iter(r) for r in readers]
+    has_labels = readers[0].label_col is not None
+    scales = (acc_k, gyro_k)
+    origin: float | None = None
+    while not all(s.done for s in streams):
+        # the stream that is behind (or not started) reads next
+        live = [i for i, s in enumerate(streams) if not s.done]
+        i = min(live, key=lambda j: -np.inf if streams[j].last is None else streams[j].last)
+        item = next(iters[i], None)
+        if item is None:
+            streams[i].done = True
+            continue
+        t, v, line = item
+        if origin is None:
+            origin = readers[i].t_origin * readers[i].time_scale
+        # both files on one clock: each file's times are relative to its own first row, so
+        # shift back to absolute time, then to the pair's common origin
+        t = t + readers[i].t_origin * readers[i].time_scale - origin
+        values = v[:, :3] * scales[i]
+        if i == 0 and has_labels:   # the accelerometer file may carry the label column
+            values = np.concatenate([values, v[:, 3:4]], 1)
+        streams[i].push(t, values, line)
+        quality.input_rate_hz = streams[0].rate_hz()
+        quality.gyro_rate_hz = streams[1].rate_hz()
+        for chunk in grid.emit():
+            if has_labels:   # columns come as ax ay az label gx gy gz
+                _labels_of(chunk, chunk.samples[:, [0, 1, 2, 4, 5, 6, 3]])
+            yield chunk

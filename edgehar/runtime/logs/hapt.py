@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import EdgeharError
 from .chunk import LogChunk
-from .text import CHUNK_ROWS, chunks_of, parse_rows
+from .text import CHUNK_ROWS, chunks_of, open_text, parse_rows
 
 HAPT_NAME = re.compile(r"acc_exp(\d+)_user(\d+)\.txt$")
 
@@ -36,16 +36,17 @@ def read_hapt_log(acc_path: Path, labels: np.ndarray | None = None,
                 else "file not found"
             raise EdgeharError(p, what)
     done = 0
-    with open(acc_path) as fa, open(gyro_path) as fg:
-        for la, lg in itertools.zip_longest(chunks_of(fa, chunk_rows), chunks_of(fg, chunk_rows)):
+    with open_text(acc_path) as fa, open_text(gyro_path) as fg:
+        for la, lg in itertools.zip_longest(chunks_of(fa, chunk_rows, acc_path),
+                                            chunks_of(fg, chunk_rows, gyro_path)):
             # Parse before comparing lengths, so a malformed file is named for what it is.
             acc = parse_rows(la, acc_path, done + 1, 3, None) if la else None
             gyro = parse_rows(lg, gyro_path, done + 1, 3, None) if lg else None
             if acc is None or gyro is None or len(acc) != len(gyro):
                 raise EdgeharError(gyro_path, "acc and gyro files differ in length")
             lab = None if labels is None else labels[done:done + len(acc)]
+            yield LogChunk(np.concatenate([acc, gyro], 1), lab, done, done == 0)
             done += len(acc)
-            yield LogChunk(np.concatenate([acc, gyro], 1), lab)
     if done == 0:
         raise EdgeharError(acc_path, "file is empty")
 
@@ -55,8 +56,11 @@ def read_label_segments(labels_path: Path) -> np.ndarray:
     labels_path = Path(labels_path)
     if not labels_path.is_file():
         raise EdgeharError(labels_path, "labels file not found")
-    with open(labels_path) as f:
-        rows = parse_rows(f.readlines(), labels_path, 1, 5, None)
+    with open_text(labels_path) as f:
+        lines = [ln for chunk in chunks_of(f, CHUNK_ROWS, labels_path) for ln in chunk]
+    if not lines:
+        raise EdgeharError(labels_path, "labels file is empty")
+    rows = parse_rows(lines, labels_path, 1, 5, None)
     if (rows != np.round(rows)).any():
         raise EdgeharError(labels_path, "labels must be integers")
     rows = rows.astype(np.int64)

@@ -55,9 +55,21 @@ def parse_rows(lines: list[str], path: Path, first_line: int, columns: int,
     return data
 
 
-def chunks_of(f, n: int) -> Iterator[list[str]]:
+def open_text(path: Path):
+    """A log opened as UTF-8 text; undecodable bytes surface in ``chunks_of`` as one error."""
+    return open(path, encoding="utf-8", newline="")
+
+
+def chunks_of(f, n: int, path: Path | None = None, first_line: int = 1) -> Iterator[list[str]]:
+    """Lists of up to ``n`` lines; bytes that are not text end in an EdgeharError."""
+    line = first_line
     while True:
-        lines = list(itertools.islice(f, n))
+        try:
+            lines = list(itertools.islice(f, n))
+        except UnicodeDecodeError:
+            raise EdgeharError(path, f"not a text log (bytes that are not UTF-8 text after "
+                                     f"line {line - 1})") from None
         if not lines:
             return
+        line += len(lines)
         yield lines

@@ -1,0 +1,140 @@
+"""Any bytes in, one line out: property-based fuzzing of every log reader and option.
+
+The runtime CLI runs in-process (the same ``main`` as ``python -m edgehar.runtime``), so a few
+thousand cases fit in CI time; an exception escaping ``main`` would be the traceback a user
+sees, and fails the test. A case either replays (exit 0, a complete JSON Lines file) or is
+refused with exactly one stderr line, exit 2, and no output file left behind."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from edgehar.runtime.assets import PRETRAINED  # noqa: E402
+from edgehar.runtime.cli import main  # noqa: E402
+
+FUZZ = settings(max_examples=500, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def _valid_csv(rows: int = 300, header: str = "t,ax,ay,az,gx,gy,gz,label") -> bytes:
+    lines = [header] + [f"{i / 50:.3f},0.1,0.9,0.2,0.01,0.0,0.02,WALKING" for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _valid_axis_csv(rows: int, rate: float) -> bytes:
+    lines = ["timestamp_ns,x,y,z"] + [f"{1_700_000_000_000_000_000 + int(i * 1e9 / rate)},"
+                                      "0.1,9.7,0.5" for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def replay(files: dict[str, bytes], args: list[str]) -> tuple[int, str, Path]:
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        for name, content in files.items():
+            (d / name).write_bytes(content)
+        out = d / "pred.jsonl"
+        argv = ["replay", *[a.replace("{d}", str(d)) for a in args], "--model", str(PRETRAINED),
+                "--out", str(out)]
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(argv)
+        check(code, err.getvalue(), out, d)
+        return code, err.getvalue(), out
+
+
+def check(code: int, err: str, out: Path, d: Path) -> None:
+    lines = err.strip().splitlines()
+    if code == 0:
+        preds = [json.loads(line) for line in out.read_text().splitlines()]
+        assert preds and all(p["end"] - p["start"] == 128 for p in preds)
+    else:
+        assert code == 2, err
+        assert len(lines) == 1 and lines[0].startswith("error: "), err
+        assert "internal error" not in err and "Traceback" not in err, err
+        assert not out.exists()
+        assert not list(d.glob(".pred.jsonl.*")), "temp output left behind"
+
+
+def mutate(data: bytes, ops: list[tuple[int, int, int]]) -> bytes:
+    """Byte flips, deletions, duplications and truncation at drawn positions."""
+    b = bytearray(data)
+    for kind, pos, val in ops:
+        if not b:
+            break
+        i = pos % len(b)
+        if kind == 0:
+            b[i] = val
+        elif kind == 1:
+            del b[i:i + 1 + val % 40]
+        elif kind == 2:
+            b[i:i] = b[i:i + 1 + val % 80]
+        else:
+            del b[i:]
+    return bytes(b)
+
+
+ops = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1 << 20), st.integers(0, 255)),
+               min_size=1, max_size=6)
+units = st.tuples(st.sampled_from(["g", "m/s2"]), st.sampled_from(["rad/s", "deg/s"]),
+                  st.sampled_from(["fixed", "auto"]))
+
+
+@FUZZ
+@given(data=st.binary(max_size=4096), name=st.sampled_from(["log.csv", "acc_exp01_user01.txt"]))
+def test_random_bytes_any_reader(data, name):
+    files = {name: data}
+    if name.startswith("acc_"):
+        files["gyro_exp01_user01.txt"] = data[::-1]
+    replay(files, ["{d}/" + name])
+
+
+@FUZZ
+@given(m=ops, u=units, chunk=st.integers(-3, 300), max_gap=st.sampled_from(["1", "0.05", "0",
+                                                                           "-1", "nan", "inf"]))
+def test_mutated_csv_and_options(m, u, chunk, max_gap):
+    acc_units, gyro_units, orientation = u
+    replay({"log.csv": mutate(_valid_csv(), m)},
+           ["{d}/log.csv", "--acc-units", acc_units, "--gyro-units", gyro_units,
+            "--orientation", orientation, "--chunk", str(chunk), "--max-gap", max_gap])
+
+
+@FUZZ
+@given(ma=ops, mg=ops, which=st.integers(0, 2))
+def test_mutated_separate_sensor_files(ma, mg, which):
+    acc, gyro = _valid_axis_csv(400, 100), _valid_axis_csv(600, 150)
+    if which in (0, 2):
+        acc = mutate(acc, ma)
+    if which in (1, 2):
+        gyro = mutate(gyro, mg)
+    replay({"acc.csv": acc, "gyro.csv": gyro},
+           ["--acc", "{d}/acc.csv", "--gyro", "{d}/gyro.csv", "--acc-units", "m/s2"])
+
+
+@FUZZ
+@given(m=ops, target=st.sampled_from(["acc", "gyro", "labels"]))
+def test_mutated_hapt_pair_and_labels(m, target):
+    rows = "".join("1.0 0.01 0.02\n" for _ in range(300)).encode()
+    grows = "".join("0.01 0.0 0.02\n" for _ in range(300)).encode()
+    labels = b"1 1 1 0 150\n1 1 4 151 299\n"
+    files = {"acc_exp01_user01.txt": rows, "gyro_exp01_user01.txt": grows, "labels.txt": labels}
+    key = {"acc": "acc_exp01_user01.txt", "gyro": "gyro_exp01_user01.txt",
+           "labels": "labels.txt"}[target]
+    files[key] = mutate(files[key], m)
+    replay(files, ["{d}/acc_exp01_user01.txt", "--labels", "{d}/labels.txt"])
+
+
+def test_the_unmutated_inputs_replay():
+    """The seeds of the mutations are valid logs, so the properties above test both paths."""
+    assert replay({"log.csv": _valid_csv()}, ["{d}/log.csv"])[0] == 0
+    assert replay({"a.csv": _valid_axis_csv(400, 100), "g.csv": _valid_axis_csv(600, 150)},
+                  ["--acc", "{d}/a.csv", "--gyro", "{d}/g.csv", "--acc-units", "m/s2"])[0] == 0

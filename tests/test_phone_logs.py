@@ -1,0 +1,220 @@
+"""Logs as phones write them: time columns, repeated and backward timestamps, gaps, separate
+sensor files, units, and the orientation estimate. Real recordings through the real runtime."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edgehar.runtime.errors import EdgeharError
+from edgehar.runtime.orientation import (
+    AutoOrientation,
+    active_windows,
+    rotate_windows,
+    rotation_between,
+)
+from edgehar.runtime.preprocess import windows_of
+from edgehar.runtime.replay import ReplayOptions, run_replay
+from edgehar.runtime.spec import LABELS, STANDARD_GRAVITY
+
+EPOCH_NS = 1_732_000_000_123_456_789
+
+
+@pytest.fixture(scope="module")
+def rec(recordings):
+    """Six minutes of test subject 2 with every activity."""
+    from edgehar.data.sources import Recording
+
+    r = next(r for r in recordings if r.user == 2)
+    return Recording(r.experiment, r.user, r.raw[:18000], r.labels[:18000])
+
+
+def _write(path, header, t_col, values, names=None):
+    with open(path, "w") as f:
+        f.write(header + "\n")
+        for i in range(len(values)):
+            row = f"{t_col[i]}," + ",".join(f"{v:.7g}" for v in values[i])
+            f.write(row + (f",{names[i]}" if names is not None else "") + "\n")
+    return path
+
+
+def _names(labels):
+    return np.array([LABELS[v - 1] if 1 <= v <= 6 else "" for v in labels])
+
+
+def _replay(tmp_path, **kw):
+    out = tmp_path / f"p{len(list(tmp_path.glob('p*.jsonl')))}.jsonl"
+    s = run_replay(ReplayOptions(quiet=True, out=out, **kw))
+    return s, [json.loads(line) for line in out.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def base(rec, tmp_path_factory):
+    """The recording as a plain 50 Hz CSV with t in seconds: the reference replay."""
+    d = tmp_path_factory.mktemp("base")
+    t = np.arange(len(rec.raw)) / 50
+    log = _write(d / "base.csv", "t,ax,ay,az,gx,gy,gz,label", [f"{v:.2f}" for v in t], rec.raw,
+                 _names(rec.labels))
+    return _replay(d, log=log)
+
+
+@pytest.mark.parametrize("column,scale,offset", [("t_ms", 1e3, 0), ("timestamp_ns", 1e9, EPOCH_NS),
+                                                 ("seconds_elapsed", 1.0, 0)])
+def test_time_columns_and_epoch_starts_give_the_same_replay(rec, base, tmp_path, column, scale,
+                                                            offset):
+    t = np.arange(len(rec.raw)) / 50
+    t_col = ([f"{v:.2f}" for v in t] if scale == 1.0
+             else [str(offset + int(round(v * scale))) for v in t])
+    log = _write(tmp_path / "l.csv", f"{column},ax,ay,az,gx,gy,gz,label", t_col, rec.raw,
+                 _names(rec.labels))
+    s, preds = _replay(tmp_path, log=log)
+    assert [p["start"] for p in preds] == [p["start"] for p in base[1]]
+    assert max(abs(a - b) for p, q in zip(preds, base[1]) for a, b in zip(p["probs"], q["probs"])
+               ) < 1e-3
+    assert s["accuracy"] == base[0]["accuracy"]
+
+
+def test_repeated_and_slightly_earlier_rows_are_merged_and_counted(rec, base, tmp_path):
+    t = np.arange(len(rec.raw)) / 50
+    rows, names, t_col = [], [], []
+    for i in range(len(t)):
+        rows.append(rec.raw[i])
+        names.append(_names(rec.labels[i:i + 1])[0])
+        t_col.append(f"{t[i]:.3f}")
+        if i % 50 == 7:     # the HAL repeats a timestamp
+            rows.append(rec.raw[i] + 0.01)
+            names.append(names[-1])
+            t_col.append(f"{t[i]:.3f}")
+        if i % 100 == 31:   # a row 5 ms in the past (clock jitter)
+            rows.append(rec.raw[i])
+            names.append(names[-1])
+            t_col.append(f"{t[i] - 0.005:.3f}")
+    log = _write(tmp_path / "dup.csv", "t,ax,ay,az,gx,gy,gz,label", t_col, np.array(rows), names)
+    s, preds = _replay(tmp_path, log=log)
+    q = s["data_quality"]
+    assert q["duplicates"] == len(t_col) - len(t) and q["gaps"] == 0
+    assert [p["label"] for p in preds] == [p["label"] for p in base[1]]
+
+
+def test_time_running_backwards_names_the_line(tmp_path):
+    t = [f"{i / 50:.3f}" for i in range(400)]
+    t[250] = "2.000"   # 3 s back
+    log = _write(tmp_path / "back.csv", "t,ax,ay,az,gx,gy,gz", t, np.tile([0, 0, 1, 0, 0, 0], (400, 1)))
+    with pytest.raises(EdgeharError, match="time runs backwards at line 252"):
+        run_replay(ReplayOptions(log=log, quiet=True))
+
+
+def test_a_long_gap_splits_the_stream_and_restarts_the_filters(rec, tmp_path):
+    n = len(rec.raw)
+    cut0, cut1 = 6000, 6150                       # 3 s without data
+    keep = np.r_[0:cut0, cut1:n]
+    t = np.arange(n) / 50
+    log = _write(tmp_path / "gap.csv", "t,ax,ay,az,gx,gy,gz,label", [f"{v:.2f}" for v in t[keep]],
+                 rec.raw[keep], _names(rec.labels[keep]))
+    s, preds = _replay(tmp_path, log=log, max_gap=1.0)
+    q = s["data_quality"]
+    assert q["gaps"] == 1 and abs(q["gap_seconds"] - 3.02) < 0.01
+    assert not any(p["start"] < cut1 and p["end"] > cut0 - 1 for p in preds)   # none spans it
+    after = [p for p in preds if p["start"] >= cut1]
+    assert after[0]["start"] == cut1 and all((p["start"] - cut1) % 64 == 0 for p in after)
+    # the filters restarted: the windows after the gap equal a replay of that part alone
+    alone = _write(tmp_path / "after.csv", "t,ax,ay,az,gx,gy,gz", [f"{v:.2f}" for v in t[cut1:]],
+                   rec.raw[cut1:])
+    _, ref = _replay(tmp_path, log=alone)
+    assert len(ref) == len(after)
+    assert max(abs(a - b) for p, r in zip(after, ref) for a, b in zip(p["probs"], r["probs"])) < 1e-5
+    # a gap under --max-gap is bridged instead
+    s2, preds2 = _replay(tmp_path, log=log, max_gap=5.0)
+    assert s2["data_quality"]["gaps"] == 0 and s2["data_quality"]["interpolated_gaps"] == 1
+    assert len(preds2) > len(preds)
+
+
+def test_separate_sensor_files_in_deg_s_match_one_csv(rec, base, tmp_path):
+    t = np.arange(len(rec.raw)) / 50
+    ns = [str(EPOCH_NS + int(round(v * 1e9))) for v in t]
+    acc = _write(tmp_path / "acc.csv", "timestamp_ns,x,y,z,label", ns,
+                 rec.raw[:, :3] * STANDARD_GRAVITY, _names(rec.labels))
+    # the gyroscope at its own rate and start, as a phone delivers it
+    tg = np.arange(0.013, t[-1], 1 / 80)
+    gyro = np.stack([np.interp(tg, t, rec.raw[:, 3 + j]) for j in range(3)], 1)
+    gyr = _write(tmp_path / "gyro.csv", "timestamp_ns,z,y,x",
+                 [str(EPOCH_NS + int(round(v * 1e9))) for v in tg], np.degrees(gyro[:, ::-1]))
+    s, preds = _replay(tmp_path, log=acc, gyro=gyr, acc_units="m/s2", gyro_units="deg/s")
+    assert s["data_quality"]["gyro_rate_hz"] == pytest.approx(80, rel=0.01)
+    base_labels = {p["start"]: p["label"] for p in base[1]}
+    # the grid starts where both sensors have data (13 ms later): same windows, shifted 13 ms
+    agree = np.mean([base_labels.get(p["start"]) == p["label"] for p in preds])
+    assert agree > 0.97
+    assert abs(s["accuracy"] - base[0]["accuracy"]) < 0.02
+
+
+@pytest.mark.parametrize("scale,units,message", [
+    (STANDARD_GRAVITY, "g", "pass --acc-units m/s2"),
+    (1.0, "m/s2", "pass --acc-units g"),
+    ("linear", "g", "gravity looks removed"),
+    ("deg", "g", "--gyro-units deg/s"),
+])
+def test_units_check_says_what_is_wrong(rec, tmp_path, scale, units, message):
+    raw = rec.raw[:3000].copy()
+    if scale == "linear":
+        raw[:, :3] -= raw[:, :3].mean(0)
+    elif scale == "deg":
+        raw[:, 3:] = np.degrees(raw[:, 3:])
+    else:
+        raw[:, :3] *= scale
+    log = _write(tmp_path / "u.csv", "t,ax,ay,az,gx,gy,gz", [f"{i / 50:.2f}" for i in range(3000)],
+                 raw)
+    with pytest.raises(EdgeharError, match=message):
+        run_replay(ReplayOptions(log=log, acc_units=units, quiet=True))
+
+
+def _random_rotation(rng):
+    q = rng.normal(size=4)
+    w, x, y, z = q / np.linalg.norm(q)
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+def test_rotation_commutes_with_the_preprocessing(rec, rng):
+    rot = _random_rotation(rng)
+    raw = rec.raw[:4000]
+    turned = np.concatenate([raw[:, :3] @ rot.T, raw[:, 3:] @ rot.T], 1)
+    a = rotate_windows(windows_of(raw).windows, rot)
+    b = windows_of(turned).windows
+    assert np.abs(a - b).max() < 1e-4
+
+
+def test_auto_orientation_finds_the_vertical_whatever_the_chunking(rec, rng):
+    w = windows_of(rec.raw)
+    act = active_windows(w.windows)
+    walking = act & np.r_[False, act[:-1]] & np.r_[False, False, act[:-2]]
+    g_walk = w.windows[walking][..., 6:9].mean(axis=(0, 1))   # the wearer's vertical, device frame
+    g_walk /= np.linalg.norm(g_walk)
+    reference = np.array([0.0, 0.0, 1.0])
+    rot = _random_rotation(rng)
+    turned = rotate_windows(w.windows, rot)
+    est = AutoOrientation(tuple(reference))
+    out = est(turned, w.starts)
+    assert est.settled_at_s is not None and est.state().walking_windows == walking.sum()
+    final = np.array(est.state().rotation)
+    np.testing.assert_allclose(final @ rot @ g_walk, reference, atol=1e-5)
+    # before settling the stream is used as recorded
+    first = int(np.flatnonzero(w.starts == est.settled_window_start())[0])
+    np.testing.assert_array_equal(out[:first], turned[:first])
+    # window by window gives the same rotations as one batch
+    one = AutoOrientation(tuple(reference))
+    step = np.concatenate([one(turned[i:i + 1], w.starts[i:i + 1]) for i in range(len(turned))])
+    assert np.abs(step - out).max() < 1e-5 and one.settled_at_s == est.settled_at_s
+
+
+def test_rotation_between_maps_a_onto_b(rng):
+    for _ in range(20):
+        a, b = rng.normal(size=3), rng.normal(size=3)
+        r = rotation_between(a, b)
+        np.testing.assert_allclose(r @ (a / np.linalg.norm(a)), b / np.linalg.norm(b), atol=1e-9)
+        np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-9)
+    np.testing.assert_allclose(rotation_between(np.array([0, 0, 1.0]), np.array([0, 0, -1.0]))
+                               @ [0, 0, 1.0], [0, 0, -1.0], atol=1e-9)
