@@ -4,10 +4,10 @@ Needs only the runtime install (numpy + ai-edge-litert, optionally onnxruntime).
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from device_report import REPORT
 
 
 def pytest_addoption(parser):
@@ -44,14 +44,6 @@ def budgets(request, manifest) -> dict:
         "latency_ms": request.config.getoption("--latency-budget-ms") or stored.get("latency_ms"),
         "memory_mb": request.config.getoption("--memory-budget-mb") or stored.get("memory_mb"),
     }
-
-
-def backend_available(fmt: str) -> bool:
-    mod = {"tflite": "ai_edge_litert", "onnx": "onnxruntime"}[fmt]
-    return importlib.util.find_spec(mod) is not None
-
-
-REPORT: list[str] = []
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -246,7 +246,7 @@ def sample_replay(model: Model) -> tuple[np.ndarray, np.ndarray]:
     from ..runtime.engine import StreamEngine
     from ..runtime.logs import open_log
 
-    engine = StreamEngine(model)
+    engine = StreamEngine(model, orientation="fixed")   # the model and backend, nothing else
     starts, probs = [], []
     for chunk in open_log(SAMPLE_LOG):
         p = engine.push(chunk.samples)

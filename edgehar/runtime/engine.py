@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import EdgeharError
 from .model import Model
-from .orientation import MODES, UCI_VERTICAL, AutoOrientation
+from .orientation import DEFAULT_ORIENTATION, MODES, UCI_VERTICAL, AutoOrientation
 from .preprocess import Preprocessor, Windower
 
 
@@ -33,7 +33,7 @@ class StreamEngine:
     rotates each window from the phone's frame into the training frame (runtime/orientation.py);
     ``restart`` begins a new segment after a gap in the data."""
 
-    def __init__(self, model: Model, orientation: str = "fixed"):
+    def __init__(self, model: Model, orientation: str = DEFAULT_ORIENTATION):
         if orientation not in MODES:
             raise EdgeharError(None, f"unknown orientation mode {orientation!r} "
                                      f"(use one of: {', '.join(MODES)})")

@@ -22,6 +22,7 @@ from .errors import EdgeharError
 from .files import atomic_path, write_json
 from .logs import DEFAULT_MAX_GAP_S, LogChunk, open_log
 from .model import Backend, load_model
+from .orientation import DEFAULT_ORIENTATION
 from .preprocess import window_label
 from .sinks import JsonlSink, LiveLine, Scorer, Throughput, Timeline, describe
 
@@ -42,7 +43,7 @@ class ReplayOptions:
     gyro_units: str = "rad/s"
     gyro: Path | None = None     # separate gyroscope CSV (``log`` is then the accelerometer's)
     max_gap: float = DEFAULT_MAX_GAP_S
-    orientation: str = "fixed"
+    orientation: str = DEFAULT_ORIENTATION
     smooth: int = 0          # majority vote over the last k windows; 0 = off
     chunk: int = 64          # samples per push: one hop, so latency is per window
     threads: int = 1
