@@ -106,9 +106,10 @@ def test_time_running_backwards_names_the_line(tmp_path):
         run_replay(ReplayOptions(log=log, quiet=True))
 
 
-def test_a_long_gap_splits_the_stream_and_restarts_the_filters(rec, tmp_path):
+@pytest.mark.parametrize("cut1", [6144, 6150])   # data resumes on / off the 64-sample hop grid
+def test_a_long_gap_splits_the_stream_and_restarts_the_filters(rec, tmp_path, cut1):
     n = len(rec.raw)
-    cut0, cut1 = 6000, 6150                       # 3 s without data
+    cut0 = 6000                                   # ~2.9 s without data
     keep = np.r_[0:cut0, cut1:n]
     t = np.arange(n) / 50
     log = _write(tmp_path / "gap.csv", "t,ax,ay,az,gx,gy,gz,label", [f"{v:.2f}" for v in t[keep]],
@@ -116,16 +117,20 @@ def test_a_long_gap_splits_the_stream_and_restarts_the_filters(rec, tmp_path):
     # fixed orientation: an auto estimate rightly carries over the gap, the filters do not
     s, preds = _replay(tmp_path, log=log, max_gap=1.0, orientation="fixed")
     q = s["data_quality"]
-    assert q["gaps"] == 1 and abs(q["gap_seconds"] - 3.02) < 0.01
+    assert q["gaps"] == 1 and abs(q["gap_seconds"] - (cut1 - cut0 + 1) / 50) < 1e-6
+    assert s["samples"] == len(keep)                # the gap is not counted as stream time
     assert not any(p["start"] < cut1 and p["end"] > cut0 - 1 for p in preds)   # none spans it
+    assert all(p["start"] % 64 == 0 for p in preds)   # windows stay on the stream's hop grid
     after = [p for p in preds if p["start"] >= cut1]
-    assert after[0]["start"] == cut1 and all((p["start"] - cut1) % 64 == 0 for p in after)
-    # the filters restarted: the windows after the gap equal a replay of that part alone
-    alone = _write(tmp_path / "after.csv", "t,ax,ay,az,gx,gy,gz", [f"{v:.2f}" for v in t[cut1:]],
-                   rec.raw[cut1:])
-    _, ref = _replay(tmp_path, log=alone, orientation="fixed")
-    assert len(ref) == len(after)
-    assert max(abs(a - b) for p, r in zip(after, ref) for a, b in zip(p["probs"], r["probs"])) < 1e-5
+    assert after[0]["start"] == -(-cut1 // 64) * 64
+    if cut1 % 64 == 0:
+        # the filters restarted: the windows after the gap equal a replay of that part alone
+        alone = _write(tmp_path / "after.csv", "t,ax,ay,az,gx,gy,gz", [f"{v:.2f}" for v in t[cut1:]],
+                       rec.raw[cut1:])
+        _, ref = _replay(tmp_path, log=alone, orientation="fixed")
+        assert len(ref) == len(after)
+        assert max(abs(a - b) for p, r in zip(after, ref) for a, b in zip(p["probs"], r["probs"])
+                   ) < 1e-5
     # a gap under --max-gap is bridged instead
     s2, preds2 = _replay(tmp_path, log=log, max_gap=5.0)
     assert s2["data_quality"]["gaps"] == 0 and s2["data_quality"]["interpolated_gaps"] == 1
@@ -219,3 +224,87 @@ def test_rotation_between_maps_a_onto_b(rng):
         np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-9)
     np.testing.assert_allclose(rotation_between(np.array([0, 0, 1.0]), np.array([0, 0, -1.0]))
                                @ [0, 0, 1.0], [0, 0, -1.0], atol=1e-9)
+
+
+def _still(n, rate=50.0, t0=0.0):
+    """n rows of a phone lying still (1 g on z), as (t strings, values)."""
+    t = t0 + np.arange(n) / rate
+    return [f"{v:.3f}" for v in t], np.tile([0.0, 0.0, 1.0, 0.0, 0.0, 0.0], (n, 1))
+
+
+def test_a_night_without_data_costs_nothing(tmp_path):
+    t1, v1 = _still(1500)
+    t2, v2 = _still(1500, t0=30 + 10 * 3600)           # ten hours later
+    log = _write(tmp_path / "night.csv", "t,ax,ay,az,gx,gy,gz", t1 + t2, np.concatenate([v1, v2]))
+    s, preds = _replay(tmp_path, log=log, orientation="fixed")
+    q = s["data_quality"]
+    assert q["gaps"] == 1 and q["gap_seconds"] == pytest.approx(10 * 3600, abs=0.1)
+    assert q["input_rate_hz"] == pytest.approx(50, rel=0.01)   # gap time left out of the rate
+    assert s["samples"] == 3000 and s["stream_seconds"] == pytest.approx(60)
+    assert preds[-1]["start"] > 10 * 3600 * 50           # indices keep the true time
+
+
+def test_a_clock_jump_is_refused_naming_the_line(tmp_path):
+    t, v = _still(400)
+    t[300] = "1e12"
+    log = _write(tmp_path / "jump.csv", "t,ax,ay,az,gx,gy,gz", t, v)
+    with pytest.raises(EdgeharError, match="time jumps by .* at line 302"):
+        run_replay(ReplayOptions(log=log, quiet=True))
+
+
+@pytest.mark.parametrize("label", ["65537", "0", "2.5", "1e300", "RUNNING"])
+def test_a_label_that_is_not_a_class_names_the_line(tmp_path, label):
+    t, v = _still(300)
+    names = ["STANDING"] * 300
+    names[150] = label
+    log = _write(tmp_path / "lab.csv", "t,ax,ay,az,gx,gy,gz,label", t, v, names)
+    with pytest.raises(EdgeharError, match="unknown label .* at line 152"):
+        run_replay(ReplayOptions(log=log, quiet=True))
+
+
+def test_pair_quality_counts_a_shared_pause_once_and_stops_at_the_shorter_file(tmp_path):
+    ta = [f"{i / 100:.3f}" for i in range(6000) if not 2000 <= i < 2500]   # 5 s pause in both
+    tg = [f"{i / 100 + 0.004:.3f}" for i in range(3000) if not 2000 <= i < 2500]
+    acc = _write(tmp_path / "a.csv", "t,x,y,z", ta, np.tile([0.0, 0.0, 9.81], (len(ta), 1)))
+    gyr = _write(tmp_path / "g.csv", "t,x,y,z", tg, np.zeros((len(tg), 3)))
+    s, preds = _replay(tmp_path, log=acc, gyro=gyr, acc_units="m/s2", orientation="fixed")
+    assert s["data_quality"]["gaps"] == 1
+    assert preds[-1]["end"] <= 30 * 50      # the gyroscope file ends at 30 s
+    far = _write(tmp_path / "far.csv", "t,x,y,z", [f"{1000 + i / 100:.3f}" for i in range(500)],
+                 np.zeros((500, 3)))
+    with pytest.raises(EdgeharError, match="do not overlap in time"):
+        run_replay(ReplayOptions(log=acc, gyro=far, acc_units="m/s2", quiet=True))
+
+
+def test_chunk_size_of_the_reader_changes_nothing(rec, tmp_path):
+    from edgehar.runtime.logs import read_csv_log
+
+    t = np.arange(3000) / 100 + np.random.default_rng(1).uniform(-0.002, 0.002, 3000)
+    t = np.sort(t)
+    t[::37] = t[np.maximum(np.arange(0, 3000, 37) - 1, 0)]        # repeats
+    keep = ~((t > 12) & (t < 14.5))                                  # a 2.5 s gap
+    vals = rec.raw[:3000][keep]
+    log = tmp_path / "c.csv"
+    with open(log, "w") as f:                                        # trailing commas too
+        f.write("t,ax,ay,az,gx,gy,gz,\n")
+        for ti, row in zip(t[keep], vals):
+            f.write(f"{ti:.4f}," + ",".join(f"{x:.7g}" for x in row) + ",\n")
+    a = list(read_csv_log(log))
+    b = list(read_csv_log(log, chunk_rows=7))
+    cat = lambda cs: (np.concatenate([c.samples for c in cs]), [(c.start, c.new_segment)  # noqa: E731
+                                                                for c in cs if c.new_segment])
+    (xa, sa), (xb, sb) = cat(a), cat(b)
+    np.testing.assert_allclose(xa, xb, rtol=0, atol=1e-12)   # the same samples, to rounding
+    assert sa == sb and len(sa) == 2
+
+
+def test_a_bad_orientation_in_a_manifest_is_refused(shipped_bundle, tmp_path):
+    import shutil
+
+    b = tmp_path / "b"
+    shutil.copytree(shipped_bundle, b)
+    m = json.loads((b / "manifest.json").read_text())
+    m["orientation"]["vertical"] = [0, 0, 0]
+    (b / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(EdgeharError, match="malformed manifest"):
+        run_replay(ReplayOptions(log=tmp_path / "x.csv", model=b, quiet=True))

@@ -31,6 +31,7 @@ from .formats import FILENAMES, STEPS, TORCH_FP32, Format, Step, steps_for
 
 FLOAT_ATOL = 1e-3   # max |logit diff| a float conversion may add (DESIGN: < 1e-3)
 GOLDEN_WINDOWS = 8
+BUNDLE_FILES = ("manifest.json", "report.json", "report.md", "golden.npz")
 
 
 @dataclass
@@ -137,12 +138,9 @@ class _Export:
             validate(step.name, runner, self.golden_x, ref,
                      self.opts.float_atol if step.is_float else None)
             logits = runner(self.x_test)
-            row = self.chain.add(step.name, step.filename, logits, step.previous, step.is_float)
-            self.golden[step.name] = runner(self.golden_x)
+            golden = runner(self.golden_x)
             # device_tests replays the shipped sample log and compares with what it gave here.
-            model = Model(str(path), Backend.of(path), self.manifest, runner)
-            self.golden[f"sample_starts_{step.name}"], self.golden[f"sample_probs_{step.name}"] = \
-                sample_replay(model)
+            starts, probs = sample_replay(Model(str(path), Backend.of(path), self.manifest, runner))
             io_details = _io_details(runner, path)
         except Exception as e:  # every way a step can fail ends here, one line
             if path.exists():
@@ -151,6 +149,11 @@ class _Export:
             if isinstance(e, EdgeharError):
                 msg = e.problem
             raise StepFailed(step, f"{type(e).__name__}: {msg}") from e
+        # recorded only now that every check passed: a failed step leaves no trace but the failure
+        row = self.chain.add(step.name, step.filename, logits, step.previous, step.is_float)
+        self.golden[step.name] = golden
+        self.golden[f"sample_starts_{step.name}"], self.golden[f"sample_probs_{step.name}"] = \
+            starts, probs
         self.sha_of[step.name] = sha256(path)
         self.manifest.files[step.filename] = FileEntry(
             format=step.format.value, precision=step.precision.value, sha256=self.sha_of[step.name],
@@ -194,6 +197,8 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     calib = CalibrationSet.draw(norm.apply(splits["train"].x), splits["train"].y,
                                 opts.calib_windows, opts.calib_seed)
 
+    for stale in [*(out / st.filename for st in STEPS), *(out / n for n in BUNDLE_FILES)]:
+        stale.unlink(missing_ok=True)   # an earlier export's files must not outlive its manifest
     if (run_dir / TORCH_FP32.filename).resolve() != (out / TORCH_FP32.filename).resolve():
         shutil.copyfile(run_dir / TORCH_FP32.filename, out / TORCH_FP32.filename)
     ref = predict_logits(model, x_test)

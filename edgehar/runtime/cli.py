@@ -58,14 +58,14 @@ def options_from_args(a: argparse.Namespace) -> ReplayOptions:
         raise EdgeharError(None, "--acc and --gyro go together (one CSV each)")
     if [a.sample, a.log is not None, pair].count(True) != 1:
         raise EdgeharError(None, "give one of: a LOG file, --acc with --gyro, or --sample")
-    if a.threads < 1 or a.smooth < 0:
-        raise EdgeharError(None, "--threads must be >= 1 and --smooth >= 0")
+    if a.threads < 1 or a.smooth < 0 or a.chunk < 1:
+        raise EdgeharError(None, "--threads and --chunk must be >= 1, --smooth >= 0")
     log = SAMPLE_LOG if a.sample else (a.acc if pair else a.log)
     return ReplayOptions(log=log, model=a.model, labels=a.labels, out=a.out, summary=a.summary,
                          backend=a.backend, realtime=a.realtime, acc_units=a.acc_units,
                          gyro_units=a.gyro_units, gyro=a.gyro if pair else None,
                          max_gap=a.max_gap, orientation=a.orientation, smooth=a.smooth,
-                         chunk=max(1, a.chunk), threads=a.threads)
+                         chunk=a.chunk, threads=a.threads)
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m edgehar.runtime") -> int:

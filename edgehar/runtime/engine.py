@@ -42,6 +42,7 @@ class StreamEngine:
         self.pre = Preprocessor(spec)
         self.windower = Windower(spec.window, spec.hop, len(spec.channels))
         self.samples_seen = 0
+        self.samples_processed = 0   # samples pushed (samples_seen also counts skipped gaps)
         self.orientation = None
         if orientation == "auto":
             vertical = (model.manifest.orientation or {}).get("vertical", UCI_VERTICAL)
@@ -50,6 +51,7 @@ class StreamEngine:
 
     def reset(self) -> None:
         self.restart(0)
+        self.samples_processed = 0
         if self.orientation:
             self.orientation.reset()
 
@@ -59,6 +61,8 @@ class StreamEngine:
         self.pre.reset()
         self.windower.reset(at)
         self.samples_seen = at
+        if self.orientation is not None:
+            self.orientation.after_gap()
 
     def orientation_state(self) -> dict:
         if self.orientation is None:
@@ -76,6 +80,7 @@ class StreamEngine:
         probs = (self.model.probs(windows) if len(batch.starts)
                  else np.zeros((0, len(self.model.labels)), np.float32))
         self.samples_seen += len(raw)
+        self.samples_processed += len(raw)
         return Predictions(batch.starts, probs, (time.perf_counter() - t) * 1e3)
 
 

@@ -167,15 +167,25 @@ class Manifest:
                 test_windows=int(d.get("test_windows", 0)), data_source=d.get("data_source"),
                 complete=bool(d.get("complete", True)), failure=d.get("failure"),
                 exported_with=d.get("exported_with", {}), budgets=d.get("budgets", {}),
-                orientation=d.get("orientation"),
+                orientation=_orientation(d.get("orientation")),
                 schema_version=version)
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise EdgeharError(where, f"malformed manifest ({type(e).__name__}: {e})") from None
 
     def write(self, bundle: str | os.PathLike[str]) -> None:
         from .files import write_json
 
         write_json(os.path.join(bundle, MANIFEST), self.to_dict())
+
+
+def _orientation(o) -> dict | None:
+    """None, or a dict whose ``vertical`` is three finite numbers, not all zero."""
+    if o is None:
+        return None
+    v = np.asarray(o["vertical"], float)
+    if v.shape != (3,) or not np.isfinite(v).all() or not np.linalg.norm(v) > 0:
+        raise ValueError(f"orientation.vertical must be three finite numbers, not all zero: {v}")
+    return dict(o)
 
 
 def _spec_of(d: dict) -> WindowSpec:

@@ -94,7 +94,13 @@ def load_model(path: str | os.PathLike[str], backend: Backend | str | None = Non
     runner = open_runner(path, threads, default_delegates)
     if manifest is None:
         if b is Backend.ONNX and "edgehar" in runner.metadata:
-            manifest = Manifest.from_dict(json.loads(runner.metadata["edgehar"]), path)
+            try:
+                essentials = json.loads(runner.metadata["edgehar"])
+            except ValueError:
+                raise EdgeharError(path, "its edgehar metadata is not valid JSON") from None
+            if not isinstance(essentials, dict):
+                raise EdgeharError(path, "its edgehar metadata is not a JSON object")
+            manifest = Manifest.from_dict(essentials, path)
         else:
             raise EdgeharError(path, f"no {MANIFEST} beside the model to read labels and window from")
     _check_input(path, runner, manifest.spec)

@@ -95,6 +95,10 @@ class AutoOrientation:
         self.settled_at_s: float | None = None
         self._settled_start: int | None = None
 
+    def after_gap(self) -> None:
+        """The stream was split: windows before the gap do not make the next one 'sustained'."""
+        self._recent = [False, False]
+
     def __call__(self, windows: np.ndarray, starts: np.ndarray) -> np.ndarray:
         if not len(windows):
             return windows

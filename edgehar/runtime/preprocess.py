@@ -62,10 +62,12 @@ class Windower:
         self.reset()
 
     def reset(self, start: int = 0) -> None:
-        """Forget buffered samples; the next window starts at stream index ``start``."""
+        """Forget buffered samples; the next sample pushed has stream index ``start`` and the
+        next window starts at the first multiple of ``hop`` from there (windows stay on the
+        stream's hop grid after a gap; the samples before it warm the filters up)."""
         self._buf = np.empty((0, self.channels), np.float32)
-        self._buf_start = start   # stream index of _buf[0]
-        self._next = start        # stream index where the next window starts
+        self._buf_start = start                           # stream index of _buf[0]
+        self._next = -(-start // self.hop) * self.hop     # where the next window starts
 
     @property
     def next_start(self) -> int:
@@ -83,9 +85,9 @@ class Windower:
             wins = np.empty((0, self.window, self.channels), np.float32)
         starts = self._next + self.hop * np.arange(n)
         self._next += self.hop * n
-        keep_from = self._next - self._buf_start
+        keep_from = min(max(self._next - self._buf_start, 0), len(buf))
         self._buf = buf[keep_from:].copy()
-        self._buf_start = self._next
+        self._buf_start += keep_from
         return WindowBatch(starts, wins.astype(np.float32, copy=False))
 
 

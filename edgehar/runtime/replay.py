@@ -112,6 +112,11 @@ def predict_log(engine: StreamEngine, chunks: Iterable[LogChunk], push: int = 64
 
 
 def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dict:
+    if opts.out is not None and Path(opts.out).is_dir():
+        raise EdgeharError(opts.out, "--out is a directory; give a file name for the predictions")
+    if not opts.max_gap >= 2 / 50:   # also refuses NaN
+        raise EdgeharError(None, f"--max-gap must be at least 0.04 s (two 50 Hz samples), "
+                                 f"got {opts.max_gap}")
     model = load_model(opts.model, Backend(opts.backend) if opts.backend else None,
                        threads=opts.threads)
     spec = model.spec
@@ -139,13 +144,14 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
         if live:
             live.close()
         if throughput.windows == 0:
-            raise EdgeharError(opts.log, f"too short for one window ({engine.samples_seen} samples "
-                                         f"at {spec.sample_rate} Hz, need {spec.window})")
+            raise EdgeharError(opts.log, f"too short for one window ({engine.samples_processed} "
+                                         f"samples at {spec.sample_rate} Hz, need {spec.window}"
+                                         + (" without a gap)" if chunks.quality.gaps else ")"))
     busy = throughput.busy_s
-    stream_s = engine.samples_seen / spec.sample_rate
+    stream_s = engine.samples_processed / spec.sample_rate   # gaps left out
     summary = {
         "windows": throughput.windows,
-        "samples": engine.samples_seen,
+        "samples": engine.samples_processed,
         "stream_seconds": round(stream_s, 3),
         "latency_ms": {"p50": throughput.latency.percentile(50),
                        "p99": throughput.latency.percentile(99)},

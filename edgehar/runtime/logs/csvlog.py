@@ -27,21 +27,19 @@ SENSOR_COLUMNS = ("ax", "ay", "az", "gx", "gy", "gz")
 AXIS_COLUMNS = ("x", "y", "z")
 
 _LABEL_IDS = {**{lab: i + 1 for i, lab in enumerate(LABELS)},
+              **{str(i + 1): i + 1 for i in range(len(LABELS))},
               **{s: -1 for s in ("", "-1", "NONE", "UNKNOWN")}}
 
 
 def _label_ids(column: list[str], path: Path, first_line: int) -> np.ndarray:
-    """Activity names (or ids 1..6, -1) -> float ids; they are interpolated with the samples."""
+    """Activity names, ids 1..6 or -1/empty (unlabelled) -> ids; they are interpolated with the
+    samples, and a window is scored only where they stay one whole id."""
     ids = [_LABEL_IDS.get(s.strip()) for s in column]
     for i, v in enumerate(ids):
         if v is None:
-            try:
-                ids[i] = float(column[i])
-            except ValueError:
-                raise EdgeharError(path, f"unknown label {column[i].strip()[:40]!r} at line "
-                                         f"{first_line + i}") from None
-            if not np.isfinite(ids[i]):
-                raise EdgeharError(path, f"label is not a class at line {first_line + i}")
+            raise EdgeharError(path, f"unknown label {column[i].strip()[:40]!r} at line "
+                                     f"{first_line + i} (use one of {', '.join(LABELS)}, "
+                                     f"1-{len(LABELS)}, or leave it empty)")
     return np.asarray(ids, np.float64)
 
 
@@ -59,6 +57,10 @@ class _CsvRows:
             self.f.close()
             raise
         header = [h.strip().strip('"').strip() for h in first.lstrip("\ufeff").strip().split(",")]
+        # some logger apps end every line with a comma: an empty last header name
+        self.trailing_comma = len(header) > 1 and header[-1] == ""
+        if self.trailing_comma:
+            header = header[:-1]
         time_col = next((c for c in TIME_COLUMNS if c in header), None)
         missing = [c for c in need if c not in header]
         if time_col is None or missing:
@@ -84,7 +86,8 @@ class _CsvRows:
                 data = self._parse(lines, line)
                 if self.t_origin is None:
                     self.t_origin = data[0, 0]
-                t = (data[:, 0] - self.t_origin) * self.time_scale
+                with np.errstate(all="ignore"):   # absurd times become inf: refused downstream
+                    t = (data[:, 0] - self.t_origin) * self.time_scale
                 yield t, data[:, 1:], line
                 line += len(lines)
         self.lines = line - 2
@@ -93,6 +96,8 @@ class _CsvRows:
 
     def _parse(self, lines: list[str], line: int) -> np.ndarray:
         width = len(self.header)
+        if self.trailing_comma:
+            lines = [ln.rstrip("\r\n").removesuffix(",") + "\n" for ln in lines]
         if self.label_col is None:
             return parse_rows(lines, self.path, line, width, ",")[:, self.cols]
         if self.label_col == width - 1:
@@ -133,7 +138,7 @@ def read_csv_log(path: Path, acc_units: str = "g", gyro_units: str = "rad/s",
     quality = quality if quality is not None else DataQuality()
     rows = _CsvRows(path, SENSOR_COLUMNS, chunk_rows)
     stream = TimedStream(path, quality, max_gap)
-    grid = GridAligner([stream])
+    grid = GridAligner([stream], quality)
     has_labels = rows.label_col is not None
     for t, v, line in rows:
         v[:, :3] *= acc_k
@@ -159,15 +164,15 @@ def read_sensor_pair(acc_path: Path, gyro_path: Path, acc_units: str = "g",
     readers = [_CsvRows(acc_path, AXIS_COLUMNS, chunk_rows)]
     readers.append(_CsvRows(gyro_path, AXIS_COLUMNS, chunk_rows))
     streams = [TimedStream(Path(p), quality, max_gap) for p in (acc_path, gyro_path)]
-    grid = GridAligner(streams)
+    grid = GridAligner(streams, quality)
     iters = [iter(r) for r in readers]
     has_labels = readers[0].label_col is not None
     scales = (acc_k, gyro_k)
     origin: float | None = None
-    while not all(s.done for s in streams):
-        # the stream that is behind (or not started) reads next
-        live = [i for i, s in enumerate(streams) if not s.done]
-        i = min(live, key=lambda j: -np.inf if streams[j].last is None else streams[j].last)
+    # Read the stream that is behind (or not started) next; stop when either file ends: past
+    # that point the other has no partner to be aligned with.
+    while not any(s.done for s in streams):
+        i = min((0, 1), key=lambda j: -np.inf if streams[j].last is None else streams[j].last)
         item = next(iters[i], None)
         if item is None:
             streams[i].done = True
@@ -177,7 +182,8 @@ def read_sensor_pair(acc_path: Path, gyro_path: Path, acc_units: str = "g",
             origin = readers[i].t_origin * readers[i].time_scale
         # both files on one clock: each file's times are relative to its own first row, so
         # shift back to absolute time, then to the pair's common origin
-        t = t + readers[i].t_origin * readers[i].time_scale - origin
+        with np.errstate(all="ignore"):
+            t = t + (readers[i].t_origin * readers[i].time_scale - origin)
         values = v[:, :3] * scales[i]
         if i == 0 and has_labels:   # the accelerometer file may carry the label column
             values = np.concatenate([values, v[:, 3:4]], 1)
@@ -188,3 +194,10 @@ def read_sensor_pair(acc_path: Path, gyro_path: Path, acc_units: str = "g",
             if has_labels:   # columns come as ax ay az label gx gy gz
                 _labels_of(chunk, chunk.samples[:, [0, 1, 2, 4, 5, 6, 3]])
             yield chunk
+    for r in readers:
+        r.f.close()
+    a, g = streams
+    if grid.last_emitted < 0 and a.first is not None and g.first is not None:
+        raise EdgeharError(acc_path, f"accelerometer and gyroscope files do not overlap in time "
+                                     f"(acc {a.first:.2f}-{a.last:.2f} s, gyro {g.first:.2f}-"
+                                     f"{g.last:.2f} s on one clock: same time column units?)")

@@ -14,6 +14,7 @@ from ..errors import EdgeharError
 from .chunk import LogChunk
 from .text import CHUNK_ROWS, chunks_of, open_text, parse_rows
 
+MAX_SAMPLE_INDEX = 10**8
 HAPT_NAME = re.compile(r"acc_exp(\d+)_user(\d+)\.txt$")
 
 
@@ -63,6 +64,9 @@ def read_label_segments(labels_path: Path) -> np.ndarray:
     rows = parse_rows(lines, labels_path, 1, 5, None)
     if (rows != np.round(rows)).any():
         raise EdgeharError(labels_path, "labels must be integers")
+    if np.abs(rows).max() > MAX_SAMPLE_INDEX:
+        raise EdgeharError(labels_path, f"implausible value {int(np.abs(rows).max())} (sample "
+                                        f"indices stop at {MAX_SAMPLE_INDEX:,}, 23 days at 50 Hz)")
     rows = rows.astype(np.int64)
     if (rows[:, 3] > rows[:, 4]).any() or (rows[:, 3] < 0).any():
         raise EdgeharError(labels_path, "a segment ends before it starts")

@@ -5,12 +5,16 @@ are merged into the first, a step back in time within ``BACKWARD_TOLERANCE_S`` i
 same way, a larger one is an error naming the line. ``GridAligner`` linearly interpolates one
 or more cleaned streams (one CSV with six columns, or separate accelerometer and gyroscope
 files) onto the common grid ``t0 + k / 50`` where every stream has data. A gap longer than
-``max_gap`` in any stream splits the output: no grid sample inside it is produced, and the
-next chunk is flagged as a new segment (the filters restart there, no window spans the gap).
+``max_gap`` in any stream splits the output: no grid sample inside it is produced (none is
+even built: a night without data costs nothing), and the next chunk is flagged as a new
+segment (the filters restart there, no window spans the gap). Gaps are counted once, on the
+grid, whichever stream they are in.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +26,8 @@ from .chunk import DataQuality, LogChunk
 BACKWARD_TOLERANCE_S = 0.010   # clock jitter: a row this much earlier than the last is merged
 GAP_MIN_S = 0.1                # an interval longer than this is counted as a (bridged) gap
 DEFAULT_MAX_GAP_S = 1.0        # longer gaps split the stream
+MAX_JUMP_S = 1e6               # ~12 days between two rows: a broken clock, not a pause
+GRID_PIECE = 1 << 16           # grid samples built at a time
 
 
 class TimedStream:
@@ -34,13 +40,22 @@ class TimedStream:
         self.first: float | None = None
         self.last: float | None = None
         self.rows = 0
+        self.gap_time = 0.0            # time inside this stream's long gaps (not sampled)
         self.done = False
 
     def push(self, t: np.ndarray, v: np.ndarray, first_line: int) -> None:
         if not len(t):
             return
+        bad = np.flatnonzero(~np.isfinite(t))
+        if len(bad):
+            raise EdgeharError(self.path, f"time value out of range at line {first_line + bad[0]}")
         prev = -np.inf if self.last is None else self.last
         runmax = np.maximum.accumulate(np.concatenate([[prev], t]))[:-1]
+        jump = np.flatnonzero((t - runmax > MAX_JUMP_S) & np.isfinite(runmax))
+        if len(jump):
+            i = int(jump[0])
+            raise EdgeharError(self.path, f"time jumps by {t[i] - runmax[i]:.3g} s at line "
+                                          f"{first_line + i} (a broken clock?)")
         keep = t > runmax
         back = runmax - t
         bad = np.flatnonzero(back > BACKWARD_TOLERANCE_S)
@@ -53,13 +68,7 @@ class TimedStream:
         if not len(t):
             return
         dt = np.diff(np.concatenate([[prev], t]))[int(self.last is None):]
-        long = dt > self.max_gap
-        short = (dt > GAP_MIN_S) & ~long
-        q = self.quality
-        q.gaps += int(long.sum())
-        q.gap_seconds += float(dt[long].sum())
-        q.interpolated_gaps += int(short.sum())
-        q.interpolated_seconds += float(dt[short].sum())
+        self.gap_time += float(dt[dt > self.max_gap].sum())
         if self.first is None:
             self.first = float(t[0])
         self.last = float(t[-1])
@@ -68,20 +77,27 @@ class TimedStream:
         self.v = v if self.v is None else np.concatenate([self.v, v])
 
     def rate_hz(self) -> float | None:
-        if self.first is None or self.last is None or self.last <= self.first:
+        """Rows per second while the sensor was delivering (long gaps left out)."""
+        if self.first is None or self.last is None:
             return None
-        return (self.rows - 1) / (self.last - self.first)
+        span = self.last - self.first - self.gap_time
+        return (self.rows - 1) / span if span > 0 else None
+
+    def long_gaps(self) -> np.ndarray:
+        """(k, 2) start and end times of the buffered intervals longer than max_gap."""
+        d = np.diff(self.t)
+        i = np.flatnonzero(d > self.max_gap)
+        return np.stack([self.t[i], self.t[i + 1]], 1)
 
     def sample(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Values at ``grid`` (inside [t[0], t[-1]]) and a mask of points inside a long gap."""
+        """Values at ``grid`` (inside the buffered rows) and the length of the interval each
+        point was interpolated across."""
         if len(self.t) == 1:
-            return np.repeat(self.v, len(grid), axis=0), np.zeros(len(grid), bool)
+            return np.repeat(self.v, len(grid), axis=0), np.zeros(len(grid))
         i = np.clip(np.searchsorted(self.t, grid, side="right"), 1, len(self.t) - 1)
         t0, t1 = self.t[i - 1], self.t[i]
         w = ((grid - t0) / np.where(t1 > t0, t1 - t0, 1.0))[:, None]
-        values = self.v[i - 1] * (1 - w) + self.v[i] * w
-        in_gap = (t1 - t0 > self.max_gap) & (grid > t0) & (grid < t1)
-        return values, in_gap
+        return self.v[i - 1] * (1 - w) + self.v[i] * w, t1 - t0
 
     def trim(self, before: float) -> None:
         """Forget rows no longer needed to interpolate at times >= ``before``."""
@@ -93,47 +109,72 @@ class TimedStream:
 class GridAligner:
     """Streams -> LogChunks on one 50 Hz grid (columns: the streams' columns side by side)."""
 
-    def __init__(self, streams: list[TimedStream], rate: int = SAMPLE_RATE):
-        self.streams = streams
+    def __init__(self, streams: list[TimedStream], quality: DataQuality, rate: int = SAMPLE_RATE):
+        self.streams, self.quality = streams, quality
         self.step = 1.0 / rate
         self.t0: float | None = None
         self.k = 0                    # next grid index to produce
         self.last_emitted = -2        # grid index of the last sample produced
+        self._bridged = False         # the last produced sample was interpolated across a gap
 
     def ready_until(self) -> float | None:
         if any(s.first is None for s in self.streams):
             return None
         return min(s.last for s in self.streams)
 
-    def emit(self) -> list[LogChunk]:
+    def _k_at(self, t: float, up: bool) -> int:
+        x = (t - self.t0) / self.step
+        return math.ceil(x - 1e-9) if up else math.floor(x + 1e-9)
+
+    def emit(self) -> Iterator[LogChunk]:
         """Every grid sample that all streams cover so far, split at long gaps."""
         until = self.ready_until()
         if until is None:
-            return []
+            return
         if self.t0 is None:
             self.t0 = max(s.first for s in self.streams)
-        k_end = int(np.floor((until - self.t0) / self.step + 1e-9)) + 1
+            for s in self.streams:   # rows before the common start are never needed
+                s.trim(self.t0)
+        k_end = self._k_at(until, up=False) + 1
         if k_end <= self.k:
-            return []
-        ks = np.arange(self.k, k_end)
-        grid = self.t0 + ks * self.step
-        parts, gap = [], np.zeros(len(ks), bool)
-        for s in self.streams:
-            values, in_gap = s.sample(grid)
-            parts.append(values)
-            gap |= in_gap
-        values = np.concatenate(parts, axis=1)
+            return
+        # grid ranges between the long gaps of any stream (gap ends themselves are sampled)
+        gaps = sorted((float(a), float(b)) for s in self.streams for a, b in s.long_gaps())
+        ranges, lo = [], self.k
+        for a, b in gaps:
+            hi = min(self._k_at(a, up=False), k_end - 1)
+            if hi >= lo:
+                ranges.append((lo, hi + 1))
+            lo = max(lo, self._k_at(b, up=True))
+        if lo < k_end:
+            ranges.append((lo, k_end))
+        for r0, r1 in ranges:
+            for p0 in range(r0, r1, GRID_PIECE):
+                yield from self._piece(np.arange(p0, min(p0 + GRID_PIECE, r1)))
         self.k = k_end
+        last = self.t0 + (k_end - 1) * self.step
         for s in self.streams:
-            s.trim(grid[-1])
-        keep = np.flatnonzero(~gap)
-        chunks = []
-        if len(keep):
-            # runs of consecutive grid indices; a run that does not continue the last one
-            # starts a new segment
-            breaks = np.flatnonzero(np.diff(ks[keep]) > 1) + 1
-            for run in np.split(keep, breaks):
-                start = int(ks[run[0]])
-                chunks.append(LogChunk(values[run], None, start, start != self.last_emitted + 1))
-                self.last_emitted = int(ks[run[-1]])
-        return chunks
+            s.trim(last)
+
+    def _piece(self, ks: np.ndarray) -> Iterator[LogChunk]:
+        grid = self.t0 + ks * self.step
+        parts, span = [], np.zeros(len(ks))
+        for s in self.streams:
+            values, interval = s.sample(grid)
+            parts.append(values)
+            span = np.maximum(span, interval)
+        start = int(ks[0])
+        new_segment = start != self.last_emitted + 1
+        q = self.quality
+        if new_segment and self.last_emitted >= 0:
+            q.gaps += 1
+            q.gap_seconds += (start - self.last_emitted) * self.step
+        # bridged gaps: runs of samples interpolated across an interval longer than GAP_MIN_S
+        bridged = span > GAP_MIN_S
+        if bridged.any():
+            starts = bridged & ~np.r_[self._bridged and not new_segment, bridged[:-1]]
+            q.interpolated_gaps += int(starts.sum())
+            q.interpolated_seconds += float(bridged.sum()) * self.step
+        self._bridged = bool(bridged[-1])
+        self.last_emitted = int(ks[-1])
+        yield LogChunk(np.concatenate(parts, axis=1), None, start, new_segment)
