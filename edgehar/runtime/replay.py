@@ -20,7 +20,7 @@ from .assets import PRETRAINED, SAMPLE_LOG
 from .engine import ReplayBatch, StreamEngine
 from .errors import EdgeharError
 from .files import atomic_path, write_json
-from .logs import DEFAULT_MAX_GAP_S, LogChunk, open_log
+from .logs import DEFAULT_MAX_GAP_S, LabelVocabulary, LogChunk, open_log
 from .model import Backend, load_model
 from .orientation import DEFAULT_ORIENTATION
 from .preprocess import window_label
@@ -122,7 +122,7 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
     spec = model.spec
     engine = StreamEngine(model, opts.orientation)
     chunks = open_log(opts.log, opts.acc_units, opts.labels, opts.gyro_units, opts.max_gap,
-                      opts.gyro)
+                      opts.gyro, LabelVocabulary(spec.labels))
     throughput, scorer = Throughput(), Scorer(spec.labels, opts.smooth)
     settled_scorer = None
     if engine.orientation is not None:   # accuracy once the orientation estimate has settled

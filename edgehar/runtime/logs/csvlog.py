@@ -26,28 +26,51 @@ TIME_COLUMNS = {"t": 1.0, "seconds_elapsed": 1.0, "t_ms": 1e-3, "timestamp_ns": 
 SENSOR_COLUMNS = ("ax", "ay", "az", "gx", "gy", "gz")
 AXIS_COLUMNS = ("x", "y", "z")
 
-_LABEL_IDS = {**{lab: i + 1 for i, lab in enumerate(LABELS)},
-              **{str(i + 1): i + 1 for i in range(len(LABELS))},
-              **{s: -1 for s in ("", "-1", "NONE", "UNKNOWN")}}
+UNLABELLED = ("", "-1", "NONE", "UNKNOWN")
 
 
-def _label_ids(column: list[str], path: Path, first_line: int) -> np.ndarray:
-    """Activity names, ids 1..6 or -1/empty (unlabelled) -> ids; they are interpolated with the
-    samples, and a window is scored only where they stay one whole id."""
-    ids = [_LABEL_IDS.get(s.strip()) for s in column]
-    for i, v in enumerate(ids):
-        if v is None:
-            raise EdgeharError(path, f"unknown label {column[i].strip()[:40]!r} at line "
-                                     f"{first_line + i} (use one of {', '.join(LABELS)}, "
-                                     f"1-{len(LABELS)}, or leave it empty)")
-    return np.asarray(ids, np.float64)
+class LabelVocabulary:
+    """Class names -> ids 1..n (a window is scored only where the id stays one whole number).
+
+    Fixed (a model's labels: a name it does not know is an error naming the line; the ids
+    1..n may stand for the names) or growing (a dataset being read: every new name becomes the
+    next id)."""
+
+    def __init__(self, names: tuple[str, ...] = LABELS, grow: bool = False):
+        self.ids = {n: i + 1 for i, n in enumerate(names)}
+        self.grow = grow
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.ids)
+
+    def __call__(self, column: list[str], path: Path, first_line: int) -> np.ndarray:
+        out = np.empty(len(column), np.float64)
+        for i, raw in enumerate(column):
+            name = raw.strip()
+            if name in UNLABELLED:
+                out[i] = -1
+            elif name in self.ids:
+                out[i] = self.ids[name]
+            elif self.grow:
+                out[i] = self.ids.setdefault(name[:80], len(self.ids) + 1)
+            elif name.isdigit() and 1 <= int(name) <= len(self.ids):
+                out[i] = int(name)
+            else:
+                known = ", ".join(self.ids)
+                raise EdgeharError(path, f"unknown label {name[:40]!r} at line {first_line + i} "
+                                         f"(the labels: {known[:200]}, 1-{len(self.ids)}, or "
+                                         "empty for none)")
+        return out
 
 
 class _CsvRows:
     """A CSV file's numeric columns (time first), parsed chunk by chunk with line numbers."""
 
-    def __init__(self, path: Path, need: tuple[str, ...], chunk_rows: int = CHUNK_ROWS):
+    def __init__(self, path: Path, need: tuple[str, ...], chunk_rows: int = CHUNK_ROWS,
+                 vocab: LabelVocabulary | None = None):
         self.path = Path(path)
+        self.vocab = vocab or LabelVocabulary()
         if not self.path.is_file():
             raise EdgeharError(self.path, "file not found")
         self.f = open_text(self.path)
@@ -106,7 +129,7 @@ class _CsvRows:
             if any(not p[1] for p in parts):
                 i = next(i for i, p in enumerate(parts) if not p[1])
                 raise EdgeharError(self.path, f"line {line + i}: expected {width} columns")
-            labels = _label_ids([p[2] for p in parts], self.path, line)
+            labels = self.vocab([p[2] for p in parts], self.path, line)
             data = parse_rows([p[0] + "\n" for p in parts], self.path, line, width - 1, ",")
             return np.concatenate([data[:, self.cols], labels[:, None]], 1)
         split = [ln.rstrip("\r\n").split(",") for ln in lines]
@@ -114,7 +137,7 @@ class _CsvRows:
         if bad:
             raise EdgeharError(self.path, f"line {line + bad[0]}: expected {width} columns, "
                                           f"found {len(split[bad[0]])}")
-        labels = _label_ids([r[self.label_col] for r in split], self.path, line)
+        labels = self.vocab([r[self.label_col] for r in split], self.path, line)
         data = parse_rows([",".join(r[c] for c in self.cols) for r in split], self.path, line,
                           len(self.cols), ",")
         return np.concatenate([data, labels[:, None]], 1)
@@ -130,13 +153,14 @@ def _labels_of(chunk: LogChunk, values: np.ndarray) -> None:
 
 def read_csv_log(path: Path, acc_units: str = "g", gyro_units: str = "rad/s",
                  max_gap: float = DEFAULT_MAX_GAP_S, quality: DataQuality | None = None,
-                 chunk_rows: int = CHUNK_ROWS) -> Iterator[LogChunk]:
+                 chunk_rows: int = CHUNK_ROWS, vocab: LabelVocabulary | None = None
+                 ) -> Iterator[LogChunk]:
     """One CSV with a time column, ax..gz and an optional label column."""
     path = Path(path)
     acc_k = units_factor(ACC_UNITS, acc_units, "accelerometer", path)
     gyro_k = units_factor(GYRO_UNITS, gyro_units, "gyroscope", path)
     quality = quality if quality is not None else DataQuality()
-    rows = _CsvRows(path, SENSOR_COLUMNS, chunk_rows)
+    rows = _CsvRows(path, SENSOR_COLUMNS, chunk_rows, vocab)
     stream = TimedStream(path, quality, max_gap)
     grid = GridAligner([stream], quality)
     has_labels = rows.label_col is not None
@@ -153,15 +177,15 @@ def read_csv_log(path: Path, acc_units: str = "g", gyro_units: str = "rad/s",
 
 def read_sensor_pair(acc_path: Path, gyro_path: Path, acc_units: str = "g",
                      gyro_units: str = "rad/s", max_gap: float = DEFAULT_MAX_GAP_S,
-                     quality: DataQuality | None = None, chunk_rows: int = CHUNK_ROWS
-                     ) -> Iterator[LogChunk]:
+                     quality: DataQuality | None = None, chunk_rows: int = CHUNK_ROWS,
+                     vocab: LabelVocabulary | None = None) -> Iterator[LogChunk]:
     """Separate accelerometer and gyroscope CSVs (time column + x,y,z each; the accelerometer's
     may carry a ``label`` column), aligned onto one 50 Hz grid where both have data. The file
     that is behind in time is read next, so memory stays bounded by one chunk of each."""
     acc_k = units_factor(ACC_UNITS, acc_units, "accelerometer", acc_path)
     gyro_k = units_factor(GYRO_UNITS, gyro_units, "gyroscope", gyro_path)
     quality = quality if quality is not None else DataQuality()
-    readers = [_CsvRows(acc_path, AXIS_COLUMNS, chunk_rows)]
+    readers = [_CsvRows(acc_path, AXIS_COLUMNS, chunk_rows, vocab)]
     readers.append(_CsvRows(gyro_path, AXIS_COLUMNS, chunk_rows))
     streams = [TimedStream(Path(p), quality, max_gap) for p in (acc_path, gyro_path)]
     grid = GridAligner(streams, quality)

@@ -15,8 +15,10 @@ from ..errors import EdgeharError
 from ..spec import STANDARD_GRAVITY
 from .chunk import DataQuality, LogChunk
 
-ACC_UNITS = {"g": 1.0, "m/s2": 1.0 / STANDARD_GRAVITY}
-GYRO_UNITS = {"rad/s": 1.0, "deg/s": np.pi / 180.0}
+ACC_UNITS = {"g": 1.0, "m/s2": 1.0 / STANDARD_GRAVITY, "auto": 1.0}
+GYRO_UNITS = {"rad/s": 1.0, "deg/s": np.pi / 180.0, "auto": 1.0}
+# "auto" (training data from a directory of logs): read as g and rad/s, then decide from the
+# first 30 s which units make physical sense and rescale the whole log
 CHECK_SAMPLES = 1500          # 30 s at 50 Hz: enough for a median over any activity mix
 ACC_MEDIAN_G = (0.7, 1.4)     # total acceleration's median magnitude must sit near 1 g
 GYRO_P99_MAX_RAD_S = 25.0     # phone gyroscopes saturate at 2000 deg/s ~ 35 rad/s; walking
@@ -55,9 +57,19 @@ def check_units(samples: np.ndarray, acc_units: str, gyro_units: str, path) -> d
             "checked_samples": len(samples), "ok": True}
 
 
+def guess_units(samples: np.ndarray) -> tuple[str, str]:
+    """Units that make the first seconds (read as g, rad/s) physically plausible."""
+    median = float(np.median(np.linalg.norm(samples[:, :3], axis=1)))
+    acc = "m/s2" if median * ACC_UNITS["m/s2"] > ACC_MEDIAN_G[0] and median > 4 else "g"
+    gyro = "deg/s" if float(np.percentile(np.abs(samples[:, 3:]), 99)) > GYRO_P99_MAX_RAD_S \
+        else "rad/s"
+    return acc, gyro
+
+
 def checked(chunks: Iterable[LogChunk], quality: DataQuality, acc_units: str, gyro_units: str,
             path) -> Iterator[LogChunk]:
-    """Hold back the first ``CHECK_SAMPLES`` samples, check them, then stream on."""
+    """Hold back the first ``CHECK_SAMPLES`` samples, check them, then stream on. With "auto"
+    units, the held samples choose them and every chunk is rescaled."""
     held: list[LogChunk] = []
     n = 0
     it = iter(chunks)
@@ -66,8 +78,21 @@ def checked(chunks: Iterable[LogChunk], quality: DataQuality, acc_units: str, gy
         n += len(chunk.samples)
         if n >= CHECK_SAMPLES:
             break
+    scale = None
     if n:
-        quality.units_check = check_units(np.concatenate([c.samples for c in held])[:CHECK_SAMPLES],
-                                          acc_units, gyro_units, path)
-    yield from held
-    yield from it
+        first = np.concatenate([c.samples for c in held])[:CHECK_SAMPLES]
+        if "auto" in (acc_units, gyro_units):
+            acc_guess, gyro_guess = guess_units(first)
+            acc_units = acc_guess if acc_units == "auto" else acc_units
+            gyro_units = gyro_guess if gyro_units == "auto" else gyro_units
+            scale = np.array([ACC_UNITS[acc_units]] * 3 + [GYRO_UNITS[gyro_units]] * 3)
+            first = first * scale
+        quality.units_check = check_units(first, acc_units, gyro_units, path)
+    for chunk in held:
+        if scale is not None:
+            chunk.samples = chunk.samples * scale
+        yield chunk
+    for chunk in it:
+        if scale is not None:
+            chunk.samples = chunk.samples * scale
+        yield chunk
