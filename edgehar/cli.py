@@ -32,76 +32,162 @@ def main():
     """edgehar: train, export, INT8-quantize and replay a HAR ResNeXt on edge devices."""
 
 
+def data_options(source_default: str | None = "package"):
+    """--source and the label-set / split options, shared by data info, train, evaluate and
+    pipeline; the command receives them as one ``data`` argument (a DataSpec). With
+    ``source_default=None`` (evaluate) it also receives ``source``: only --source given means
+    "the artifact's own data spec, read from there" (data None)."""
+
+    def subjects(value):
+        return None if value is None else tuple(v.strip() for v in value.split(",") if v.strip())
+
+    def decorate(fn):
+        @click.option("--source", default=source_default, show_default=bool(source_default),
+                      help="'package' (embedded HAPT), an official HAPT / UCI HAR directory, or a "
+                           "directory of your own labelled recordings (CSV logs with a label "
+                           "column, HAPT pairs with labels.txt)")
+        @click.option("--task", default=None, type=click.Choice(["uci6", "hapt12"]),
+                      help="label set of the built-in data: the six activities (default) or "
+                           "the twelve HAPT classes with the postural transitions")
+        @click.option("--classes", default=None, help="comma-separated classes to keep, in "
+                                                      "output order (default: all present)")
+        @click.option("--test-subjects", default=None, help="comma-separated test subjects")
+        @click.option("--val-subjects", default=None, help="comma-separated validation subjects")
+        @click.option("--test-fraction", default=0.25, show_default=True, type=float,
+                      help="share of subjects drawn for test when no list is given")
+        @click.option("--val-fraction", default=0.15, show_default=True, type=float)
+        @click.option("--split-seed", default=0, show_default=True, type=int)
+        @functools.wraps(fn)
+        def wrapper(*args, source, task, classes, test_subjects, val_subjects, test_fraction,
+                    val_fraction, split_seed, **kwargs):
+            from .data.dataset import DataSpec
+
+            if source_default is None:   # evaluate: by default the artifact's own data
+                if all(v is None for v in (task, classes, test_subjects, val_subjects)):
+                    return fn(*args, data=None, source=source, **kwargs)
+                kwargs["source"] = None
+            for name, f in (("--test-fraction", test_fraction), ("--val-fraction", val_fraction)):
+                if not 0 < f < 1:
+                    raise EdgeharError(None, f"{name} must be between 0 and 1, got {f}")
+            return fn(*args, data=DataSpec(source or "package", task or "uci6",
+                                           subjects(classes), subjects(test_subjects),
+                                           subjects(val_subjects), test_fraction, val_fraction,
+                                           split_seed), **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 @main.group()
 def data():
-    """Inspect the training data."""
+    """Inspect the training data, or write it out as a labelled CSV directory."""
 
 
 @data.command("info")
-@click.option("--source", default="package", show_default=True,
-              help="'package' (embedded HAPT) or a path to an official HAPT / UCI HAR directory")
+@data_options()
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @clean_errors
-def data_info(source: str, as_json: bool):
+def data_info(data, as_json: bool):
     """Windows per split and class, subjects per split, sample rate, channels."""
     import numpy as np
 
-    from .data.windows import SPLITS, load_splits
-    from .runtime.spec import CHANNELS, LABELS, WindowSpec
+    from .data.dataset import subject_key
+    from .data.windows import load_dataset
 
-    splits = load_splits(source)
-    spec = WindowSpec()
+    ds = load_dataset(data)
+    spec = ds.window_spec()
     info = {
-        "source": source,
+        "source": data.source, "kind": ds.kind, "task": data.task,
         "sample_rate": spec.sample_rate, "window": spec.window, "hop": spec.hop,
-        "channels": list(CHANNELS), "labels": list(LABELS),
+        "channels": list(spec.channels), "labels": list(ds.classes),
         "splits": {name: {
             "windows": int(len(ws.y)),
-            "subjects": sorted(int(s) for s in np.unique(ws.subject)),
-            "per_class": {lab: int((ws.y == i).sum()) for i, lab in enumerate(LABELS)},
-        } for name, ws in splits.items()},
-        "split_definition": {k: list(v) for k, v in SPLITS.items()},
+            "subjects": sorted(np.unique(ws.subject).tolist(), key=subject_key),
+            "per_class": {lab: int((ws.y == i).sum()) for i, lab in enumerate(ds.classes)},
+        } for name, ws in ds.splits.items()},
+        "split_definition": ds.subjects,
+        **({"notes": ds.notes} if ds.notes else {}),
     }
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    click.echo(f"source {source}: {spec.sample_rate} Hz, window {spec.window}, hop {spec.hop}")
-    click.echo(f"channels: {', '.join(CHANNELS)}")
+    click.echo(f"source {data.source} ({ds.kind}): {spec.sample_rate} Hz, window {spec.window}, "
+               f"hop {spec.hop}, {len(ds.classes)} classes")
+    click.echo(f"channels: {', '.join(spec.channels)}")
     click.echo(f"{'split':<6} {'windows':>7} {'subjects':>8}  " +
-               " ".join(f"{lab[:10]:>10}" for lab in LABELS))
+               " ".join(f"{lab[:10]:>10}" for lab in ds.classes))
     for name, s in info["splits"].items():
         click.echo(f"{name:<6} {s['windows']:>7} {len(s['subjects']):>8}  " +
-                   " ".join(f"{s['per_class'][lab]:>10}" for lab in LABELS))
+                   " ".join(f"{s['per_class'][lab]:>10}" for lab in ds.classes))
     for name, s in info["splits"].items():
         click.echo(f"{name} subjects: {s['subjects']}")
+
+
+@data.command("export-csv")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--source", default="package", show_default=True,
+              help="'package' or an official HAPT directory")
+@click.option("--task", default="uci6", show_default=True, type=click.Choice(["uci6", "hapt12"]))
+@clean_errors
+def data_export_csv(out_dir: Path, source: str, task: str):
+    """Write the built-in recordings as a labelled CSV directory (one CSV per recording, 50 Hz,
+    g and rad/s, a label column, subjects.csv): the layout `--source DIR` reads."""
+    from .data.export_csv import export_csv
+
+    n = export_csv(source, task, out_dir)
+    click.echo(f"{n} recordings -> {out_dir} (train from it: edgehar train --source {out_dir})")
+
+
+def _next_run_dir(model: str) -> Path:
+    """runs/<model>, then runs/<model>-2, ... (as ultralytics numbers runs/train, train2)."""
+    base = Path("runs") / model
+    if not base.exists():
+        return base
+    k = 2
+    while (Path("runs") / f"{model}-{k}").exists():
+        k += 1
+    return Path("runs") / f"{model}-{k}"
 
 
 @main.command()
 @click.option("--model", "model_name", default=None, help="registered model (see --list)")
 @click.option("--epochs", default=40, show_default=True)
 @click.option("--seed", default=0, show_default=True)
-@click.option("--source", default="package", show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), help="run directory to write")
+@data_options()
+@click.option("--init", "init", type=click.Path(path_type=Path), default=None,
+              help="fine-tune from this run or bundle (a new head when the labels differ)")
+@click.option("--freeze", default="", help="comma-separated module prefixes kept fixed when "
+                                           "fine-tuning (e.g. stem,stages.0)")
+@click.option("--lr", default=None, type=float, help="peak learning rate (default 3e-3; "
+                                                     "1e-3 when fine-tuning)")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="run directory (default: runs/<model>, runs/<model>-2, ...)")
 @click.option("--list", "list_only", is_flag=True, help="list registered models and exit")
 @clean_errors
-def train(model_name, epochs, seed, source, out, list_only):
+def train(model_name, epochs, seed, data, init, freeze, lr, out, list_only):
     """Train a model; the epoch is chosen on validation subjects only."""
     from .train.registry import DEFAULT_MODEL, list_models
 
     if list_only:
         click.echo("\n".join(list_models()))
         return
-    if out is None:
-        raise click.UsageError("--out RUN_DIR is required")
     model_name = model_name or DEFAULT_MODEL
     if model_name not in list_models():
         raise EdgeharError(None, f"unknown model {model_name!r}; known: {', '.join(list_models())}")
     if epochs < 1:
         raise EdgeharError(None, "--epochs must be >= 1")
+    if init is not None and not init.exists():
+        raise EdgeharError(init, "--init: run or bundle not found")
     from .train.trainer import TrainConfig
     from .train.trainer import train as run_train
 
-    m = run_train(TrainConfig(model=model_name, epochs=epochs, seed=seed, source=source), out)
+    out = out or _next_run_dir(model_name)
+    freeze_t = tuple(m.strip() for m in freeze.split(",") if m.strip())
+    cfg = TrainConfig(model=model_name, epochs=epochs, seed=seed, data=data,
+                      init=str(init) if init else None, freeze=freeze_t,
+                      lr=lr or (1e-3 if init else 3e-3))
+    m = run_train(cfg, out)
     click.echo(f"{model_name}: test accuracy {100 * m['accuracy']:.2f}%, macro-F1 "
                f"{100 * m['macro_f1']:.2f}%, {m['params']:,} params, {m['macs'] / 1e6:.2f} M MACs"
                f" -> {out}")
@@ -110,15 +196,16 @@ def train(model_name, epochs, seed, source, out, list_only):
 @main.command()
 @click.argument("model_path", type=click.Path(path_type=Path))
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
-@click.option("--source", default="package", show_default=True)
+@data_options(source_default=None)
 @click.option("--backend", type=click.Choice(["tflite", "onnx"]), default=None)
 @click.option("--json", "as_json", is_flag=True)
 @clean_errors
-def evaluate(model_path, split, source, backend, as_json):
-    """Evaluate a run dir, a bundle, or one .tflite/.onnx file on a split."""
+def evaluate(model_path, split, data, source, backend, as_json):
+    """Evaluate a run dir, a bundle, or one .tflite/.onnx file on a split (default: the data
+    and split it was trained on)."""
     from .evaluate_any import evaluate_path
 
-    results = evaluate_path(model_path, split, source, backend)
+    results = evaluate_path(model_path, split, source, backend, data)
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -11,17 +11,29 @@ import numpy as np
 from ..runtime.errors import EdgeharError
 from ..runtime.preprocess import window_label, windows_of
 from ..runtime.spec import LABELS, WindowSpec
+from .dataset import (
+    HAPT_LABELS,
+    TASKS,
+    UCI_TEST_SUBJECTS,
+    UCI_VAL_SUBJECTS,
+    Dataset,
+    DataSpec,
+    choose_classes,
+    make_split,
+    relabel,
+)
 from .sources import Recording, WindowSet, load_hapt_dir, load_package, load_uci_dir
 
-TEST_SUBJECTS = (2, 4, 9, 10, 12, 13, 18, 20, 24)          # the official UCI-HAR test split
-VAL_SUBJECTS = (3, 11, 19, 27)                             # fixed, drawn from train subjects only
+TEST_SUBJECTS = UCI_TEST_SUBJECTS
+VAL_SUBJECTS = UCI_VAL_SUBJECTS
 TRAIN_SUBJECTS = tuple(s for s in range(1, 31) if s not in TEST_SUBJECTS + VAL_SUBJECTS)
 SPLITS = {"train": TRAIN_SUBJECTS, "val": VAL_SUBJECTS, "test": TEST_SUBJECTS}
 
 
-def window_labels(labels: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
-    """Class index 0..5 for windows whose samples all carry one activity 1..6, else -1."""
-    return np.array([window_label(labels[s:s + window], window, len(LABELS)) for s in starts],
+def window_labels(labels: np.ndarray, starts: np.ndarray, window: int,
+                  classes: int = len(LABELS)) -> np.ndarray:
+    """Class index 0..classes-1 for windows whose samples all carry one class id, else -1."""
+    return np.array([window_label(labels[s:s + window], window, classes) for s in starts],
                     np.int64)
 
 
@@ -32,13 +44,17 @@ def windows_from_recordings(recordings: list[Recording], spec: WindowSpec | None
     xs, ys, subj, exp, starts = [], [], [], [], []
     for rec in recordings:
         batch = windows_of(rec.raw, spec)
-        y = window_labels(rec.labels, batch.starts, spec.window)
+        y = window_labels(rec.labels, batch.starts, spec.window, len(spec.labels))
         keep = y >= 0
         xs.append(batch.windows[keep])
         ys.append(y[keep])
         starts.append(batch.starts[keep])
         subj.append(np.full(keep.sum(), rec.user))
         exp.append(np.full(keep.sum(), rec.experiment))
+    if not xs:
+        return WindowSet(np.empty((0, spec.window, len(spec.channels)), np.float32),
+                         np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64),
+                         np.empty(0, np.int64))
     return WindowSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(subj),
                      np.concatenate(exp), np.concatenate(starts))
 
@@ -64,7 +80,8 @@ def split(ws: WindowSet) -> dict[str, WindowSet]:
 
 @dataclass(frozen=True)
 class Source:
-    """``package`` (embedded default), or a path to an official HAPT / UCI HAR directory."""
+    """``package`` (embedded default), an official HAPT / UCI HAR directory, or a directory of
+    the user's own labelled recordings."""
 
     spec: str = "package"
 
@@ -75,30 +92,78 @@ class Source:
         path = Path(self.spec)
         if not path.exists():
             raise EdgeharError(path, "data source not found")
+        if not path.is_dir():
+            raise EdgeharError(path, "a data source is 'package' or a directory")
         if (path / "Inertial Signals").exists() or (path / "train" / "Inertial Signals").is_dir() \
                 or (path / "UCI HAR Dataset").is_dir():
             return "uci"
-        return "hapt"
+        if (path / "labels.txt").is_file() or (path / "RawData" / "labels.txt").is_file():
+            return "hapt"
+        return "labelled"
 
     def recordings(self) -> list[Recording]:
         if self.kind == "package":
             return load_package()
         if self.kind == "hapt":
             return load_hapt_dir(Path(self.spec))
-        raise EdgeharError(self.spec, "a UCI HAR directory holds windows, not recordings")
+        raise EdgeharError(self.spec, "not a source of HAPT recordings")
 
-    def windows(self, spec: WindowSpec | None = None) -> WindowSet:
-        if self.kind == "uci":
-            return load_uci_dir(Path(self.spec))
-        return windows_from_recordings(self.recordings(), spec)
+
+def load_dataset(spec: DataSpec | None = None) -> Dataset:
+    """Windows per split, the class names and the subject split of a data spec."""
+    spec = spec or DataSpec()
+    if spec.task not in TASKS:
+        raise EdgeharError(None, f"unknown task {spec.task!r} (use one of: {', '.join(TASKS)})")
+    if spec.source == "package":   # immutable and read often in one process (train, then export)
+        return _package_dataset(spec)
+    return _load(spec)
+
+
+@functools.lru_cache(maxsize=4)
+def _package_dataset(spec: DataSpec) -> Dataset:
+    return _load(spec)
+
+
+def _load(spec: DataSpec) -> Dataset:
+    src = Source(spec.source)
+    kind, notes = src.kind, {}
+    if kind == "uci":
+        if spec.task != "uci6":
+            raise EdgeharError(spec.source, "a UCI HAR directory holds the six activities only "
+                                            "(its windows carry no transitions)")
+        ws = load_uci_dir(Path(spec.source))
+        classes = choose_classes(spec, LABELS, spec.source)
+        lut = np.array([classes.index(n) if n in classes else -1 for n in LABELS], np.int64)
+        ws = subset(WindowSet(ws.x, lut[ws.y], ws.subject, ws.experiment, ws.start), lut[ws.y] >= 0)
+    else:
+        if kind == "labelled":
+            from .labelled import load_labelled_dir
+
+            recs, names, notes = load_labelled_dir(Path(spec.source))
+            available = tuple(sorted(names))
+        else:
+            recs, names = src.recordings(), HAPT_LABELS
+            available = TASKS[spec.task]
+        classes = choose_classes(spec, available, spec.source)
+        ws = windows_from_recordings(relabel(recs, names, classes), WindowSpec(labels=classes))
+        if not len(ws.y):
+            raise EdgeharError(spec.source, "no window carries one class for all its 128 samples "
+                                            "(2.56 s): label longer stretches")
+    subjects = make_split(spec, ws, kind, classes)
+    splits = {k: subset(ws, np.isin(ws.subject, list(v))) for k, v in subjects.items()}
+    return Dataset(spec, classes, splits, {k: list(v) for k, v in subjects.items()}, kind, notes)
+
+
+def dataset_of_run(config: dict, source: str | None = None) -> Dataset:
+    """The data a run (or a bundle) was trained on: its spec, labels in the model's order and
+    its resolved split; ``source`` points the same spec at another copy of the data."""
+    data = config.get("data") or {}
+    spec = DataSpec.from_dict(data["spec"]) if data.get("spec") else \
+        DataSpec(source=data.get("source", "package"))
+    labels = tuple(config["window_spec"]["labels"])
+    return load_dataset(replace(spec, classes=labels, source=source or spec.source))
 
 
 def load_splits(source: str = "package", spec: WindowSpec | None = None) -> dict[str, WindowSet]:
-    if source == "package":   # immutable and read often in one process (train, then export)
-        return dict(_package_splits(spec or WindowSpec()))
-    return split(Source(source).windows(spec))
-
-
-@functools.lru_cache(maxsize=2)
-def _package_splits(spec: WindowSpec) -> dict[str, WindowSet]:
-    return split(Source("package").windows(spec))
+    """The built-in task's windows per split (the six activities, UCI-HAR subjects)."""
+    return dict(load_dataset(DataSpec(source)).splits)

@@ -181,17 +181,18 @@ class _Export:
 
 
 def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> ExportResult:
-    from ..data.windows import cap_windows, load_splits
+    from ..data.windows import cap_windows, dataset_of_run
     from ..quantize.calibration import CalibrationSet
     from ..train.checkpoint import load_run, predict_logits
     from ..train.models import count_macs, count_params
 
     run_dir, out = Path(run_dir), Path(out)
     model, norm, config = load_run(run_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    source = opts.source or config["data"]["source"]
     spec = WindowSpec.from_dict(config["window_spec"])
-    splits = load_splits(source)
+    dataset = dataset_of_run(config, opts.source)
+    source = dataset.spec.source
+    splits = dataset.splits
+    out.mkdir(parents=True, exist_ok=True)
     test = cap_windows(splits[opts.chain_split], opts.max_test_windows, 0)
     x_test = norm.apply(test.x)
     calib = CalibrationSet.draw(norm.apply(splits["train"].x), splits["train"].y,
@@ -218,6 +219,8 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
                            "int8 activations (histogram observers)"},
         metrics_split=opts.chain_split, test_windows=int(len(test.y)), data_source=source,
         complete=False, exported_with={"python": platform.python_version()},
+        dataset=dataset.spec.to_dict() | {"test_subjects": dataset.subjects["test"],
+                                          "val_subjects": dataset.subjects["val"]},
         orientation=config.get("orientation"))
     sha = sha256(out / TORCH_FP32.filename)
     manifest.files[TORCH_FP32.filename] = FileEntry(

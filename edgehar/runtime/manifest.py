@@ -105,6 +105,7 @@ class Manifest:
     # the training frame's vertical (for --orientation auto) and whether the model was trained
     # heading-invariant; None for bundles that predate it
     orientation: dict | None = None
+    dataset: dict | None = None       # the data spec it was trained and scored on (edgehar.data)
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -142,7 +143,7 @@ class Manifest:
              "metrics_split": self.metrics_split, "test_windows": self.test_windows,
              "data_source": self.data_source, "complete": self.complete,
              "failure": self.failure, "exported_with": self.exported_with,
-             "orientation": self.orientation}
+             "orientation": self.orientation, "dataset": self.dataset}
         if self.budgets:
             d["budgets"] = self.budgets
         return d
@@ -168,6 +169,7 @@ class Manifest:
                 complete=bool(d.get("complete", True)), failure=d.get("failure"),
                 exported_with=d.get("exported_with", {}), budgets=d.get("budgets", {}),
                 orientation=_orientation(d.get("orientation")),
+                dataset=d.get("dataset"),
                 schema_version=version)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise EdgeharError(where, f"malformed manifest ({type(e).__name__}: {e})") from None

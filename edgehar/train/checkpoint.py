@@ -53,7 +53,8 @@ def _load_bundle_weights(bundle: Path) -> tuple[HarResNeXt, Normalization, dict]
         raise EdgeharError(bundle / MANIFEST, "the manifest names no model config")
     config = {"model": m.model.name, "model_config": m.model.config,
               "normalization": m.normalization.to_dict(), "window_spec": m.spec.to_dict(),
-              "data": {"source": m.data_source or "package"}, "orientation": m.orientation}
+              "data": {"source": m.data_source or "package", "spec": m.dataset},
+              "orientation": m.orientation}
     return load_weights(m.model.config, bundle / WEIGHTS), m.normalization, config
 
 

@@ -33,11 +33,12 @@ def torch_latency_ms(model: torch.nn.Module, repeats: int = 200) -> dict:
 
 
 def write_evaluation(out: Path, model: HarResNeXt, norm: Normalization, ws: WindowSet,
-                     split_name: str, name: str | None = None) -> dict:
+                     split_name: str, name: str | None = None,
+                     labels: tuple[str, ...] = LABELS) -> dict:
     from .plots import plot_confusion
 
     logits = predict_logits(model, norm.apply(ws.x))
-    report = classification_report(ws.y, logits.argmax(1), LABELS)
+    report = classification_report(ws.y, logits.argmax(1), labels)
     metrics = {
         "split": split_name,
         **report,
@@ -46,7 +47,7 @@ def write_evaluation(out: Path, model: HarResNeXt, norm: Normalization, ws: Wind
         "latency_ms": torch_latency_ms(model),
     }
     write_json(Path(out) / "metrics.json", metrics)
-    plot_confusion(np.array(report["confusion"]), LABELS, Path(out) / "confusion.png",
+    plot_confusion(np.array(report["confusion"]), labels, Path(out) / "confusion.png",
                    f"{name or f'{model.cfg.dims}D ResNeXt'} on {split_name} subjects: "
                    f"acc {100 * report['accuracy']:.2f}%, macro-F1 {100 * report['macro_f1']:.2f}%")
     return metrics

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..data.dataset import DataSpec, subject_key
 from ..data.sources import WindowSet
-from ..data.windows import SPLITS, cap_windows, load_splits
+from ..data.windows import cap_windows, load_dataset
+from ..runtime.errors import EdgeharError
 from ..runtime.files import write_json
 from ..runtime.manifest import Normalization
 from ..runtime.orientation import vertical_of
-from ..runtime.spec import WindowSpec
+from ..runtime.spec import LABELS, WindowSpec
 from .checkpoint import WEIGHTS, predict_logits
 from .registry import DEFAULT_MODEL, create_model
 
@@ -40,7 +42,9 @@ class TrainConfig:
     # 180 the model does not depend on how the phone is turned about the body's vertical, so
     # `--orientation auto` only needs to find the vertical (runtime/orientation.py).
     aug_yaw_deg: float = 180.0
-    source: str = "package"
+    data: DataSpec = field(default_factory=DataSpec)
+    init: str | None = None          # fine-tune from this run or bundle (a new head if the labels differ)
+    freeze: tuple[str, ...] = ()     # module prefixes kept fixed while fine-tuning (e.g. stem)
     max_windows: int | None = None   # cap per split, for tests and quick demos
     device: str = "cpu"              # determinism is promised on CPU only
 
@@ -90,25 +94,74 @@ def augment(xb: torch.Tensor, cfg: TrainConfig, norm: Normalization, gen: torch.
     return xb
 
 
+def _initial_model(cfg: TrainConfig, classes: tuple[str, ...]):
+    """A fresh registered model, or (fine-tuning) the weights of ``cfg.init`` with a new head when
+    its label set differs; returns the model, its normalization (None: fit one) and notes."""
+    if cfg.init is None:
+        return create_model(cfg.model, num_classes=len(classes), **cfg.model_kwargs), None, {}
+    from .checkpoint import load_run
+    from .models import HarResNeXt, ResNeXtConfig
+
+    base, norm, base_cfg = load_run(Path(cfg.init))
+    base_labels = tuple(base_cfg["window_spec"]["labels"])
+    model = HarResNeXt(ResNeXtConfig.from_dict({**base_cfg["model_config"],
+                                                "num_classes": len(classes)}))
+    state = base.state_dict()
+    same_head = base_labels == tuple(classes)
+    if not same_head:   # the trunk carries over, the classifier starts afresh
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    model.load_state_dict(state, strict=same_head)
+    frozen = [n for n, _ in model.named_parameters() if n.startswith(tuple(cfg.freeze))]
+    unknown = [f for f in cfg.freeze if not any(n.startswith(f) for n in frozen)]
+    if unknown:
+        raise EdgeharError(None, f"--freeze names no module of the model: {', '.join(unknown)} "
+                                 "(e.g. stem, stages.0, stages.1)")
+    for n, p in model.named_parameters():
+        p.requires_grad = n not in frozen
+    return model, norm, {"init": str(cfg.init), "init_model": base_cfg["model"],
+                         "head": "kept" if same_head else "new", "frozen": list(cfg.freeze)}
+
+
+def _train_mode(model: nn.Module, freeze: tuple[str, ...]) -> None:
+    """train(), but frozen modules stay in eval mode (their BatchNorm statistics fixed too)."""
+    model.train()
+    for name, mod in model.named_modules():
+        if name and name.startswith(tuple(freeze)):
+            mod.eval()
+
+
 def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = None,
-          progress: bool = True) -> dict:
-    """Train, pick the epoch with the best validation accuracy, write RUN_DIR; returns metrics."""
+          progress: bool = True, classes: tuple[str, ...] | None = None) -> dict:
+    """Train, pick the epoch with the best validation loss, write RUN_DIR; returns metrics.
+
+    The data comes from ``cfg.data`` (loaded before RUN_DIR is created, so a bad dataset leaves
+    nothing behind), or from ``splits`` with ``classes`` (tests)."""
     from tqdm import tqdm
 
     from .evaluate import write_evaluation
 
+    data_spec = cfg.data
+    if splits is None:
+        ds = load_dataset(cfg.data)
+        splits, classes = ds.splits, ds.classes
+        data_spec = replace(cfg.data, classes=ds.classes, test_subjects=tuple(ds.subjects["test"]),
+                            val_subjects=tuple(ds.subjects["val"]))
+    classes = tuple(classes or LABELS)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed, cfg.device)
-    splits = splits or load_splits(cfg.source)
     splits = {k: cap_windows(v, cfg.max_windows, cfg.seed) for k, v in splits.items()}
     tr, va = splits["train"], splits["val"]
-    norm = Normalization.fit(tr.x)
+    if not len(tr.y) or not len(va.y):
+        raise EdgeharError(cfg.data.source, "the train or validation split has no window")
+    model, norm, init_notes = _initial_model(cfg, classes)
+    model = model.to(cfg.device)
+    norm = norm or Normalization.fit(tr.x)
     vertical = vertical_of(tr.x)   # the training frame's up, for heading augmentation and auto
     x_val = norm.apply(va.x)
+    out.mkdir(parents=True, exist_ok=True)
 
-    model = create_model(cfg.model, **cfg.model_kwargs).to(cfg.device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * int(np.ceil(len(tr.y) / cfg.batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=max(steps, 1))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
@@ -119,7 +172,7 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
     bar = tqdm(range(1, cfg.epochs + 1), desc=cfg.model, disable=not progress, unit="ep")
     t0 = time.perf_counter()
     for epoch in bar:
-        model.train()
+        _train_mode(model, cfg.freeze)
         order = torch.randperm(len(y_tr), generator=gen)
         tot_loss, correct = 0.0, 0
         for i in range(0, len(order), cfg.batch_size):
@@ -157,19 +210,23 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
     best_state = {k: v.cpu() for k, v in best_state.items()}
     model.load_state_dict(best_state)
     torch.save(best_state, out / WEIGHTS)
+    train_cfg = asdict(cfg)
+    train_cfg["data"] = data_spec.to_dict()
     config = {
-        "model": cfg.model,
+        "model": init_notes.get("init_model", cfg.model),
         "model_config": model.cfg.to_dict(),
-        "train": asdict(cfg),
+        "train": train_cfg,
         "normalization": norm.to_dict(),
         "orientation": {"vertical": [round(float(v), 6) for v in vertical],
                         "heading_invariant": cfg.aug_yaw_deg >= 180},
-        "window_spec": WindowSpec().to_dict(),
-        "data": {"source": cfg.source,
-                 "subjects": {k: list(v) for k, v in SPLITS.items()},
+        "window_spec": WindowSpec(labels=classes).to_dict(),
+        "data": {"source": cfg.data.source, "spec": data_spec.to_dict(),
+                 "subjects": {k: sorted(set(v.subject.tolist()), key=subject_key)
+                              for k, v in splits.items()},
                  "windows": {k: int(len(v.y)) for k, v in splits.items()}},
         "selection": {"criterion": "lowest validation loss (val subjects only)",
                       "best_epoch": best[1], "epochs_run": cfg.epochs},
+        "fine_tune": init_notes or None,
         "train_seconds": round(train_seconds, 1),
         "torch": torch.__version__,
     }
@@ -179,4 +236,5 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
 
     plot_curves(history, best[1], out / "curves.png",
                 f"{cfg.model} (seed {cfg.seed}): chosen on validation subjects")
-    return write_evaluation(out, model, norm, splits["test"], split_name="test", name=cfg.model)
+    return write_evaluation(out, model, norm, splits["test"], split_name="test", name=cfg.model,
+                            labels=classes)
