@@ -286,12 +286,13 @@ def replay(ctx):
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 @click.option("--max-drop", default=1.0, show_default=True)
+@data_options()
 @clean_errors
-def pipeline(model_name, epochs, seed, out, max_drop):
+def pipeline(model_name, epochs, seed, out, max_drop, data):
     """The main job: train -> export --int8 (drop chain) -> replay a test subject's recording."""
     from .pipeline import run_pipeline
 
-    ok = run_pipeline(model_name, epochs, seed, out, max_drop, echo=click.echo)
+    ok = run_pipeline(model_name, epochs, seed, out, max_drop, echo=click.echo, data=data)
     sys.exit(0 if ok else 1)
 
 

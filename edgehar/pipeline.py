@@ -6,14 +6,31 @@ import json
 import time
 from pathlib import Path
 
-from .data.windows import TEST_SUBJECTS
+from .data.dataset import HAPT_LABELS, DataSpec
 
-REPLAY_SUBJECT = TEST_SUBJECTS[0]
+
+def _replay_logs(ds, out: Path) -> list[tuple[Path, Path | None]]:
+    """The first test subject's recordings as logs the runtime reads: (log, labels.txt)."""
+    from .data.labelled import find_logs, subjects_of
+    from .data.sources import write_hapt_dir
+    from .data.windows import Source
+
+    subject = ds.subjects["test"][0]
+    if ds.kind == "labelled":
+        root = Path(ds.spec.source)
+        owners = subjects_of(root, find_logs(root))
+        return [(f, None) for f, s in owners.items() if s == subject]
+    recs = [r for r in Source(ds.spec.source).recordings() if r.user == subject]
+    raw_dir = write_hapt_dir(recs, out / "logs")
+    # HAPT labels.txt ids are the HAPT classes: they score a model whose labels are those
+    scored = HAPT_LABELS[:len(ds.classes)] == ds.classes
+    return [(raw_dir / f"acc_exp{r.experiment:02d}_user{r.user:02d}.txt",
+             raw_dir / "labels.txt" if scored else None) for r in recs]
 
 
 def run_pipeline(model_name: str | None, epochs: int, seed: int, out: Path, max_drop: float,
-                 echo=print) -> bool:
-    from .data.sources import load_package, write_hapt_dir
+                 echo=print, data: DataSpec | None = None) -> bool:
+    from .data.windows import load_dataset
     from .export.bundle import ExportOptions, export_bundle
     from .runtime.replay import ReplayOptions, run_replay
     from .train.registry import DEFAULT_MODEL
@@ -21,9 +38,12 @@ def run_pipeline(model_name: str | None, epochs: int, seed: int, out: Path, max_
 
     out = Path(out)
     t0 = time.perf_counter()
+    data = data or DataSpec()
+    ds = load_dataset(data)    # a bad dataset stops here, before anything is written
     model_name = model_name or DEFAULT_MODEL
-    echo(f"== 1/3 train {model_name} for {epochs} epochs (seed {seed}) -> {out / 'run'}")
-    m = train(TrainConfig(model=model_name, epochs=epochs, seed=seed), out / "run")
+    echo(f"== 1/3 train {model_name} for {epochs} epochs (seed {seed}) on {data.source} "
+         f"({len(ds.classes)} classes) -> {out / 'run'}")
+    m = train(TrainConfig(model=model_name, epochs=epochs, seed=seed, data=data), out / "run")
     echo(f"   test accuracy {100 * m['accuracy']:.2f}%, macro-F1 {100 * m['macro_f1']:.2f}%")
 
     echo(f"== 2/3 export --int8 -> {out / 'bundle'}")
@@ -31,19 +51,17 @@ def run_pipeline(model_name: str | None, epochs: int, seed: int, out: Path, max_
                         log=lambda s: echo("   " + s))
     echo(res.chain.table())
 
-    echo(f"== 3/3 replay test subject {REPLAY_SUBJECT}'s recordings through the runtime")
-    recs = [r for r in load_package() if r.user == REPLAY_SUBJECT]
-    raw_dir = write_hapt_dir(recs, out / "logs")
+    echo(f"== 3/3 replay test subject {ds.subjects['test'][0]}'s recordings through the runtime")
     summaries = []
-    for r in recs:
-        log = raw_dir / f"acc_exp{r.experiment:02d}_user{r.user:02d}.txt"
-        s = run_replay(ReplayOptions(log=log, model=out / "bundle", labels=raw_dir / "labels.txt",
-                                     out=out / f"pred_exp{r.experiment:02d}.jsonl",
-                                     summary=out / f"replay_exp{r.experiment:02d}.json",
-                                     quiet=True))
+    for log, labels in _replay_logs(ds, out):
+        stem = log.stem.removeprefix("acc_")
+        s = run_replay(ReplayOptions(log=log, model=out / "bundle", labels=labels,
+                                     out=out / f"pred_{stem}.jsonl",
+                                     summary=out / f"replay_{stem}.json", quiet=True))
         summaries.append(s)
-        echo(f"   {log.name}: {s['windows']} windows, accuracy {100 * s['accuracy']:.2f}% "
-             f"(macro-F1 {100 * s['macro_f1']:.2f}%) on {s['scored_windows']} labelled windows, "
+        scored = (f"accuracy {100 * s['accuracy']:.2f}% (macro-F1 {100 * s['macro_f1']:.2f}%) on "
+                  f"{s['scored_windows']} labelled windows, " if "accuracy" in s else "")
+        echo(f"   {log.name}: {s['windows']} windows, {scored}"
              f"{s['windows_per_s']:.0f} windows/s, latency p50 {s['latency_ms']['p50']:.2f} ms "
              f"p99 {s['latency_ms']['p99']:.2f} ms ({s['backend']}: {Path(s['model_file']).name})")
     result = {"train": {k: m[k] for k in ("accuracy", "macro_f1", "params", "macs")},

@@ -1,0 +1,185 @@
+"""A user's own labelled recordings: data info, splits, bad datasets, a renamed label set through
+train -> export -> replay, fine-tuning, the CSV copy of the built-in data, the 12-class task."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("click")
+from click.testing import CliRunner  # noqa: E402
+
+from edgehar.cli import main  # noqa: E402
+from edgehar.runtime.spec import LABELS  # noqa: E402
+
+RENAME = {1: "walk", 2: "walk", 3: "walk", 4: "sit", 5: "stand", 6: "lie"}
+
+
+def _write_csv(path, raw, names, rate=50.0):
+    t = np.arange(len(raw)) / rate
+    with open(path, "w") as f:
+        f.write("t,ax,ay,az,gx,gy,gz,label\n")
+        for ti, row, n in zip(t, raw, names):
+            f.write(f"{ti:.3f}," + ",".join(f"{v:.6g}" for v in row) + f",{n}\n")
+
+
+@pytest.fixture(scope="module")
+def own_dir(recordings, tmp_path_factory):
+    """Six subjects' first 4 minutes, four renamed classes, one file per subject."""
+    d = tmp_path_factory.mktemp("own")
+    picks = {}
+    for r in recordings:
+        if r.user in (1, 2, 3, 5, 6, 9) and r.user not in picks:
+            picks[r.user] = r
+    for user, r in picks.items():
+        names = [RENAME.get(int(v), "") for v in r.labels[:12000]]
+        _write_csv(d / f"phone_subject{user}.csv", r.raw[:12000], names)
+    return d
+
+
+def _run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_data_info_on_a_labelled_directory(own_dir):
+    r = _run("data", "info", "--source", own_dir, "--test-subjects", "2,9", "--val-subjects", "3",
+             "--json")
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.output)
+    assert info["labels"] == ["lie", "sit", "stand", "walk"] and info["kind"] == "labelled"
+    assert {"source", "sample_rate", "window", "hop", "channels", "labels", "splits",
+            "split_definition"} <= set(info)
+    s = info["splits"]
+    assert s["test"]["subjects"] == [2, 9] and s["val"]["subjects"] == [3]
+    assert s["train"]["subjects"] == [1, 5, 6]
+    for split in s.values():
+        assert sum(split["per_class"].values()) == split["windows"] > 0
+        assert list(split["per_class"]) == info["labels"]
+    # --classes picks and orders; fractions with a seed split the subjects reproducibly
+    r = _run("data", "info", "--source", own_dir, "--classes", "walk,stand,sit,lie", "--json")
+    a = json.loads(r.output)
+    b = json.loads(_run("data", "info", "--source", own_dir, "--classes", "walk,stand,sit,lie",
+                        "--json").output)
+    assert a["labels"] == ["walk", "stand", "sit", "lie"] and a["split_definition"] == \
+        b["split_definition"]
+    assert sum(len(v) for v in a["split_definition"].values()) == 6
+
+
+def _break(kind, own_dir, tmp_path):
+    if kind == "no label column":
+        d = tmp_path / "nolabel"
+        d.mkdir()
+        lines = (own_dir / "phone_subject1.csv").read_text().splitlines()
+        (d / "a_user1.csv").write_text("\n".join(ln.rpartition(",")[0] for ln in lines) + "\n")
+        return [d], "no 'label' column"
+    if kind == "unknown class":
+        return [own_dir, "--classes", "walk,swim"], "--classes names swim"
+    if kind == "subject in two splits":
+        return [own_dir, "--test-subjects", "2,3", "--val-subjects", "3"], "in both the test"
+    if kind == "class without test windows":
+        d = tmp_path / "rare"
+        d.mkdir()
+        for f in own_dir.glob("*.csv"):
+            text = f.read_text()
+            if "subject2." in f.name or "subject9." in f.name:
+                text = text.replace(",lie\n", ",\n")
+            (d / f.name).write_text(text)
+        return [d, "--test-subjects", "2,9"], "class(es) lie have no window"
+    d = tmp_path / "empty"
+    (d / "sub").mkdir(parents=True)
+    (d / "sub" / "notes.txt").write_text("nothing here")
+    return [d], "no logs found"
+
+
+@pytest.mark.parametrize("kind", ["no label column", "unknown class", "subject in two splits",
+                                  "class without test windows", "no logs"])
+def test_bad_datasets_are_one_line_and_leave_no_run(own_dir, tmp_path, kind):
+    args, message = _break(kind, own_dir, tmp_path)
+    out = tmp_path / "run"
+    r = CliRunner().invoke(main, ["train", "--model", "resnext1d_tiny", "--epochs", "1",
+                                  "--source", *map(str, args), "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    assert message in r.output and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1, r.output
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_renamed_label_set_trains_exports_replays_and_fine_tunes(own_dir, tmp_path):
+    pytest.importorskip("torch")
+    run, bundle = tmp_path / "run", tmp_path / "bundle"
+    r = _run("train", "--model", "resnext1d_tiny", "--epochs", "2", "--source", own_dir,
+             "--test-subjects", "2,9", "--val-subjects", "3", "--out", run)
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["window_spec"]["labels"] == ["lie", "sit", "stand", "walk"]
+    assert cfg["data"]["spec"]["test_subjects"] == [2, 9]
+    r = _run("export", run, "--out", bundle, "--int8", "--max-drop", "100", "--calib-windows", "64",
+             "--formats", "tflite")
+    assert r.exit_code == 0, r.output
+    m = json.loads((bundle / "manifest.json").read_text())
+    assert m["labels"] == ["lie", "sit", "stand", "walk"]
+    assert m["dataset"]["test_subjects"] == [2, 9]
+    report = json.loads((bundle / "report.json").read_text())
+    assert [row["step"] for row in report["chain"]] == ["torch_fp32", "tflite_fp32",
+                                                       "tflite_int8"]
+    from edgehar.runtime.replay import ReplayOptions, run_replay
+
+    s = run_replay(ReplayOptions(log=own_dir / "phone_subject2.csv", model=bundle, quiet=True,
+                                 out=tmp_path / "p.jsonl"))
+    preds = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert {p["label"] for p in preds} <= {"lie", "sit", "stand", "walk"}
+    assert len(preds[0]["probs"]) == 4 and s["scored_windows"] > 0
+    # evaluate reads the data spec and the split from the bundle
+    r = _run("evaluate", bundle / "model_int8.tflite", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)[0]["n"] == report["test_windows"]
+    # fine-tune the built-in six-class head onto the renamed four classes: a new head
+    ft = tmp_path / "ft"
+    r = _run("train", "--init", run, "--epochs", "1", "--freeze", "stem", "--source", own_dir,
+             "--test-subjects", "2,9", "--val-subjects", "3", "--classes", "walk,sit", "--out", ft)
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((ft / "config.json").read_text())
+    assert cfg["fine_tune"]["head"] == "new" and cfg["window_spec"]["labels"] == ["walk", "sit"]
+    import torch
+
+    a = torch.load(run / "weights.pt", weights_only=True)
+    b = torch.load(ft / "weights.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("stem."))   # frozen
+    assert not all(torch.equal(a[k], b[k]) for k in a if k.startswith("stages."))
+    assert b["fc.weight"].shape[0] == 2
+
+
+def test_the_csv_copy_of_the_built_in_data_gives_the_same_windows(recordings, tmp_path):
+    from edgehar.data.dataset import DataSpec
+    from edgehar.data.sources import Recording, write_hapt_dir
+    from edgehar.data.windows import load_dataset
+
+    picks = [next(r for r in recordings if r.user == u) for u in (1, 2, 5)]
+    small = [Recording(r.experiment, r.user, r.raw[:18000], r.labels[:18000]) for r in picks]
+    hapt = write_hapt_dir(small, tmp_path / "hapt")
+    r = _run("data", "export-csv", tmp_path / "csv", "--source", hapt.parent)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "csv" / "subjects.csv").read_text().startswith("file,subject\n")
+    a = load_dataset(DataSpec(str(hapt.parent), test_subjects=("2",), val_subjects=("5",)))
+    b = load_dataset(DataSpec(str(tmp_path / "csv"), classes=LABELS, test_subjects=("2",),
+                              val_subjects=("5",)))
+    for k in ("train", "val", "test"):
+        np.testing.assert_array_equal(a.splits[k].y, b.splits[k].y)
+        np.testing.assert_array_equal(a.splits[k].start, b.splits[k].start)
+        assert np.abs(a.splits[k].x - b.splits[k].x).max() < 1e-5   # 9 significant digits
+
+
+def test_the_twelve_class_task_has_every_transition(recordings):
+    from edgehar.data.dataset import HAPT_LABELS, DataSpec
+    from edgehar.data.windows import load_dataset
+
+    ds = load_dataset(DataSpec(task="hapt12"))
+    assert ds.classes == HAPT_LABELS
+    for split in ("train", "test"):
+        counts = np.bincount(ds.splits[split].y, minlength=12)
+        assert (counts > 0).all(), (split, counts)
+    six = load_dataset(DataSpec())
+    assert len(six.splits["test"].y) == (ds.splits["test"].y < 6).sum()
