@@ -229,7 +229,8 @@ def evaluate(model_path, split, data, source, backend, as_json):
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="bundle directory")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="bundle directory (default: RUN_DIR/bundle)")
 @click.option("--int8", is_flag=True, help="also write INT8 ONNX and TFLite models")
 @click.option("--max-drop", default=1.0, show_default=True, help="max accuracy drop (pp) per step")
 @click.option("--calib-windows", default=512, show_default=True)
@@ -253,6 +254,7 @@ def export(run_dir, out, int8, max_drop, calib_windows, formats, float_modules, 
     except ValueError:
         raise EdgeharError(None, f"--formats takes onnx and/or tflite, got {formats!r}") from None
     floats = tuple(m.strip() for m in float_modules.split(",") if m.strip())
+    out = out or Path(run_dir) / "bundle"
     res = export_bundle(run_dir, out, ExportOptions(int8=int8, max_drop_pp=max_drop,
                                                     calib_windows=calib_windows, formats=fmts,
                                                     float_modules=floats,
