@@ -183,3 +183,19 @@ def test_the_twelve_class_task_has_every_transition(recordings):
         assert (counts > 0).all(), (split, counts)
     six = load_dataset(DataSpec())
     assert len(six.splits["test"].y) == (ds.splits["test"].y < 6).sum()
+
+
+def test_calibration_batches_stay_equal_when_a_rare_class_leaves_fewer_windows():
+    pytest.importorskip("onnxruntime")
+    from edgehar.quantize.calibration import CalibrationSet
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(400, int), np.ones(3, int), np.full(300, 2)]   # class 1 has 3 windows
+    x = rng.normal(size=(len(y), 128, 9)).astype(np.float32)
+    calib = CalibrationSet.draw(x, y, 512, seed=0)
+    assert len(calib) == 171 + 3 + 171   # class-balanced: 171 each, the rare class has 3
+    reader = calib.onnx_reader("window")
+    sizes = []
+    while (b := reader.get_next()) is not None:
+        sizes.append(len(b["window"]))
+    assert sum(sizes) == len(calib) and len(set(sizes)) == 1

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -35,6 +36,9 @@ class CalibrationSet:
         from onnxruntime.quantization import CalibrationDataReader
 
         windows = self.windows
+        # equal batches: ONNX Runtime's percentile calibrator stacks the batches' outputs, and a
+        # short last batch breaks it (a rare class leaves fewer than 512 windows to draw from)
+        batch = math.gcd(len(windows), batch) or 1
 
         class Reader(CalibrationDataReader):
             def __init__(self):
