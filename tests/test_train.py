@@ -63,7 +63,7 @@ def test_same_seed_same_metrics_and_run_dir(tiny_splits, tmp_path):
     for f in ("weights.pt", "config.json", "metrics.json", "confusion.png", "curves.png"):
         assert (tmp_path / "a" / f).stat().st_size > 0
     cfg = json.loads((tmp_path / "a" / "config.json").read_text())
-    assert cfg["data"]["subjects"]["test"] == [2, 4, 9, 10, 12, 13, 18, 20, 24]
+    assert cfg["data"]["subjects"] == {"train": [1], "val": [3], "test": [2]}   # as trained
     assert len(cfg["normalization"]["mean"]) == 9
     m = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert {"accuracy", "macro_f1", "macro_precision", "macro_recall", "per_class_accuracy",
