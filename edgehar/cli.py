@@ -299,6 +299,24 @@ def pipeline(model_name, epochs, seed, out, max_drop, data):
 
 
 @main.command()
+@click.argument("pred", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="PNG to write")
+@click.option("--labels", type=click.Path(path_type=Path), default=None,
+              help="truth: the labelled CSV log that was replayed, or HAPT labels.txt")
+@click.option("--experiment", type=int, default=None,
+              help="experiment in labels.txt (default: the expNN in the prediction file name)")
+@click.option("--summary", type=click.Path(path_type=Path), default=None,
+              help="replay summary JSON (default: replay_X.json beside pred_X.jsonl)")
+@clean_errors
+def plot(pred, out, labels, experiment, summary):
+    """Timeline picture of a replay's predictions: activity bands, truth, confidence, gaps."""
+    from .report.timeline import plot_timeline
+
+    r = plot_timeline(pred, out, labels, summary, experiment)
+    click.echo(f"{r['windows']} windows, {r['seconds'] / 60:.1f} min -> {out}")
+
+
+@main.command()
 @click.option("--model", "bundle", type=click.Path(path_type=Path), default=None,
               help="bundle dir (default: the shipped pretrained bundle)")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
