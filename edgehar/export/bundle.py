@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..report.html import render_report_html
 from ..runtime.backends import Backend, open_runner
 from ..runtime.errors import EdgeharError
 from ..runtime.files import atomic_path, sha256, write_json
@@ -31,7 +32,7 @@ from .formats import FILENAMES, STEPS, TORCH_FP32, Format, Step, steps_for
 
 FLOAT_ATOL = 1e-3   # max |logit diff| a float conversion may add (DESIGN: < 1e-3)
 GOLDEN_WINDOWS = 8
-BUNDLE_FILES = ("manifest.json", "report.json", "report.md", "golden.npz")
+BUNDLE_FILES = ("manifest.json", "report.json", "report.md", "report.html", "golden.npz")
 
 
 @dataclass
@@ -125,6 +126,7 @@ class _Export:
     golden: dict = field(default_factory=dict)
     sha_of: dict = field(default_factory=dict)
     analysis: list | None = None
+    latency: dict = field(default_factory=dict)
 
     def run_step(self, step: Step, ctx: ConvertContext, log) -> ChainRow:
         """convert -> load -> validate -> score -> record; any failure raises StepFailed."""
@@ -154,6 +156,7 @@ class _Export:
         self.golden[step.name] = golden
         self.golden[f"sample_starts_{step.name}"], self.golden[f"sample_probs_{step.name}"] = \
             starts, probs
+        self.latency[step.filename] = _latency_ms(runner, self.golden_x[:1])
         self.sha_of[step.name] = sha256(path)
         self.manifest.files[step.filename] = FileEntry(
             format=step.format.value, precision=step.precision.value, sha256=self.sha_of[step.name],
@@ -171,10 +174,13 @@ class _Export:
                   "test_windows": int(len(self.chain.y_true)),
                   "chain": self.chain.to_json(), "failed_steps": [r.step for r in self.chain.failed],
                   "int8_layer_sqnr": self.analysis, "files": sorted(self.manifest.files),
-                  "complete": self.manifest.complete, "failure": self.manifest.failure}
+                  "complete": self.manifest.complete, "failure": self.manifest.failure,
+                  "latency_ms": self.latency}
         write_json(self.out / "report.json", report)
         with atomic_path(self.out / "report.md") as tmp:
             tmp.write_text(render_report_md(self.manifest, report, self.chain))
+        with atomic_path(self.out / "report.html") as tmp:
+            tmp.write_text(render_report_html(self.manifest, report))
         with atomic_path(self.out / "golden.npz") as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, **self.golden)
@@ -224,7 +230,8 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
         orientation=config.get("orientation"))
     sha = sha256(out / TORCH_FP32.filename)
     manifest.files[TORCH_FP32.filename] = FileEntry(
-        "torch", "fp32", sha, test_accuracy=torch_row.accuracy, test_macro_f1=torch_row.macro_f1)
+        "torch", "fp32", sha, test_accuracy=torch_row.accuracy, test_macro_f1=torch_row.macro_f1,
+        size_bytes=(out / TORCH_FP32.filename).stat().st_size)
     state = _Export(out, opts, manifest, chain, x_test, x_test[:GOLDEN_WINDOWS],
                     golden={"inputs_normalized": x_test[:GOLDEN_WINDOWS],
                             "torch_fp32": ref[:GOLDEN_WINDOWS]},
@@ -246,6 +253,21 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     manifest.complete = True
     state.write()
     return ExportResult(out, chain, manifest)
+
+
+def _latency_ms(runner, x: np.ndarray, repeats: int = 200) -> dict:
+    """Single-window latency on the export machine (a rough figure; `edgehar bench` times it
+    properly, interleaved against torch)."""
+    import time
+
+    for _ in range(10):
+        runner(x)
+    t = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        runner(x)
+        t.append((time.perf_counter() - t0) * 1e3)
+    return {"p50": round(float(np.percentile(t, 50)), 4), "p99": round(float(np.percentile(t, 99)), 4)}
 
 
 def sample_replay(model: Model) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ class ChainRow:
     agreement_top1: float
     max_abs_logit_diff: float | None   # float steps only (INT8 logits differ by design)
     passed: bool = True
+    confusion: list | None = None      # rows: true class, columns: predicted
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Chain:
             round(100 * (prev_acc - rep["accuracy"]), 4), previous or "-",
             float((pred == self.reference_logits.argmax(1)).mean()),
             float(np.abs(logits - self.reference_logits).max()) if is_float else None,
+            confusion=rep["confusion"],
         )
         row.passed = drop <= self.max_drop_pp + 1e-9
         self.rows.append(row)

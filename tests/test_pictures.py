@@ -1,0 +1,96 @@
+"""Pictures for people: the replay timeline PNG and the bundle's self-contained report.html,
+rendered by a real headless Chromium where one is installed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+pytest.importorskip("click")
+from click.testing import CliRunner  # noqa: E402
+
+from edgehar.cli import main  # noqa: E402
+from edgehar.runtime.assets import SAMPLE_LOG  # noqa: E402
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def _png_is_a_picture(path) -> tuple[float, float]:
+    """(share of non-white pixels, pixel std): a blank render has ~0 of both."""
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(str(path))[..., :3]
+    return float((img.mean(axis=2) < 0.95).mean()), float(img.std())
+
+
+@pytest.fixture(scope="module")
+def sample_predictions(tmp_path_factory):
+    from edgehar.runtime.replay import ReplayOptions, run_replay
+
+    d = tmp_path_factory.mktemp("pred")
+    run_replay(ReplayOptions(log=SAMPLE_LOG, out=d / "pred_sample.jsonl",
+                             summary=d / "replay_sample.json", quiet=True))
+    return d / "pred_sample.jsonl"
+
+
+def test_timeline_plot_with_truth_from_the_log(sample_predictions, tmp_path):
+    out = tmp_path / "t.png"
+    r = CliRunner().invoke(main, ["plot", str(sample_predictions), "--labels", str(SAMPLE_LOG),
+                                  "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    ink, std = _png_is_a_picture(out)
+    assert ink > 0.05 and std > 0.1
+    from edgehar.report.timeline import read_binned, truth_from
+
+    truth, names = truth_from(SAMPLE_LOG, sample_predictions, None)
+    b = read_binned(sample_predictions, truth, names)
+    lines = sample_predictions.read_text().splitlines()
+    assert b.windows == len(lines) and b.pred.sum() == len(lines)
+    assert b.truth.sum() == len(lines)
+    # the mismatch count is the replay's own error count on the scored windows
+    s = json.loads((sample_predictions.parent / "replay_sample.json").read_text())
+    assert b.scored == s["scored_windows"]
+    assert b.mismatches == round((1 - s["accuracy"]) * s["scored_windows"])
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"not json at all\n", "line 0 is not a prediction"),
+    (b'{"start": 0}\n', "is not a prediction"),
+    (b"\xff\xfe\x00\x01", "not"),
+])
+def test_plot_refuses_what_is_not_a_prediction_file(tmp_path, content, message):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(content)
+    r = CliRunner().invoke(main, ["plot", str(bad), "--out", str(tmp_path / "x.png")])
+    assert r.exit_code == 2 and message in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "x.png").exists()
+
+
+def test_report_html_is_self_contained_and_complete(shipped_bundle):
+    text = (shipped_bundle / "report.html").read_text()
+    report = json.loads((shipped_bundle / "report.json").read_text())
+    assert "http://" not in text and "https://" not in text and "src=" not in text
+    for row in report["chain"]:
+        assert f"<caption>{row['step']}</caption>" in text     # a confusion matrix per step
+        assert f"{100 * row['accuracy']:.2f}" in text
+        assert np.asarray(row["confusion"]).sum() == report["test_windows"]
+    for name in json.loads((shipped_bundle / "manifest.json").read_text())["files"]:
+        assert name in text
+
+
+def test_report_html_renders_in_a_real_browser(shipped_bundle, tmp_path):
+    browser = next((b for b in BROWSERS if shutil.which(b)), None)
+    if browser is None:
+        pytest.skip("no headless Chromium installed (Debian: apt-get install chromium)")
+    shot = tmp_path / "report.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--window-size=1200,1500", f"--screenshot={shot}",
+                    (shipped_bundle / "report.html").resolve().as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    ink, std = _png_is_a_picture(shot)
+    assert ink > 0.05 and std > 0.05, (ink, std)
