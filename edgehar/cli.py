@@ -139,6 +139,16 @@ def data_export_csv(out_dir: Path, source: str, task: str):
     click.echo(f"{n} recordings -> {out_dir} (train from it: edgehar train --source {out_dir})")
 
 
+def _progress_log(flag: bool | None):
+    """Progress lines to stderr: --progress forces them, --quiet stops them, by default only
+    a person at a terminal sees them."""
+    from .runtime.progress import wanted
+
+    if flag if flag is not None else wanted():
+        return lambda m: click.echo(m, err=True)
+    return lambda m: None
+
+
 def _next_run_dir(model: str) -> Path:
     """runs/<model>, then runs/<model>-2, ... (as ultralytics numbers runs/train, train2)."""
     base = Path("runs") / model
@@ -239,12 +249,14 @@ def evaluate(model_path, split, data, source, backend, as_json):
               help="comma-separated modules kept in float inside INT8 models ('' = all INT8)")
 @click.option("--float-atol", default=1e-3, show_default=True,
               help="max |logit diff| a float conversion may show against torch")
+@click.option("--progress/--quiet", "progress", default=None,
+              help="per-step progress on stderr (default: only when stdout is a terminal)")
 @click.option("--chain-split", default="test", show_default=True,
               type=click.Choice(["val", "test"]),
               help="split the chain is scored on; use val when making choices")
 @clean_errors
 def export(run_dir, out, int8, max_drop, calib_windows, formats, float_modules, float_atol,
-           chain_split):
+           progress, chain_split):
     """Convert a training run into a model bundle with the accuracy-drop chain."""
     from .export.bundle import ExportOptions, export_bundle
     from .export.formats import Format
@@ -260,7 +272,7 @@ def export(run_dir, out, int8, max_drop, calib_windows, formats, float_modules, 
                                                     float_modules=floats,
                                                     float_atol=float_atol,
                                                     chain_split=chain_split),
-                        log=lambda m: click.echo(m, err=True))
+                        log=_progress_log(progress))
     click.echo(res.chain.table())
     click.echo(f"bundle: {out}")
     if not res.ok:

@@ -125,8 +125,9 @@ def test_a_float_step_past_its_tolerance_ends_in_one_line(tiny_run, tmp_path):
 
     out = tmp_path / "b"
     r = CliRunner().invoke(main, ["export", str(tiny_run), "--out", str(out), "--formats", "onnx",
-                                  "--float-atol", "-1"])
+                                  "--float-atol", "-1", "--progress"])
     assert r.exit_code == 1, r.output
+    assert "[onnx_fp32] converting" in r.stderr      # asked for; a script gets none by default
     errors = [ln for ln in r.stderr.splitlines() if "error" in ln.lower()]
     assert len(errors) == 1 and r.stderr.strip().splitlines()[-1] == errors[0]
     assert "Traceback" not in r.output

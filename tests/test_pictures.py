@@ -94,3 +94,34 @@ def test_report_html_renders_in_a_real_browser(shipped_bundle, tmp_path):
                    capture_output=True, timeout=120, check=True)
     ink, std = _png_is_a_picture(shot)
     assert ink > 0.05 and std > 0.05, (ink, std)
+
+
+def test_progress_shows_when_asked_and_never_in_scripts_otherwise(tmp_path):
+    import sys
+
+    base = [sys.executable, "-m", "edgehar.runtime", "replay", "--sample", "--out",
+            str(tmp_path / "p.jsonl")]
+    asked = subprocess.run(base + ["--progress"], capture_output=True, text=True)
+    assert asked.returncode == 0, asked.stderr
+    assert "replay sample_user02.csv:" in asked.stderr and "s of log" in asked.stderr
+    assert "ETA" in asked.stderr
+    plain = subprocess.run(base, capture_output=True, text=True)   # stdout piped: a script
+    assert plain.returncode == 0 and "s of log" not in plain.stderr
+
+
+def test_progress_line_is_rate_limited_and_estimates_the_end():
+    import io
+
+    from edgehar.runtime.progress import ProgressLine
+
+    out = io.StringIO()
+    now = [0.0]
+    bar = ProgressLine("replay x", " s", every=0.5, out=out, clock=lambda: now[0])
+    bar.update(10, 100)            # shows at once
+    now[0] = 0.2
+    bar.update(20, 100)            # too soon: nothing
+    now[0] = 1.0
+    bar.update(50, 100)
+    bar.close()
+    lines = [ln for ln in out.getvalue().split("\r") if ln.strip()]
+    assert len(lines) == 2 and "50 %" in lines[1] and "ETA 1 s" in lines[1]

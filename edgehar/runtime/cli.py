@@ -49,6 +49,9 @@ def build_parser(prog: str = "python -m edgehar.runtime") -> argparse.ArgumentPa
     r.add_argument("--smooth", type=int, default=0, help="majority vote over the last K windows")
     r.add_argument("--chunk", type=int, default=64, help="samples per push (default: one hop)")
     r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--progress", action="store_true",
+                   help="a progress line on stderr even when stdout is not a terminal")
+    r.add_argument("--quiet", action="store_true", help="no timeline, summary line or progress")
     return p
 
 
@@ -65,7 +68,7 @@ def options_from_args(a: argparse.Namespace) -> ReplayOptions:
                          backend=a.backend, realtime=a.realtime, acc_units=a.acc_units,
                          gyro_units=a.gyro_units, gyro=a.gyro if pair else None,
                          max_gap=a.max_gap, orientation=a.orientation, smooth=a.smooth,
-                         chunk=a.chunk, threads=a.threads)
+                         chunk=a.chunk, threads=a.threads, quiet=a.quiet, progress=a.progress)
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m edgehar.runtime") -> int:

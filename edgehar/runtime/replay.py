@@ -24,6 +24,8 @@ from .logs import DEFAULT_MAX_GAP_S, LabelVocabulary, LogChunk, open_log
 from .model import Backend, load_model
 from .orientation import DEFAULT_ORIENTATION
 from .preprocess import window_label
+from .progress import ProgressLine
+from .progress import wanted as progress_wanted
 from .sinks import JsonlSink, LiveLine, Scorer, Throughput, Timeline, describe
 
 __all__ = ["PRETRAINED", "SAMPLE_LOG", "ReplayBatch", "ReplayOptions", "predict_log",
@@ -48,6 +50,7 @@ class ReplayOptions:
     chunk: int = 64          # samples per push: one hop, so latency is per window
     threads: int = 1
     quiet: bool = False
+    progress: bool = False   # a progress line on stderr (also shown when both ends are a terminal)
 
 
 class _LabelTrack:
@@ -130,6 +133,9 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
     timeline = None if opts.out else Timeline(spec)
     live = LiveLine(stderr, spec) if opts.realtime and not opts.quiet else None
     pace = realtime_pacer(spec.sample_rate) if opts.realtime else None
+    bar = None
+    if not opts.realtime and progress_wanted(opts.quiet, opts.progress):
+        bar = ProgressLine(f"replay {Path(opts.log).name}", " s of log")
     with contextlib.ExitStack() as stack:
         # Predictions go to a temp file renamed into place only when the whole replay
         # succeeded; the file (entered last) is closed before the rename.
@@ -141,6 +147,13 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
         for batch in predict_log(engine, chunks, opts.chunk, pace):
             for sink in sinks:
                 sink(batch)
+            if bar is not None:   # seconds of log, with the share of the file read for the ETA
+                read = chunks.read
+                done = engine.samples_processed / spec.sample_rate
+                share = read.done / read.total if read.total else 0
+                bar.update(done, done / share if share > 0 else None)
+        if bar is not None:
+            bar.close()
         if live:
             live.close()
         if throughput.windows == 0:

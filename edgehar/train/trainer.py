@@ -169,7 +169,9 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
     x_tr, y_tr = torch.from_numpy(tr.x), torch.from_numpy(tr.y)
 
     history, best, best_state = [], None, None
-    bar = tqdm(range(1, cfg.epochs + 1), desc=cfg.model, disable=not progress, unit="ep")
+    # progress=True: a bar when stderr is a terminal (tqdm's disable=None), none in scripts
+    bar = tqdm(range(1, cfg.epochs + 1), desc=cfg.model, disable=None if progress else True,
+               unit="ep")
     t0 = time.perf_counter()
     for epoch in bar:
         _train_mode(model, cfg.freeze)

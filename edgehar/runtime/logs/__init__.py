@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EdgeharError
-from .chunk import DataQuality, LogChunk
+from .chunk import DataQuality, LogChunk, ReadCounter
 from .csvlog import LabelVocabulary, read_csv_log, read_sensor_pair
 from .hapt import (
     HAPT_NAME,
@@ -38,6 +38,7 @@ class LogSource:
 
     chunks: Iterator[LogChunk]
     quality: DataQuality = field(default_factory=DataQuality)
+    read: ReadCounter = field(default_factory=ReadCounter)   # progress through the file
 
     def __iter__(self) -> Iterator[LogChunk]:
         return iter(self.chunks)
@@ -60,11 +61,12 @@ def open_log(path: Path, acc_units: str = "g", labels_path: Path | None = None,
     if not max_gap > 0:
         raise EdgeharError(None, f"--max-gap must be a positive number of seconds, got {max_gap}")
     quality = DataQuality()
+    counter = ReadCounter(total=path.stat().st_size)
     if gyro_path is not None:
         if labels_path is not None:
             raise EdgeharError(labels_path, "--labels applies to HAPT logs")
         chunks = read_sensor_pair(path, Path(gyro_path), acc_units, gyro_units, max_gap, quality,
-                                  vocab=vocab)
+                                  vocab=vocab, counter=counter)
     elif HAPT_NAME.search(path.name):
         if {acc_units, gyro_units} - {"g", "rad/s", "auto"}:
             raise EdgeharError(path, "HAPT raw files are in g and rad/s; --acc-units and "
@@ -73,13 +75,14 @@ def open_log(path: Path, acc_units: str = "g", labels_path: Path | None = None,
         if labels_path is not None:
             labels = read_hapt_labels(labels_path, hapt_experiment(path))
         quality.input_rate_hz = 50.0
-        chunks = _pad_labels(read_hapt_log(path, labels))
+        chunks = _pad_labels(read_hapt_log(path, labels, counter=counter))
     else:
         if labels_path is not None:
             raise EdgeharError(labels_path, "--labels applies to HAPT logs; a CSV log carries a "
                                             "'label' column instead")
-        chunks = read_csv_log(path, acc_units, gyro_units, max_gap, quality, vocab=vocab)
-    return LogSource(checked(chunks, quality, acc_units, gyro_units, path), quality)
+        chunks = read_csv_log(path, acc_units, gyro_units, max_gap, quality, vocab=vocab,
+                              counter=counter)
+    return LogSource(checked(chunks, quality, acc_units, gyro_units, path), quality, counter)
 
 
 def _pad_labels(chunks: Iterator[LogChunk]) -> Iterator[LogChunk]:

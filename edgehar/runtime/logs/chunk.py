@@ -37,3 +37,11 @@ class DataQuality:
         if d["gyro_rate_hz"] is None:
             del d["gyro_rate_hz"]
         return d
+
+
+@dataclass
+class ReadCounter:
+    """Characters read of a log's (first) file so far, for progress lines."""
+
+    total: int = 0
+    done: int = 0

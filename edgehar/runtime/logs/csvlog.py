@@ -68,8 +68,9 @@ class _CsvRows:
     """A CSV file's numeric columns (time first), parsed chunk by chunk with line numbers."""
 
     def __init__(self, path: Path, need: tuple[str, ...], chunk_rows: int = CHUNK_ROWS,
-                 vocab: LabelVocabulary | None = None):
+                 vocab: LabelVocabulary | None = None, counter=None):
         self.path = Path(path)
+        self.counter = counter
         self.vocab = vocab or LabelVocabulary()
         if not self.path.is_file():
             raise EdgeharError(self.path, "file not found")
@@ -105,7 +106,7 @@ class _CsvRows:
         """(t seconds from the first row, values (+ label id last), first line number)."""
         line = 2
         with self.f:
-            for lines in chunks_of(self.f, self.chunk_rows, self.path, line):
+            for lines in chunks_of(self.f, self.chunk_rows, self.path, line, self.counter):
                 data = self._parse(lines, line)
                 if self.t_origin is None:
                     self.t_origin = data[0, 0]
@@ -153,14 +154,14 @@ def _labels_of(chunk: LogChunk, values: np.ndarray) -> None:
 
 def read_csv_log(path: Path, acc_units: str = "g", gyro_units: str = "rad/s",
                  max_gap: float = DEFAULT_MAX_GAP_S, quality: DataQuality | None = None,
-                 chunk_rows: int = CHUNK_ROWS, vocab: LabelVocabulary | None = None
-                 ) -> Iterator[LogChunk]:
+                 chunk_rows: int = CHUNK_ROWS, vocab: LabelVocabulary | None = None,
+                 counter=None) -> Iterator[LogChunk]:
     """One CSV with a time column, ax..gz and an optional label column."""
     path = Path(path)
     acc_k = units_factor(ACC_UNITS, acc_units, "accelerometer", path)
     gyro_k = units_factor(GYRO_UNITS, gyro_units, "gyroscope", path)
     quality = quality if quality is not None else DataQuality()
-    rows = _CsvRows(path, SENSOR_COLUMNS, chunk_rows, vocab)
+    rows = _CsvRows(path, SENSOR_COLUMNS, chunk_rows, vocab, counter)
     stream = TimedStream(path, quality, max_gap)
     grid = GridAligner([stream], quality)
     has_labels = rows.label_col is not None
@@ -178,14 +179,14 @@ def read_csv_log(path: Path, acc_units: str = "g", gyro_units: str = "rad/s",
 def read_sensor_pair(acc_path: Path, gyro_path: Path, acc_units: str = "g",
                      gyro_units: str = "rad/s", max_gap: float = DEFAULT_MAX_GAP_S,
                      quality: DataQuality | None = None, chunk_rows: int = CHUNK_ROWS,
-                     vocab: LabelVocabulary | None = None) -> Iterator[LogChunk]:
+                     vocab: LabelVocabulary | None = None, counter=None) -> Iterator[LogChunk]:
     """Separate accelerometer and gyroscope CSVs (time column + x,y,z each; the accelerometer's
     may carry a ``label`` column), aligned onto one 50 Hz grid where both have data. The file
     that is behind in time is read next, so memory stays bounded by one chunk of each."""
     acc_k = units_factor(ACC_UNITS, acc_units, "accelerometer", acc_path)
     gyro_k = units_factor(GYRO_UNITS, gyro_units, "gyroscope", gyro_path)
     quality = quality if quality is not None else DataQuality()
-    readers = [_CsvRows(acc_path, AXIS_COLUMNS, chunk_rows, vocab)]
+    readers = [_CsvRows(acc_path, AXIS_COLUMNS, chunk_rows, vocab, counter)]
     readers.append(_CsvRows(gyro_path, AXIS_COLUMNS, chunk_rows))
     streams = [TimedStream(Path(p), quality, max_gap) for p in (acc_path, gyro_path)]
     grid = GridAligner(streams, quality)

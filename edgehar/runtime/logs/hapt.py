@@ -26,7 +26,7 @@ def hapt_experiment(acc_path: Path) -> int:
 
 
 def read_hapt_log(acc_path: Path, labels: np.ndarray | None = None,
-                  chunk_rows: int = CHUNK_ROWS) -> Iterator[LogChunk]:
+                  chunk_rows: int = CHUNK_ROWS, counter=None) -> Iterator[LogChunk]:
     """HAPT raw pair: acc_expXX_userYY.txt (g) + gyro_expXX_userYY.txt (rad/s), 50 Hz."""
     acc_path = Path(acc_path)
     hapt_experiment(acc_path)
@@ -38,7 +38,7 @@ def read_hapt_log(acc_path: Path, labels: np.ndarray | None = None,
             raise EdgeharError(p, what)
     done = 0
     with open_text(acc_path) as fa, open_text(gyro_path) as fg:
-        for la, lg in itertools.zip_longest(chunks_of(fa, chunk_rows, acc_path),
+        for la, lg in itertools.zip_longest(chunks_of(fa, chunk_rows, acc_path, counter=counter),
                                             chunks_of(fg, chunk_rows, gyro_path)):
             # Parse before comparing lengths, so a malformed file is named for what it is.
             acc = parse_rows(la, acc_path, done + 1, 3, None) if la else None

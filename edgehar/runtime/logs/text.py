@@ -60,8 +60,10 @@ def open_text(path: Path):
     return open(path, encoding="utf-8", newline="")
 
 
-def chunks_of(f, n: int, path: Path | None = None, first_line: int = 1) -> Iterator[list[str]]:
-    """Lists of up to ``n`` lines; bytes that are not text end in an EdgeharError."""
+def chunks_of(f, n: int, path: Path | None = None, first_line: int = 1,
+              counter=None) -> Iterator[list[str]]:
+    """Lists of up to ``n`` lines; bytes that are not text end in an EdgeharError.
+    ``counter`` (a ReadCounter) accumulates the characters read, for progress."""
     line = first_line
     while True:
         try:
@@ -72,4 +74,6 @@ def chunks_of(f, n: int, path: Path | None = None, first_line: int = 1) -> Itera
         if not lines:
             return
         line += len(lines)
+        if counter is not None:
+            counter.done += sum(map(len, lines))
         yield lines
