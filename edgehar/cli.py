@@ -237,51 +237,110 @@ def evaluate(model_path, split, data, source, backend, as_json):
             click.echo(f"    {lab:<20} " + " ".join(f"{v:5d}" for v in row))
 
 
-@main.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="bundle directory (default: RUN_DIR/bundle)")
-@click.option("--int8", is_flag=True, help="also write INT8 ONNX and TFLite models")
-@click.option("--max-drop", default=1.0, show_default=True, help="max accuracy drop (pp) per step")
-@click.option("--calib-windows", default=512, show_default=True)
-@click.option("--formats", default="onnx,tflite", show_default=True)
-@click.option("--float-modules", default="stem", show_default=True,
-              help="comma-separated modules kept in float inside INT8 models ('' = all INT8)")
-@click.option("--float-atol", default=1e-3, show_default=True,
-              help="max |logit diff| a float conversion may show against torch")
-@click.option("--progress/--quiet", "progress", default=None,
-              help="per-step progress on stderr (default: only when stdout is a terminal)")
-@click.option("--chain-split", default="test", show_default=True,
-              type=click.Choice(["val", "test"]),
-              help="split the chain is scored on; use val when making choices")
-@clean_errors
-def export(run_dir, out, int8, max_drop, calib_windows, formats, float_modules, float_atol,
-           progress, chain_split):
-    """Convert a training run into a model bundle with the accuracy-drop chain."""
-    from .export.bundle import ExportOptions, export_bundle
+def _newest_run(root: Path = Path("runs")) -> Path | None:
+    """The most recently trained run under ./runs (a directory with config.json + weights.pt)."""
+    runs = [p.parent for p in root.glob("*/config.json") if (p.parent / "weights.pt").is_file()]
+    return max(runs, key=lambda p: (p / "weights.pt").stat().st_mtime) if runs else None
+
+
+def _export_options(int8, max_drop, calib_windows, formats, float_modules, float_atol,
+                    chain_split):
+    from .export.bundle import ExportOptions
     from .export.formats import Format
 
     try:
         fmts = frozenset(Format(f.strip()) for f in formats.split(",") if f.strip())
     except ValueError:
         raise EdgeharError(None, f"--formats takes onnx and/or tflite, got {formats!r}") from None
+    if not fmts or Format.TORCH in fmts:
+        raise EdgeharError(None, f"--formats takes onnx and/or tflite, got {formats!r}")
     floats = tuple(m.strip() for m in float_modules.split(",") if m.strip())
-    out = out or Path(run_dir) / "bundle"
-    res = export_bundle(run_dir, out, ExportOptions(int8=int8, max_drop_pp=max_drop,
-                                                    calib_windows=calib_windows, formats=fmts,
-                                                    float_modules=floats,
-                                                    float_atol=float_atol,
-                                                    chain_split=chain_split),
-                        log=_progress_log(progress))
+    return ExportOptions(int8=int8, max_drop_pp=max_drop, calib_windows=calib_windows,
+                         formats=fmts, float_modules=floats, float_atol=float_atol,
+                         chain_split=chain_split)
+
+
+def _run_export(run_dir: Path, out: Path, opts, progress) -> None:
+    from .export.bundle import export_bundle
+
+    _report_export(export_bundle(run_dir, out, opts, log=_progress_log(progress)), out, opts)
+
+
+def _report_export(res, out: Path, opts) -> None:
     click.echo(res.chain.table())
     click.echo(f"bundle: {out}")
     if not res.ok:
         worst = max(res.chain.failed, key=lambda r: r.drop_vs_torch_pp)
         names = ", ".join(f"{r.step} ({r.drop_vs_torch_pp:+.2f} pp)" for r in res.chain.failed)
-        click.echo(f"error: accuracy drop exceeds --max-drop {max_drop} pp at {names}; "
+        click.echo(f"error: accuracy drop exceeds --max-drop {opts.max_drop_pp} pp at {names}; "
                    f"worst {worst.step}. Files written so far are valid and listed in "
                    f"{out}/report.md", err=True)
         sys.exit(1)
+
+
+def _int8_options(fn):
+    for opt in reversed([
+        click.option("--max-drop", default=1.0, show_default=True,
+                     help="max accuracy drop (pp) per step"),
+        click.option("--calib-windows", default=512, show_default=True),
+        click.option("--float-modules", default="stem", show_default=True,
+                     help="comma-separated modules kept in float inside INT8 models "
+                          "('' = all INT8)"),
+        click.option("--progress/--quiet", "progress", default=None,
+                     help="per-step progress on stderr (default: only when stdout is a terminal)"),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path), required=False)
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="bundle directory (default: RUN_DIR/bundle)")
+@click.option("--int8", is_flag=True, help="also write INT8 ONNX and TFLite models")
+@_int8_options
+@click.option("--formats", default="onnx,tflite", show_default=True)
+@click.option("--float-atol", default=1e-3, show_default=True,
+              help="max |logit diff| a float conversion may show against torch")
+@click.option("--chain-split", default="test", show_default=True,
+              type=click.Choice(["val", "test"]),
+              help="split the chain is scored on; use val when making choices")
+@clean_errors
+def export(run_dir, out, int8, max_drop, calib_windows, float_modules, progress, formats,
+           float_atol, chain_split):
+    """Convert a training run into a model bundle with the accuracy-drop chain.
+
+    Without RUN_DIR: the newest run under ./runs, else the shipped pretrained weights."""
+    from .runtime.assets import PRETRAINED
+
+    if run_dir is None:
+        run_dir = _newest_run()
+        if run_dir is None:
+            run_dir, out = PRETRAINED, out or Path("runs") / "pretrained" / "bundle"
+            click.echo(f"no run under ./runs: exporting the shipped pretrained weights "
+                       f"({run_dir})")
+        else:
+            click.echo(f"exporting the newest run: {run_dir}")
+    opts = _export_options(int8, max_drop, calib_windows, formats, float_modules, float_atol,
+                           chain_split)
+    _run_export(Path(run_dir), Path(out or Path(run_dir) / "bundle"), opts, progress)
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@_int8_options
+@clean_errors
+def quantize(bundle, max_drop, calib_windows, float_modules, progress):
+    """Add the INT8 files, chain rows, manifest entries and golden outputs to a bundle.
+
+    The INT8 half of `export --int8`, from the bundle's own weights and data spec. The float
+    steps run again to score the chain in one pass; they come out byte-identical."""
+    from .export.bundle import quantize_bundle
+
+    opts = _export_options(True, max_drop, calib_windows, "onnx,tflite", float_modules, 1e-3,
+                           "test")
+    res = quantize_bundle(Path(bundle), opts, log=_progress_log(progress))
+    _report_export(res, Path(bundle), opts)
 
 
 @main.command(add_help_option=False,  # --help goes through to the runtime's own parser

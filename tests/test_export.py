@@ -166,3 +166,23 @@ def test_full_int8_tflite_with_int8_input(tiny_run, tmp_path):
     g = np.load(out / "golden.npz")
     np.testing.assert_array_equal(m.runner(g["inputs_normalized"]), g["tflite_int8"])
     assert res.chain.rows[-1].agreement_top1 >= 0.85
+
+
+def test_quantize_adds_the_same_int8_files_and_chain_as_export_int8(bundle, tiny_run, tmp_path):
+    from dataclasses import replace
+
+    from edgehar.export.bundle import quantize_bundle
+
+    full, res = bundle
+    opts = ExportOptions(int8=False, max_drop_pp=100.0, calib_windows=128, max_test_windows=600)
+    fp32 = tmp_path / "b"
+    first = export_bundle(tiny_run, fp32, opts, log=lambda *_: None)
+    assert set(first.manifest.files) == {"weights.pt", "model_fp32.onnx", "model_fp32.tflite"}
+    q = quantize_bundle(fp32, replace(opts, int8=True), log=lambda *_: None)
+    assert set(q.manifest.files) == set(res.manifest.files)
+    for name in res.manifest.files:
+        assert sha256(fp32 / name) == sha256(full / name), name
+    assert q.chain.to_json() == res.chain.to_json()
+    g1, g2 = np.load(full / "golden.npz"), np.load(fp32 / "golden.npz")
+    assert sorted(g1.files) == sorted(g2.files)
+    assert all(np.array_equal(g1[k], g2[k]) for k in g1.files)

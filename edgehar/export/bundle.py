@@ -255,6 +255,24 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     return ExportResult(out, chain, manifest)
 
 
+def quantize_bundle(bundle: Path, opts: ExportOptions, log=print) -> ExportResult:
+    """The INT8 half of ``export --int8`` on a bundle exported without it: from the bundle's
+    own weights, data spec and chain split, for the formats it holds. The float steps run
+    again so the chain is scored in one pass (they come out byte-identical)."""
+    from dataclasses import replace
+
+    from ..runtime.manifest import read_manifest
+
+    m = read_manifest(bundle)
+    if TORCH_FP32.filename not in m.files or not (Path(bundle) / TORCH_FP32.filename).is_file():
+        raise EdgeharError(bundle, f"no {TORCH_FP32.filename} to quantize from (export the run "
+                                   "into a bundle first)")
+    formats = frozenset(Format(e.format) for e in m.files.values() if e.format != "torch")
+    opts = replace(opts, int8=True, formats=formats or opts.formats,
+                   chain_split=m.metrics_split)
+    return export_bundle(Path(bundle), Path(bundle), opts, log)
+
+
 def _latency_ms(runner, x: np.ndarray, repeats: int = 200) -> dict:
     """Single-window latency on the export machine (a rough figure; `edgehar bench` times it
     properly, interleaved against torch)."""
@@ -326,4 +344,5 @@ def render_report_md(manifest: Manifest, report: dict, chain: Chain) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["ExportFailed", "ExportOptions", "ExportResult", "export_bundle", "STEPS"]
+__all__ = ["ExportFailed", "ExportOptions", "ExportResult", "export_bundle", "quantize_bundle",
+           "STEPS"]
