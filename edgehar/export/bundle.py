@@ -237,7 +237,7 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
                             "torch_fp32": ref[:GOLDEN_WINDOWS]},
                     sha_of={TORCH_FP32.name: sha})
     ctx = ConvertContext(model, out, calib, onnx_metadata(manifest.essentials()),
-                         opts.float_modules)
+                         opts.float_modules, _tflite_description(manifest))
     for step in steps_for(set(opts.formats), opts.int8):
         try:
             row = state.run_step(step, ctx, log)
@@ -253,6 +253,26 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     manifest.complete = True
     state.write()
     return ExportResult(out, chain, manifest)
+
+
+def _tflite_description(m: Manifest):
+    from .tflite_metadata import ModelDescription
+
+    spec = m.spec
+    return ModelDescription(
+        name=f"edgehar {m.model.name}",
+        description=(f"Human activity recognition from one {spec.window / spec.sample_rate:.2f} s "
+                     f"window of phone accelerometer + gyroscope ({len(m.labels)} classes). "
+                     "Preprocessing (filters, gravity split) as in the bundle's manifest.json."),
+        version=f"edgehar bundle schema {m.schema_version}",
+        labels=tuple(m.labels),
+        input_name="window",
+        input_description=(f"[1, {spec.window}, {len(spec.channels)}]: "
+                           f"{', '.join(spec.channels)} at {spec.sample_rate} Hz, each normalized "
+                           "(x - mean) / std with the NormalizationOptions below"),
+        mean=tuple(m.normalization.mean), std=tuple(m.normalization.std),
+        output_name="logits",
+        output_description="one logit per class in labels.txt order; softmax for probabilities")
 
 
 def quantize_bundle(bundle: Path, opts: ExportOptions, log=print) -> ExportResult:

@@ -34,6 +34,7 @@ class ConvertContext:
     calib: CalibrationSet
     onnx_metadata: dict[str, str]
     float_modules: tuple[str, ...]
+    tflite_metadata: object = None     # tflite_metadata.ModelDescription, embedded when given
 
 
 def export_onnx(model, out: Path, metadata: dict[str, str]) -> None:
@@ -130,10 +131,22 @@ def onnx_int8(ctx: ConvertContext, out: Path) -> None:
         onnx.save(proto, str(tmp))
 
 
+def _embed_metadata(ctx: ConvertContext, out: Path) -> None:
+    """Android-ready: labels, tensor descriptions and the normalization in the .tflite."""
+    if ctx.tflite_metadata is None:
+        return
+    from .tflite_metadata import with_metadata
+
+    data = with_metadata(out.read_bytes(), ctx.tflite_metadata)
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(data)
+
+
 def tflite_fp32(ctx: ConvertContext, out: Path) -> None:
     from ..train.models import tflite_view
 
     export_tflite(tflite_view(ctx.model), out)
+    _embed_metadata(ctx, out)
 
 
 def tflite_int8(ctx: ConvertContext, out: Path) -> None:
@@ -141,3 +154,4 @@ def tflite_int8(ctx: ConvertContext, out: Path) -> None:
     from ..train.models import tflite_view
 
     quantize_tflite(tflite_view(ctx.model), out, ctx.calib, ctx.float_modules)
+    _embed_metadata(ctx, out)
