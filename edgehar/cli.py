@@ -58,14 +58,21 @@ def data_options(source_default: str | None = "package"):
         @click.option("--val-fraction", default=0.15, show_default=True, type=float)
         @click.option("--split-seed", default=0, show_default=True, type=int)
         @functools.wraps(fn)
+        @clean_errors
         def wrapper(*args, source, task, classes, test_subjects, val_subjects, test_fraction,
                     val_fraction, split_seed, **kwargs):
             from .data.dataset import DataSpec
 
-            if source_default is None:   # evaluate: by default the artifact's own data
-                if all(v is None for v in (task, classes, test_subjects, val_subjects)):
-                    return fn(*args, data=None, source=source, **kwargs)
-                kwargs["source"] = None
+            if source_default is None:   # evaluate: the artifact's own data, with what was given
+                ctx = click.get_current_context()
+                given = {k: v for k, v in (("task", task), ("classes", subjects(classes)),
+                                           ("test_subjects", subjects(test_subjects)),
+                                           ("val_subjects", subjects(val_subjects)),
+                                           ("test_fraction", test_fraction),
+                                           ("val_fraction", val_fraction),
+                                           ("split_seed", split_seed))
+                         if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
+                return fn(*args, data=given or None, source=source, **kwargs)
             for name, f in (("--test-fraction", test_fraction), ("--val-fraction", val_fraction)):
                 if not 0 < f < 1:
                     raise EdgeharError(None, f"{name} must be between 0 and 1, got {f}")
@@ -192,7 +199,13 @@ def train(model_name, epochs, seed, data, init, freeze, lr, out, list_only):
     from .train.trainer import TrainConfig
     from .train.trainer import train as run_train
 
+    if init is not None:   # fine-tuning keeps the architecture of what it starts from
+        from .train.checkpoint import load_run
+
+        model_name = load_run(init)[2]["model"]
     out = out or _next_run_dir(model_name)
+    if out.exists() and not out.is_dir():
+        raise EdgeharError(out, "--out is a file; give a run directory")
     freeze_t = tuple(m.strip() for m in freeze.split(",") if m.strip())
     cfg = TrainConfig(model=model_name, epochs=epochs, seed=seed, data=data,
                       init=str(init) if init else None, freeze=freeze_t,

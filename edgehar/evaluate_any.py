@@ -31,20 +31,16 @@ def _config_of(path: Path) -> dict:
 
 
 def evaluate_path(path: Path, split: str = "test", source: str | None = None,
-                  backend: str | None = None, data=None) -> list[dict]:
-    """One metrics dict per evaluated model file."""
-    from dataclasses import replace
-
-    from .data.windows import dataset_of_run, load_dataset
+                  backend: str | None = None, data: dict | None = None) -> list[dict]:
+    """One metrics dict per evaluated model file. ``data``: DataSpec fields that replace the
+    artifact's own (another split, other subjects)."""
+    from .data.windows import dataset_of_run
 
     path = Path(path)
     if not path.exists():
         raise EdgeharError(path, "not found")
     config = _config_of(path)
-    if data is not None:
-        ds = load_dataset(replace(data, classes=tuple(config["window_spec"]["labels"])))
-    else:
-        ds = dataset_of_run(config, source)
+    ds = dataset_of_run(config, source, overrides=data)
     if split not in ds.splits:
         raise EdgeharError(None, f"unknown split {split!r} (train, val, test)")
     ws = ds.splits[split]

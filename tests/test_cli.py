@@ -41,6 +41,10 @@ def test_data_info_json():
     (["evaluate", "/no/such/model.tflite"], "not found"),
     (["export", "/no/such/run", "--out", "/tmp/x"], "not a training run"),
     (["train", "--model", "nope", "--out", "/tmp/x"], "unknown model"),
+    (["train", "--freeze", "stem", "--epochs", "1", "--out", "/tmp/edgehar_nofreeze"],
+     "applies when fine-tuning"),
+    (["data", "info", "--test-fraction", "nan"], "--test-fraction must be between 0 and 1"),
+    (["plot", "/no/such.jsonl", "--out", "/tmp/x.png"], "prediction file not found"),
 ])
 def test_bad_input_is_one_line(args, message):
     r = CliRunner().invoke(main, args)

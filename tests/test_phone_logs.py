@@ -253,13 +253,25 @@ def test_a_clock_jump_is_refused_naming_the_line(tmp_path):
 
 
 @pytest.mark.parametrize("label", ["65537", "0", "2.5", "1e300", "RUNNING"])
-def test_a_label_that_is_not_a_class_names_the_line(tmp_path, label):
+def test_a_label_the_model_has_no_class_for_is_not_scored_and_is_reported(tmp_path, label):
     t, v = _still(300)
     names = ["STANDING"] * 300
     names[150] = label
     log = _write(tmp_path / "lab.csv", "t,ax,ay,az,gx,gy,gz,label", t, v, names)
-    with pytest.raises(EdgeharError, match="unknown label .* at line 152"):
-        run_replay(ReplayOptions(log=log, quiet=True))
+    s = run_replay(ReplayOptions(log=log, quiet=True, orientation="fixed"))
+    assert s["data_quality"]["unknown_labels"] == {label: 1}
+    # windows 0 and 64 hold the odd row (150); window 128 does not and is scored
+    assert s["windows"] == 3 and s["scored_windows"] == 1
+
+
+def test_label_ids_are_hapt_ids_mapped_by_name_to_the_models_classes():
+    from edgehar.runtime.logs import LabelVocabulary
+
+    vocab = LabelVocabulary(("LAYING", "WALKING", "SIT_TO_STAND"))   # another order, a subset
+    lut = vocab.hapt_lut()
+    assert lut[6] == 1 and lut[1] == 2 and lut[8] == 3 and lut[2] == -1 and lut[0] == -1
+    ids = vocab(["WALKING", "6", "1", "STANDING", ""], None, 2)
+    assert ids.tolist() == [2, 1, 2, -1, -1] and vocab.unknown == {"STANDING": 1}
 
 
 def test_pair_quality_counts_a_shared_pause_once_and_stops_at_the_shorter_file(tmp_path):

@@ -59,7 +59,10 @@ def test_timeline_plot_with_truth_from_the_log(sample_predictions, tmp_path):
 
 
 @pytest.mark.parametrize("content,message", [
-    (b"not json at all\n", "line 0 is not a prediction"),
+    (b"not json at all\n", "line 1 is not a prediction"),
+    (b"", "empty prediction file"),
+    (b'{"start": 64, "end": 192, "t": 3.84, "label": "A", "confidence": 0.5}\n'
+     b'{"start": 0, "end": 128, "t": 2.56, "label": "A", "confidence": 0.5}\n', "out of order"),
     (b'{"start": 0}\n', "is not a prediction"),
     (b"\xff\xfe\x00\x01", "not"),
 ])

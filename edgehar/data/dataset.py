@@ -14,12 +14,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..runtime.errors import EdgeharError
-from ..runtime.spec import LABELS, WindowSpec
+from ..runtime.spec import HAPT_LABELS, LABELS, WindowSpec
 from .sources import Recording, WindowSet
 
-# HAPT's labels.txt ids 1..12 (activity_labels.txt of the HAPT data set)
-HAPT_LABELS: tuple[str, ...] = LABELS + ("STAND_TO_SIT", "SIT_TO_STAND", "SIT_TO_LIE",
-                                         "LIE_TO_SIT", "STAND_TO_LIE", "LIE_TO_STAND")
 TASKS = {"uci6": LABELS, "hapt12": HAPT_LABELS}
 UCI_TEST_SUBJECTS = (2, 4, 9, 10, 12, 13, 18, 20, 24)     # the official UCI-HAR test split
 UCI_VAL_SUBJECTS = (3, 11, 19, 27)                         # fixed, drawn from train subjects only
@@ -128,9 +125,10 @@ def make_split(spec: DataSpec, ws: WindowSet, kind: str, classes: tuple[str, ...
         if len(everyone) < 3:
             raise EdgeharError(spec.source, f"cannot split {len(everyone)} subject(s) into train, "
                                             "validation and test: record at least 3 subjects")
+        pool = [s for s in everyone if val is None or s not in val]   # given val subjects stay
         n_test = max(1, round(spec.test_fraction * len(everyone)))
-        order = list(rng.permutation(len(everyone)))
-        test = tuple(everyone[i] for i in sorted(order[:n_test]))
+        order = list(rng.permutation(len(pool)))
+        test = tuple(pool[i] for i in sorted(order[:n_test]))
         rest = [s for s in everyone if s not in test]
     if val is None:
         n_val = max(1, round(spec.val_fraction * len(everyone)))
@@ -155,6 +153,11 @@ def make_split(spec: DataSpec, ws: WindowSet, kind: str, classes: tuple[str, ...
     for name, subjects in (("train", train), ("validation", val), ("test", test)):
         if not subjects:
             raise EdgeharError(spec.source, f"the {name} split has no subject")
+    nowhere = [c for i, c in enumerate(classes) if not (ws.y == i).any()]
+    if nowhere:
+        raise EdgeharError(spec.source, f"class(es) {', '.join(nowhere)} have no window at all: a "
+                                        "window needs 128 samples (2.56 s) of one label; label "
+                                        "longer stretches, or leave them out with --classes")
     test_y = ws.y[np.isin(ws.subject, list(test))]
     missing = [c for i, c in enumerate(classes) if not (test_y == i).any()]
     if missing:

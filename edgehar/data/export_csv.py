@@ -14,14 +14,15 @@ import numpy as np
 
 from ..runtime.errors import EdgeharError
 from ..runtime.files import atomic_path
-from .dataset import HAPT_LABELS, TASKS
+from ..runtime.spec import HAPT_LABELS
+from .dataset import TASKS
 from .windows import Source
 
 
 def export_csv(source: str, task: str, out: Path) -> int:
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise EdgeharError(out, "exists and is not empty")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise EdgeharError(out, "exists and is not an empty directory")
     recs = Source(source).recordings()
     keep = set(TASKS[task])
     names = np.array([""] + [n if n in keep else "" for n in HAPT_LABELS] + [""])
@@ -36,5 +37,6 @@ def export_csv(source: str, task: str, out: Path) -> int:
         with atomic_path(out / name) as tmp:
             tmp.write_text("t,ax,ay,az,gx,gy,gz,label\n" + "\n".join(lines) + "\n")
         rows.append(f"{name},{r.user}")
-    (out / "subjects.csv").write_text("\n".join(rows) + "\n")
+    with atomic_path(out / "subjects.csv") as tmp:
+        tmp.write_text("\n".join(rows) + "\n")
     return len(recs)

@@ -19,10 +19,7 @@ from ..runtime.errors import EdgeharError
 from ..runtime.logs import (
     HAPT_NAME,
     LabelVocabulary,
-    hapt_experiment,
-    labels_for,
     open_log,
-    read_label_segments,
 )
 from .sources import Recording
 
@@ -42,7 +39,7 @@ def _subjects_csv(root: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError:
         raise EdgeharError(path, "not a text file") from None
     if not lines or [c.strip() for c in lines[0].split(",")] != ["file", "subject"]:
@@ -74,13 +71,15 @@ def subjects_of(root: Path, files: list[Path]) -> dict[Path, int | str]:
     return {f: (int(v) if numeric else v) for f, v in raw.items()}
 
 
-def _segments(path: Path, subject, first_experiment: int, vocab: LabelVocabulary,
-              labels_txt: np.ndarray | None) -> list[Recording]:
+def _segments(path: Path, subject, first_experiment: int, vocab: LabelVocabulary) -> list[Recording]:
     """One recording per stretch without a long gap."""
-    hapt = HAPT_NAME.search(path.name) is not None
-    if hapt and labels_txt is None:
-        raise EdgeharError(path, "a HAPT raw file needs labels.txt beside it")
-    log = open_log(path, acc_units="auto", gyro_units="auto", vocab=vocab)
+    labels_txt = None
+    if HAPT_NAME.search(path.name):
+        labels_txt = path.parent / "labels.txt"
+        if not labels_txt.is_file():
+            raise EdgeharError(path, "a HAPT raw file needs labels.txt beside it")
+    log = open_log(path, acc_units="auto", gyro_units="auto", labels_path=labels_txt,
+                   vocab=vocab)
     recs, raw, lab = [], [], []
 
     def close():
@@ -93,24 +92,12 @@ def _segments(path: Path, subject, first_experiment: int, vocab: LabelVocabulary
     for chunk in log:
         if chunk.new_segment:
             close()
-        raw.append(chunk.samples)
-        if chunk.labels is not None:
-            lab.append(chunk.labels)
-        elif not hapt:
+        if chunk.labels is None:
             raise EdgeharError(path, "no 'label' column: a training log needs one (class names "
                                      "per sample, empty where unlabelled)")
+        raw.append(chunk.samples)
+        lab.append(chunk.labels)
     close()
-    if hapt:   # HAPT ids 1..12 -> the shared vocabulary's ids of the HAPT names
-        from .dataset import HAPT_LABELS
-
-        ids = np.array([-1] + [vocab.ids.setdefault(n, len(vocab.ids) + 1)
-                               for n in HAPT_LABELS], np.int16)
-        out = []
-        for r in recs:
-            ids_here = labels_for(labels_txt, hapt_experiment(path), len(r.raw))
-            out.append(Recording(r.experiment, r.user, r.raw,
-                                 ids[np.where(ids_here >= 1, ids_here, 0)]))
-        recs = out
     return recs
 
 
@@ -125,10 +112,7 @@ def load_labelled_dir(root: Path) -> tuple[list[Recording], tuple[str, ...], dic
     vocab = LabelVocabulary((), grow=True)
     recs: list[Recording] = []
     for f in files:
-        labels_txt = None
-        if HAPT_NAME.search(f.name) and (f.parent / "labels.txt").is_file():
-            labels_txt = read_label_segments(f.parent / "labels.txt")
-        recs += _segments(f, subjects[f], len(recs) + 1, vocab, labels_txt)
+        recs += _segments(f, subjects[f], len(recs) + 1, vocab)
     notes = {"files": len(files), "recordings": len(recs),
              "subjects": len(set(subjects.values()))}
     return recs, vocab.names, notes

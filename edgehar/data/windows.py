@@ -97,7 +97,8 @@ class Source:
         if (path / "Inertial Signals").exists() or (path / "train" / "Inertial Signals").is_dir() \
                 or (path / "UCI HAR Dataset").is_dir():
             return "uci"
-        if (path / "labels.txt").is_file() or (path / "RawData" / "labels.txt").is_file():
+        if ((path / "labels.txt").is_file() or (path / "RawData" / "labels.txt").is_file()) \
+                and not any(path.rglob("*.csv")):   # CSVs beside it: the user's own directory
             return "hapt"
         return "labelled"
 
@@ -140,7 +141,8 @@ def _load(spec: DataSpec) -> Dataset:
             from .labelled import load_labelled_dir
 
             recs, names, notes = load_labelled_dir(Path(spec.source))
-            available = tuple(sorted(names))
+            seen = set(np.unique(np.concatenate([r.labels for r in recs])).tolist())
+            available = tuple(sorted(n for i, n in enumerate(names) if i + 1 in seen))
         else:
             recs, names = src.recordings(), HAPT_LABELS
             available = TASKS[spec.task]
@@ -154,14 +156,22 @@ def _load(spec: DataSpec) -> Dataset:
     return Dataset(spec, classes, splits, {k: list(v) for k, v in subjects.items()}, kind, notes)
 
 
-def dataset_of_run(config: dict, source: str | None = None) -> Dataset:
+def dataset_of_run(config: dict, source: str | None = None, overrides: dict | None = None
+                   ) -> Dataset:
     """The data a run (or a bundle) was trained on: its spec, labels in the model's order and
-    its resolved split; ``source`` points the same spec at another copy of the data."""
+    its resolved split; ``source`` points the same spec at another copy of the data and
+    ``overrides`` replaces fields (a list of test subjects drops the stored validation list
+    unless one is given too)."""
     data = config.get("data") or {}
     spec = DataSpec.from_dict(data["spec"]) if data.get("spec") else \
         DataSpec(source=data.get("source", "package"))
     labels = tuple(config["window_spec"]["labels"])
-    return load_dataset(replace(spec, classes=labels, source=source or spec.source))
+    overrides = dict(overrides or {})
+    if "test_subjects" in overrides or "test_fraction" in overrides or "split_seed" in overrides:
+        overrides.setdefault("val_subjects", None)
+        overrides.setdefault("test_subjects", None)
+    overrides.pop("classes", None)   # scored in the model's own label order, always
+    return load_dataset(replace(spec, classes=labels, source=source or spec.source, **overrides))
 
 
 def load_splits(source: str = "package", spec: WindowSpec | None = None) -> dict[str, WindowSet]:

@@ -58,13 +58,16 @@ def _last_line(path: Path) -> str:
 
 
 def _window(path: Path, line_no: int, line: str) -> dict:
+    """One prediction, its fields converted and checked (finite times, start < end)."""
     try:
-        w = json.loads(line)
-        float(w["t"]), int(w["start"]), int(w["end"])
-        str(w["label"]), float(w["confidence"])
-    except (ValueError, KeyError, TypeError) as e:
+        raw = json.loads(line)
+        w = {"t": float(raw["t"]), "start": int(raw["start"]), "end": int(raw["end"]),
+             "label": str(raw["label"]), "confidence": float(raw["confidence"])}
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise EdgeharError(path, f"line {line_no} is not a prediction "
                                  f"({type(e).__name__}: {str(e)[:80]})") from None
+    if not (np.isfinite(w["t"]) and np.isfinite(w["confidence"]) and 0 <= w["start"] < w["end"]):
+        raise EdgeharError(path, f"line {line_no} is not a prediction (times out of range)")
     return w
 
 
@@ -75,11 +78,15 @@ def read_binned(path: Path, truth: np.ndarray | None = None,
     into the file's labels (-1 none), indexed by the 50 Hz sample of the stream."""
     path = Path(path)
     if not path.is_file():
-        raise EdgeharError(path, "prediction file not found")
+        raise EdgeharError(path, "prediction file not found" if not path.exists()
+                           else "not a file")
     try:
-        last = _window(path, 0, _last_line(path))
+        last_line = _last_line(path)
+        if not last_line.strip():
+            raise EdgeharError(path, "empty prediction file")
         with open(path, encoding="utf-8") as f:
             first = _window(path, 1, f.readline())
+        last = _window(path, -1, last_line)
     except UnicodeDecodeError:
         raise EdgeharError(path, "not a prediction file (not UTF-8 text)") from None
     t0 = (first["start"]) / rate
@@ -92,17 +99,22 @@ def read_binned(path: Path, truth: np.ndarray | None = None,
     conf = np.zeros(bins)
     true = None
     mismatches = scored = n = 0
+    prev = -1
     with open(path, encoding="utf-8") as f:
         for i, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             w = _window(path, i, line)
+            if w["start"] <= prev:
+                raise EdgeharError(path, f"line {i}: windows out of order (start {w['start']} "
+                                         f"after {prev}); one replay per file")
+            prev = w["start"]
             k = index.get(w["label"])
             if k is None:
                 k = index[w["label"]] = len(index)
                 pred = np.concatenate([pred, np.zeros((bins, 1), np.int64)], 1)
             mid = (w["start"] + w["end"]) / 2 / rate
-            b = min(int((mid - t0) / (t1 - t0) * bins), bins - 1)
+            b = min(max(int((mid - t0) / (t1 - t0) * bins), 0), bins - 1)
             pred[b, k] += 1
             conf[b] += w["confidence"]
             n += 1
@@ -128,7 +140,7 @@ def read_binned(path: Path, truth: np.ndarray | None = None,
         pred = pred[:, order]
         labels = list(model_labels) + [n for n in index if n not in model_labels]
     else:   # no model at hand: a stable order (the built-in classes first), so colours agree
-        from ..data.dataset import HAPT_LABELS
+        from ..runtime.spec import HAPT_LABELS
 
         names = sorted(index, key=lambda n: (HAPT_LABELS.index(n) if n in HAPT_LABELS
                                              else len(HAPT_LABELS), n))
@@ -150,8 +162,8 @@ def truth_from(labels_path: Path, pred_path: Path, experiment: int | None
                ) -> tuple[np.ndarray, list[str]]:
     """Per-sample class indices (-1: none) and their names, from a labelled CSV log or a HAPT
     labels.txt (the experiment from --experiment or the prediction file's name)."""
-    from ..data.dataset import HAPT_LABELS
     from ..runtime.logs import LabelVocabulary, labels_for, open_log, read_label_segments
+    from ..runtime.spec import HAPT_LABELS
 
     labels_path = Path(labels_path)
     if labels_path.name == "labels.txt":
@@ -204,6 +216,8 @@ def plot_timeline(pred_path: Path, out: Path, labels_path: Path | None = None,
     from ..runtime.files import atomic_path
 
     pred_path = Path(pred_path)
+    if Path(out).is_dir():
+        raise EdgeharError(out, "--out is a directory; give a .png file name")
     truth, names = truth_from(labels_path, pred_path, experiment) if labels_path else (None, None)
     summary = _summary(pred_path, summary_path)
     b = read_binned(pred_path, truth, names, _model_labels(summary))
@@ -275,7 +289,7 @@ def _inside(filled: np.ndarray) -> np.ndarray:
 
 def _model_labels(summary: dict | None) -> list[str] | None:
     """The replayed model's labels, from the manifest beside the summary's model file."""
-    if not summary or not summary.get("model_file"):
+    if not summary or not isinstance(summary.get("model_file"), str):
         return None
     from ..runtime.manifest import MANIFEST, read_manifest
 
@@ -295,9 +309,12 @@ def _summary(pred_path: Path, summary_path: Path | None) -> dict | None:
     if summary_path is None:
         return None
     try:
-        return json.loads(Path(summary_path).read_text())
+        summary = json.loads(Path(summary_path).read_text())
     except (OSError, ValueError):
         raise EdgeharError(summary_path, "not a replay summary (JSON)") from None
+    if not isinstance(summary, dict):
+        raise EdgeharError(summary_path, "not a replay summary (a JSON object)")
+    return summary
 
 
 def _shade(ax, summary: dict | None, scale: float, edges: np.ndarray, empty: np.ndarray
@@ -311,7 +328,8 @@ def _shade(ax, summary: dict | None, scale: float, edges: np.ndarray, empty: np.
             first = False
     if not summary:
         return
-    settled = (summary.get("orientation") or {}).get("settled_at_s")
-    if settled:
+    orientation = summary.get("orientation")
+    settled = orientation.get("settled_at_s") if isinstance(orientation, dict) else None
+    if isinstance(settled, (int, float)) and settled > 0:
         ax.axvspan(edges[0] / scale, settled / scale, color="#999999", alpha=0.25, lw=0,
                    zorder=0, label="orientation not settled yet")

@@ -139,6 +139,8 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
     with contextlib.ExitStack() as stack:
         # Predictions go to a temp file renamed into place only when the whole replay
         # succeeded; the file (entered last) is closed before the rename.
+        if bar is not None:
+            stack.callback(bar.close)   # also when the replay stops on an error
         sinks = [throughput, scorer, settled_scorer, timeline, live]
         if opts.out:
             f = stack.enter_context(open(stack.enter_context(atomic_path(opts.out)), "w"))
@@ -152,8 +154,6 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
                 done = engine.samples_processed / spec.sample_rate
                 share = read.done / read.total if read.total else 0
                 bar.update(done, done / share if share > 0 else None)
-        if bar is not None:
-            bar.close()
         if live:
             live.close()
         if throughput.windows == 0:

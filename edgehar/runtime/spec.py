@@ -12,6 +12,10 @@ LABELS: tuple[str, ...] = (
     "STANDING",
     "LAYING",
 )
+# HAPT's labels.txt ids 1..12 (the HAPT data set's activity_labels.txt): the six activities
+# above, then the postural transitions
+HAPT_LABELS: tuple[str, ...] = LABELS + ("STAND_TO_SIT", "SIT_TO_STAND", "SIT_TO_LIE",
+                                         "LIE_TO_SIT", "STAND_TO_LIE", "LIE_TO_STAND")
 CHANNELS: tuple[str, ...] = (
     "body_acc_x", "body_acc_y", "body_acc_z",
     "body_gyro_x", "body_gyro_y", "body_gyro_z",

@@ -151,8 +151,13 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
     seed_everything(cfg.seed, cfg.device)
     splits = {k: cap_windows(v, cfg.max_windows, cfg.seed) for k, v in splits.items()}
     tr, va = splits["train"], splits["val"]
-    if not len(tr.y) or not len(va.y):
-        raise EdgeharError(cfg.data.source, "the train or validation split has no window")
+    for name in ("train", "val", "test"):
+        if not len(splits[name].y):
+            raise EdgeharError(cfg.data.source, f"the {name} split has no window")
+    if cfg.freeze and cfg.init is None:
+        raise EdgeharError(None, "--freeze applies when fine-tuning: give --init RUN_OR_BUNDLE")
+    if not (cfg.lr > 0 and np.isfinite(cfg.lr)):
+        raise EdgeharError(None, f"--lr must be a positive number, got {cfg.lr}")
     model, norm, init_notes = _initial_model(cfg, classes)
     model = model.to(cfg.device)
     norm = norm or Normalization.fit(tr.x)

@@ -72,8 +72,10 @@ def open_log(path: Path, acc_units: str = "g", labels_path: Path | None = None,
             raise EdgeharError(path, "HAPT raw files are in g and rad/s; --acc-units and "
                                      "--gyro-units apply to CSV logs")
         labels = None
-        if labels_path is not None:
-            labels = read_hapt_labels(labels_path, hapt_experiment(path))
+        if labels_path is not None:   # HAPT ids -> the vocabulary's (the model's) ids, by name
+            ids = read_hapt_labels(labels_path, hapt_experiment(path))
+            lut = (vocab or LabelVocabulary()).hapt_lut()
+            labels = lut[np.clip(ids, 0, len(lut) - 1)]
         quality.input_rate_hz = 50.0
         chunks = _pad_labels(read_hapt_log(path, labels, counter=counter))
     else:
@@ -82,6 +84,8 @@ def open_log(path: Path, acc_units: str = "g", labels_path: Path | None = None,
                                             "'label' column instead")
         chunks = read_csv_log(path, acc_units, gyro_units, max_gap, quality, vocab=vocab,
                               counter=counter)
+    if vocab is not None:
+        quality.unknown_labels = vocab.unknown    # filled while reading
     return LogSource(checked(chunks, quality, acc_units, gyro_units, path), quality, counter)
 
 

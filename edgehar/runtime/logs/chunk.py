@@ -27,6 +27,7 @@ class DataQuality:
     interpolated_seconds: float = 0.0
     units_check: dict = field(default_factory=dict)
     gyro_rate_hz: float | None = None       # separate gyroscope file only
+    unknown_labels: dict = field(default_factory=dict)   # label names the model has no class for
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -36,6 +37,8 @@ class DataQuality:
             d[k] = None if d[k] is None else round(d[k], 2)
         if d["gyro_rate_hz"] is None:
             del d["gyro_rate_hz"]
+        if not d["unknown_labels"]:
+            del d["unknown_labels"]
         return d
 
 

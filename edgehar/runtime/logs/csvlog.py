@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EdgeharError
-from ..spec import LABELS
+from ..spec import HAPT_LABELS, LABELS
 from .chunk import DataQuality, LogChunk
 from .resample import DEFAULT_MAX_GAP_S, GridAligner, TimedStream
 from .text import CHUNK_ROWS, chunks_of, open_text, parse_rows
@@ -32,35 +32,42 @@ UNLABELLED = ("", "-1", "NONE", "UNKNOWN")
 class LabelVocabulary:
     """Class names -> ids 1..n (a window is scored only where the id stays one whole number).
 
-    Fixed (a model's labels: a name it does not know is an error naming the line; the ids
-    1..n may stand for the names) or growing (a dataset being read: every new name becomes the
-    next id)."""
+    Fixed (a model's labels) or growing (a dataset being read: every new name becomes the next
+    id). With a fixed vocabulary a name the model has no class for is not scored and is
+    counted in ``unknown`` (the summary reports it: a typo shows), and a number 1..12 is a HAPT
+    activity id, mapped by its HAPT name to the model's id."""
 
     def __init__(self, names: tuple[str, ...] = LABELS, grow: bool = False):
         self.ids = {n: i + 1 for i, n in enumerate(names)}
         self.grow = grow
+        self.unknown: dict[str, int] = {}
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(self.ids)
 
+    def hapt_lut(self) -> np.ndarray:
+        """HAPT ids 0..12 (0: none) -> this vocabulary's ids (-1 where it has no such class)."""
+        ids = [self.ids.setdefault(n, len(self.ids) + 1) if self.grow else self.ids.get(n, -1)
+               for n in HAPT_LABELS]
+        return np.array([-1] + ids, np.int16)
+
     def __call__(self, column: list[str], path: Path, first_line: int) -> np.ndarray:
         out = np.empty(len(column), np.float64)
         for i, raw in enumerate(column):
-            name = raw.strip()
+            name = raw.strip()[:80]
             if name in UNLABELLED:
                 out[i] = -1
             elif name in self.ids:
                 out[i] = self.ids[name]
             elif self.grow:
-                out[i] = self.ids.setdefault(name[:80], len(self.ids) + 1)
-            elif name.isdigit() and 1 <= int(name) <= len(self.ids):
-                out[i] = int(name)
+                out[i] = self.ids.setdefault(name, len(self.ids) + 1)
+            elif name.isdigit() and 1 <= int(name) <= len(HAPT_LABELS):
+                out[i] = self.ids.get(HAPT_LABELS[int(name) - 1], -1)
             else:
-                known = ", ".join(self.ids)
-                raise EdgeharError(path, f"unknown label {name[:40]!r} at line {first_line + i} "
-                                         f"(the labels: {known[:200]}, 1-{len(self.ids)}, or "
-                                         "empty for none)")
+                out[i] = -1
+                if len(self.unknown) < 20 or name in self.unknown:
+                    self.unknown[name] = self.unknown.get(name, 0) + 1
         return out
 
 
