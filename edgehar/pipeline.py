@@ -16,6 +16,8 @@ def _replay_logs(ds, out: Path) -> list[tuple[Path, Path | None]]:
     from .data.windows import Source
 
     subject = ds.subjects["test"][0]
+    if ds.kind == "uci":   # UCI HAR directories hold windows, not recordings to replay
+        return []
     if ds.kind == "labelled":
         root = Path(ds.spec.source)
         owners = subjects_of(root, find_logs(root))
@@ -53,7 +55,10 @@ def run_pipeline(model_name: str | None, epochs: int, seed: int, out: Path, max_
 
     echo(f"== 3/3 replay test subject {ds.subjects['test'][0]}'s recordings through the runtime")
     summaries = []
-    for log, labels in _replay_logs(ds, out):
+    logs = _replay_logs(ds, out)
+    if not logs:
+        echo("   skipped: a UCI HAR directory holds windows, not recordings to replay")
+    for log, labels in logs:
         stem = log.stem.removeprefix("acc_")
         s = run_replay(ReplayOptions(log=log, model=out / "bundle", labels=labels,
                                      out=out / f"pred_{stem}.jsonl",
