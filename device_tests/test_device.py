@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import platform
-import time
 
 import numpy as np
 import pytest
@@ -13,6 +13,7 @@ from edgehar.runtime import StreamEngine, load_model
 from edgehar.runtime.assets import SAMPLE_LOG
 from edgehar.runtime.logs import open_log
 from edgehar.runtime.memory import replay_peak_rss
+from edgehar.runtime.metrics import call_latency_ms
 
 FLOAT_ATOL = 1e-4  # float kernels differ across CPUs only in summation order
 
@@ -97,17 +98,6 @@ def test_sample_replay_gives_stored_predictions(bundle, manifest, golden, name):
     assert np.abs(probs - ref).max() < 0.02
 
 
-def _latency(model, x, n=200):
-    for _ in range(20):
-        model.runner(x)
-    t = np.empty(n)
-    for i in range(n):
-        t0 = time.perf_counter()
-        model.runner(x)
-        t[i] = time.perf_counter() - t0
-    return np.percentile(t, 50) * 1e3, np.percentile(t, 99) * 1e3
-
-
 def _budget_cell(value: float, budget: float | None, unit: str) -> str:
     if budget is None:
         return "none given"
@@ -122,7 +112,8 @@ def test_latency_budget(bundle, manifest, budgets):
     for name in manifest.model_files():
         if not backend_available(name.rsplit(".", 1)[1]):
             continue
-        p50, p99 = _latency(load_model(bundle / name), x)
+        lat = call_latency_ms(functools.partial(load_model(bundle / name).runner, x))
+        p50, p99 = lat["p50"], lat["p99"]
         measured[name] = p99
         budget = _budget_cell(p99, budgets["latency_ms"], "ms") if "int8.tflite" in name else "-"
         REPORT.append(f"{name:<20} {p50:8.3f} {p99:8.3f}  {budget}")

@@ -23,6 +23,7 @@ from ..runtime.backends import Backend, open_runner
 from ..runtime.errors import EdgeharError
 from ..runtime.files import atomic_path, sha256, write_json
 from ..runtime.manifest import FileEntry, Manifest, ModelInfo
+from ..runtime.metrics import call_latency_ms
 from ..runtime.model import Model
 from ..runtime.quiet import silenced_fds
 from ..runtime.spec import WindowSpec
@@ -293,19 +294,11 @@ def quantize_bundle(bundle: Path, opts: ExportOptions, log=print) -> ExportResul
     return export_bundle(Path(bundle), Path(bundle), opts, log)
 
 
-def _latency_ms(runner, x: np.ndarray, repeats: int = 200) -> dict:
+def _latency_ms(runner, x: np.ndarray) -> dict:
     """Single-window latency on the export machine (a rough figure; `edgehar bench` times it
     properly, interleaved against torch)."""
-    import time
-
-    for _ in range(10):
-        runner(x)
-    t = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        runner(x)
-        t.append((time.perf_counter() - t0) * 1e3)
-    return {"p50": round(float(np.percentile(t, 50)), 4), "p99": round(float(np.percentile(t, 99)), 4)}
+    lat = call_latency_ms(lambda: runner(x), warmup=10)
+    return {k: round(v, 4) for k, v in lat.items()}
 
 
 def sample_replay(model: Model) -> tuple[np.ndarray, np.ndarray]:

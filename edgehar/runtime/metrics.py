@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -56,3 +59,16 @@ class LatencyHistogram:
             return float("nan")
         b = int(np.searchsorted(np.cumsum(self.counts), q / 100 * total, side="left"))
         return float(self.LO_MS * np.exp((b + 0.5) / self._scale))
+
+
+def call_latency_ms(fn: Callable[[], object], repeats: int = 200, warmup: int = 20) -> dict:
+    """p50 / p99 wall time (ms) of ``fn()`` over ``repeats`` calls after ``warmup`` calls:
+    single-window latency wherever it is measured (training, export, device tests)."""
+    for _ in range(warmup):
+        fn()
+    t = np.empty(repeats)
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        t[i] = time.perf_counter() - t0
+    return {"p50": float(np.percentile(t, 50) * 1e3), "p99": float(np.percentile(t, 99) * 1e3)}

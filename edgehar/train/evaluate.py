@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import torch
 from ..data.sources import WindowSet
 from ..runtime.files import write_json
 from ..runtime.manifest import Normalization
-from ..runtime.metrics import classification_report
+from ..runtime.metrics import call_latency_ms, classification_report
 from ..runtime.spec import LABELS
 from .checkpoint import predict_logits
 from .models import HarResNeXt, count_macs, count_params
@@ -20,16 +19,9 @@ from .models import HarResNeXt, count_macs, count_params
 def torch_latency_ms(model: torch.nn.Module, repeats: int = 200) -> dict:
     """Single-window eager latency (batch 1), after warm-up."""
     x = torch.zeros(1, 128, 9)
-    times = []
     with torch.no_grad():
-        for _ in range(20):
-            model(x)
-        for _ in range(repeats):
-            t = time.perf_counter()
-            model(x)
-            times.append((time.perf_counter() - t) * 1e3)
-    return {"p50": float(np.percentile(times, 50)), "p99": float(np.percentile(times, 99)),
-            "threads": torch.get_num_threads()}
+        lat = call_latency_ms(lambda: model(x), repeats)
+    return {**lat, "threads": torch.get_num_threads()}
 
 
 def write_evaluation(out: Path, model: HarResNeXt, norm: Normalization, ws: WindowSet,
