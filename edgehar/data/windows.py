@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..runtime.errors import EdgeharError
-from ..runtime.preprocess import window_label, windows_of
+from ..runtime.preprocess import window_labels, windows_of
 from ..runtime.spec import LABELS, WindowSpec
 from .dataset import (
     HAPT_LABELS,
@@ -28,13 +28,6 @@ TEST_SUBJECTS = UCI_TEST_SUBJECTS
 VAL_SUBJECTS = UCI_VAL_SUBJECTS
 TRAIN_SUBJECTS = tuple(s for s in range(1, 31) if s not in TEST_SUBJECTS + VAL_SUBJECTS)
 SPLITS = {"train": TRAIN_SUBJECTS, "val": VAL_SUBJECTS, "test": TEST_SUBJECTS}
-
-
-def window_labels(labels: np.ndarray, starts: np.ndarray, window: int,
-                  classes: int = len(LABELS)) -> np.ndarray:
-    """Class index 0..classes-1 for windows whose samples all carry one class id, else -1."""
-    return np.array([window_label(labels[s:s + window], window, classes) for s in starts],
-                    np.int64)
 
 
 def windows_from_recordings(recordings: list[Recording], spec: WindowSpec | None = None

@@ -45,6 +45,13 @@ def window_label(labels: np.ndarray, window: int, classes: int = 6) -> int:
     return -1
 
 
+def window_labels(labels: np.ndarray, starts: np.ndarray, window: int, classes: int = 6
+                  ) -> np.ndarray:
+    """``window_label`` of the windows starting at ``starts`` (indices into ``labels``)."""
+    return np.array([window_label(labels[s:s + window], window, classes) for s in starts],
+                    np.int64)
+
+
 @dataclass
 class WindowBatch:
     starts: np.ndarray   # (k,) sample index of each window's first sample in the stream

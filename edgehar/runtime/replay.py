@@ -23,7 +23,7 @@ from .files import atomic_path, write_json
 from .logs import DEFAULT_MAX_GAP_S, LabelVocabulary, LogChunk, open_log
 from .model import Backend, load_model
 from .orientation import DEFAULT_ORIENTATION
-from .preprocess import window_label
+from .preprocess import window_labels
 from .progress import ProgressLine
 from .progress import wanted as progress_wanted
 from .sinks import JsonlSink, LiveLine, Scorer, Throughput, Timeline, describe
@@ -68,8 +68,7 @@ class _LabelTrack:
         self.start = at
 
     def truth(self, starts: np.ndarray, window: int, classes: int) -> np.ndarray:
-        return np.array([window_label(self.buf[s - self.start:s - self.start + window], window,
-                                      classes) for s in starts], np.int64)
+        return window_labels(self.buf, np.asarray(starts) - self.start, window, classes)
 
     def trim(self, keep_from: int) -> None:
         cut = keep_from - self.start
