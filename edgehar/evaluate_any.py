@@ -23,9 +23,7 @@ def _config_of(path: Path) -> dict:
         return json.loads((path / "config.json").read_text())
     bundle = path if path.is_dir() else path.parent
     if (bundle / MANIFEST).is_file():
-        m = read_manifest(bundle)
-        return {"window_spec": m.spec.to_dict(),
-                "data": {"source": m.data_source or "package", "spec": m.dataset}}
+        return read_manifest(bundle).run_config()
     model = load_model(path)          # a lone .onnx carries its labels in its metadata
     return {"window_spec": model.spec.to_dict(), "data": {"source": "package"}}
 

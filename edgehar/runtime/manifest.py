@@ -124,6 +124,15 @@ class Manifest:
                 return name
         raise EdgeharError(MANIFEST, f"the bundle has no {backend} model file")
 
+    def run_config(self) -> dict:
+        """The facts of a training run's config.json that the bundle carries (model, labels,
+        normalization, data spec, orientation): a bundle stands in for its run."""
+        return {"model": self.model.name if self.model else None,
+                "model_config": self.model.config if self.model else None,
+                "normalization": self.normalization.to_dict(), "window_spec": self.spec.to_dict(),
+                "data": {"source": self.data_source or "package", "spec": self.dataset},
+                "orientation": self.orientation}
+
     def essentials(self) -> dict:
         """What a lone model file needs to be run (carried in ONNX metadata_props): the window
         contract and the normalization, in the manifest's own layout."""

@@ -51,11 +51,7 @@ def _load_bundle_weights(bundle: Path) -> tuple[HarResNeXt, Normalization, dict]
     m = read_manifest(bundle)
     if m.model is None:
         raise EdgeharError(bundle / MANIFEST, "the manifest names no model config")
-    config = {"model": m.model.name, "model_config": m.model.config,
-              "normalization": m.normalization.to_dict(), "window_spec": m.spec.to_dict(),
-              "data": {"source": m.data_source or "package", "spec": m.dataset},
-              "orientation": m.orientation}
-    return load_weights(m.model.config, bundle / WEIGHTS), m.normalization, config
+    return load_weights(m.model.config, bundle / WEIGHTS), m.normalization, m.run_config()
 
 
 @torch.no_grad()
