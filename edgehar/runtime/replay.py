@@ -116,9 +116,6 @@ def predict_log(engine: StreamEngine, chunks: Iterable[LogChunk], push: int = 64
 def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dict:
     if opts.out is not None and Path(opts.out).is_dir():
         raise EdgeharError(opts.out, "--out is a directory; give a file name for the predictions")
-    if not opts.max_gap >= 2 / 50:   # also refuses NaN
-        raise EdgeharError(None, f"--max-gap must be at least 0.04 s (two 50 Hz samples), "
-                                 f"got {opts.max_gap}")
     model = load_model(opts.model, Backend(opts.backend) if opts.backend else None,
                        threads=opts.threads)
     spec = model.spec

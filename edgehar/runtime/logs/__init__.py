@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EdgeharError
+from ..spec import SAMPLE_RATE
 from .chunk import DataQuality, LogChunk, ReadCounter
 from .csvlog import LabelVocabulary, read_csv_log, read_sensor_pair
 from .hapt import (
@@ -58,8 +59,9 @@ def open_log(path: Path, acc_units: str = "g", labels_path: Path | None = None,
                                   else f"is a directory, not a {what}")
     units_factor(ACC_UNITS, acc_units, "accelerometer", path)
     units_factor(GYRO_UNITS, gyro_units, "gyroscope", gyro_path or path)
-    if not max_gap > 0:
-        raise EdgeharError(None, f"--max-gap must be a positive number of seconds, got {max_gap}")
+    if not max_gap >= 2 / SAMPLE_RATE:   # also refuses NaN
+        raise EdgeharError(None, f"--max-gap must be at least {2 / SAMPLE_RATE:g} s (two "
+                                 f"{SAMPLE_RATE} Hz samples), got {max_gap}")
     quality = DataQuality()
     counter = ReadCounter(total=path.stat().st_size)
     if gyro_path is not None:
