@@ -35,8 +35,8 @@ def main():
 def data_options(source_default: str | None = "package"):
     """--source and the label-set / split options, shared by data info, train, evaluate and
     pipeline; the command receives them as one ``data`` argument (a DataSpec). With
-    ``source_default=None`` (evaluate) it also receives ``source``: only --source given means
-    "the artifact's own data spec, read from there" (data None)."""
+    ``source_default=None`` (evaluate) it receives ``source`` and, as ``data``, only the fields
+    given on the command line (None when none): they replace the artifact's own data spec."""
 
     def subjects(value):
         return None if value is None else tuple(v.strip() for v in value.split(",") if v.strip())
@@ -63,6 +63,9 @@ def data_options(source_default: str | None = "package"):
                     val_fraction, split_seed, **kwargs):
             from .data.dataset import DataSpec
 
+            for name, f in (("--test-fraction", test_fraction), ("--val-fraction", val_fraction)):
+                if not 0 < f < 1:
+                    raise EdgeharError(None, f"{name} must be between 0 and 1, got {f}")
             if source_default is None:   # evaluate: the artifact's own data, with what was given
                 ctx = click.get_current_context()
                 given = {k: v for k, v in (("task", task), ("classes", subjects(classes)),
@@ -73,9 +76,6 @@ def data_options(source_default: str | None = "package"):
                                            ("split_seed", split_seed))
                          if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
                 return fn(*args, data=given or None, source=source, **kwargs)
-            for name, f in (("--test-fraction", test_fraction), ("--val-fraction", val_fraction)):
-                if not 0 < f < 1:
-                    raise EdgeharError(None, f"{name} must be between 0 and 1, got {f}")
             return fn(*args, data=DataSpec(source or "package", task or "uci6",
                                            subjects(classes), subjects(test_subjects),
                                            subjects(val_subjects), test_fraction, val_fraction,

@@ -67,8 +67,9 @@ def cap_windows(ws: WindowSet, n: int | None, seed: int) -> WindowSet:
     return subset(ws, mask)
 
 
-def split(ws: WindowSet) -> dict[str, WindowSet]:
-    return {name: subset(ws, np.isin(ws.subject, subjects)) for name, subjects in SPLITS.items()}
+def split(ws: WindowSet, subjects: dict = SPLITS) -> dict[str, WindowSet]:
+    """Windows per split by subject (default: the UCI-HAR split)."""
+    return {name: subset(ws, np.isin(ws.subject, list(subs))) for name, subs in subjects.items()}
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,8 @@ def _load(spec: DataSpec) -> Dataset:
             raise EdgeharError(spec.source, "no window carries one class for all its 128 samples "
                                             "(2.56 s): label longer stretches")
     subjects = make_split(spec, ws, kind, classes)
-    splits = {k: subset(ws, np.isin(ws.subject, list(v))) for k, v in subjects.items()}
-    return Dataset(spec, classes, splits, {k: list(v) for k, v in subjects.items()}, kind, notes)
+    return Dataset(spec, classes, split(ws, subjects), {k: list(v) for k, v in subjects.items()},
+                   kind, notes)
 
 
 def dataset_of_run(config: dict, source: str | None = None, overrides: dict | None = None

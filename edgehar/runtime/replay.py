@@ -174,8 +174,8 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
         "data_quality": chunks.quality.to_dict(),
         "orientation": engine.orientation_state(),
     }
-    if settled_scorer is not None and settled_scorer.summary():
-        after = settled_scorer.summary()
+    after = settled_scorer.summary() if settled_scorer is not None else {}
+    if after:
         summary["orientation"].update(accuracy_after_settled=after["accuracy"],
                                       scored_windows_after_settled=after["scored_windows"],
                                       confusion_after_settled=after["confusion"])

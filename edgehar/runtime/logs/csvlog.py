@@ -107,7 +107,6 @@ class _CsvRows:
         self.label_col = header.index("label") if "label" in header else None
         self.chunk_rows = chunk_rows
         self.t_origin: float | None = None
-        self.lines = 0
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
         """(t seconds from the first row, values (+ label id last), first line number)."""
@@ -121,8 +120,7 @@ class _CsvRows:
                     t = (data[:, 0] - self.t_origin) * self.time_scale
                 yield t, data[:, 1:], line
                 line += len(lines)
-        self.lines = line - 2
-        if self.lines == 0:
+        if line == 2:
             raise EdgeharError(self.path, "no data rows after the header")
 
     def _parse(self, lines: list[str], line: int) -> np.ndarray:
