@@ -180,13 +180,14 @@ def truth_from(labels_path: Path, pred_path: Path, experiment: int | None
         ids = labels_for(mine, experiment, int(mine[:, 4].max()) + 1)
         return np.where(ids >= 1, ids - 1, -1), list(HAPT_LABELS)
     vocab = LabelVocabulary((), grow=True)
-    parts = []
+    parts, n = [], 0
     for chunk in open_log(labels_path, acc_units="auto", gyro_units="auto", vocab=vocab):
         if chunk.labels is None:
             raise EdgeharError(labels_path, "no 'label' column to take the truth from")
-        if chunk.start > sum(len(p) for p in parts):   # a gap: no truth there
-            parts.append(np.full(chunk.start - sum(len(p) for p in parts), 0, np.int16))
+        if chunk.start > n:   # a gap: no truth there
+            parts.append(np.zeros(chunk.start - n, np.int16))
         parts.append(chunk.labels)
+        n = chunk.start + len(chunk.labels)
     ids = np.concatenate(parts) if parts else np.zeros(0, np.int16)
     return np.where(ids >= 1, ids - 1, -1), list(vocab.names)
 
@@ -230,6 +231,7 @@ def plot_timeline(pred_path: Path, out: Path, labels_path: Path | None = None,
     band = 0.8
     y_pred = rows - 1
     maj = _majority(b.pred)
+    centres = (b.edges[:-1] + b.edges[1:]) / 2 / scale
     for k, t0, t1 in _spans(maj, b.edges):
         if k >= 0:
             ax.axvspan(t0 / scale, t1 / scale, ymin=(y_pred + 0.1) / (rows + 1.3),
@@ -244,15 +246,13 @@ def plot_timeline(pred_path: Path, out: Path, labels_path: Path | None = None,
         # mismatch marks: bins whose majority prediction is not the majority truth
         in_model = np.array([lab in b.model_labels for lab in b.labels] + [False])
         wrong = (maj >= 0) & (tmaj >= 0) & in_model[np.maximum(tmaj, 0)] & (maj != tmaj)
-        centres = (b.edges[:-1] + b.edges[1:]) / 2 / scale
         ax.scatter(centres[wrong], np.full(wrong.sum(), 1.0), marker="|", color="black", s=60,
                    zorder=3, label="prediction differs from the truth")
     # confidence as a line above the bands
     filled = b.pred.sum(1) > 0
     mean_conf = np.where(filled, b.conf / np.maximum(b.pred.sum(1), 1), np.nan)
-    centres = (b.edges[:-1] + b.edges[1:]) / 2 / scale
     top = rows + 0.1
-    ax.plot(centres, top + mean_conf * 1.0, color="#333333", lw=0.8, label="confidence (0-1)")
+    ax.plot(centres, top + mean_conf, color="#333333", lw=0.8, label="confidence (0-1)")
     _shade(ax, summary, scale, b.edges, ~filled & _inside(filled))
     ax.set_ylim(0, rows + 1.2)
     ticks = [0.5, 1.5] if rows == 2 else [0.5]
