@@ -7,6 +7,7 @@ log; a gyroscope whose 99th percentile is beyond any phone's range in rad/s is i
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -88,11 +89,7 @@ def checked(chunks: Iterable[LogChunk], quality: DataQuality, acc_units: str, gy
             scale = np.array([ACC_UNITS[acc_units]] * 3 + [GYRO_UNITS[gyro_units]] * 3)
             first = first * scale
         quality.units_check = check_units(first, acc_units, gyro_units, path)
-    for chunk in held:
-        if scale is not None:
-            chunk.samples = chunk.samples * scale
-        yield chunk
-    for chunk in it:
+    for chunk in itertools.chain(held, it):
         if scale is not None:
             chunk.samples = chunk.samples * scale
         yield chunk
