@@ -257,7 +257,7 @@ def _newest_run(root: Path = Path("runs")) -> Path | None:
 
 
 def _export_options(int8, max_drop, calib_windows, formats, float_modules, float_atol,
-                    chain_split):
+                    chain_split, mcu=False):
     from .export.bundle import ExportOptions
     from .export.formats import Format
 
@@ -268,9 +268,9 @@ def _export_options(int8, max_drop, calib_windows, formats, float_modules, float
     if not fmts or Format.TORCH in fmts:
         raise EdgeharError(None, f"--formats takes onnx and/or tflite, got {formats!r}")
     floats = tuple(m.strip() for m in float_modules.split(",") if m.strip())
-    return ExportOptions(int8=int8, max_drop_pp=max_drop, calib_windows=calib_windows,
+    return ExportOptions(int8=int8 or mcu, max_drop_pp=max_drop, calib_windows=calib_windows,
                          formats=fmts, float_modules=floats, float_atol=float_atol,
-                         chain_split=chain_split)
+                         chain_split=chain_split, mcu=mcu)
 
 
 def _run_export(run_dir: Path, out: Path, opts, progress) -> None:
@@ -296,9 +296,13 @@ def _int8_options(fn):
         click.option("--max-drop", default=1.0, show_default=True,
                      help="max accuracy drop (pp) per step"),
         click.option("--calib-windows", default=512, show_default=True),
-        click.option("--float-modules", default="stem", show_default=True,
-                     help="comma-separated modules kept in float inside INT8 models "
-                          "('' = all INT8)"),
+        click.option("--float-modules", default="", show_default=True,
+                     help="diagnosis: comma-separated modules left in float inside the INT8 "
+                          "models (hybrid files, not integer-only)"),
+        click.option("--mcu", is_flag=True,
+                     help="microcontroller kit: model_int8.h/.cc, the op resolver lines, the "
+                          "TFLM arena size, a TFLM row in the chain (implies --int8; needs "
+                          "pip install tflite-micro)"),
         click.option("--progress/--quiet", "progress", default=None,
                      help="per-step progress on stderr (default: only when stdout is a terminal)"),
     ]):
@@ -319,7 +323,7 @@ def _int8_options(fn):
               type=click.Choice(["val", "test"]),
               help="split the chain is scored on; use val when making choices")
 @clean_errors
-def export(run_dir, out, int8, max_drop, calib_windows, float_modules, progress, formats,
+def export(run_dir, out, int8, max_drop, calib_windows, float_modules, mcu, progress, formats,
            float_atol, chain_split):
     """Convert a training run into a model bundle with the accuracy-drop chain.
 
@@ -335,7 +339,7 @@ def export(run_dir, out, int8, max_drop, calib_windows, float_modules, progress,
         else:
             click.echo(f"exporting the newest run: {run_dir}")
     opts = _export_options(int8, max_drop, calib_windows, formats, float_modules, float_atol,
-                           chain_split)
+                           chain_split, mcu)
     _run_export(Path(run_dir), Path(out or Path(run_dir) / "bundle"), opts, progress)
 
 
@@ -343,7 +347,7 @@ def export(run_dir, out, int8, max_drop, calib_windows, float_modules, progress,
 @click.argument("bundle", type=click.Path(path_type=Path))
 @_int8_options
 @clean_errors
-def quantize(bundle, max_drop, calib_windows, float_modules, progress):
+def quantize(bundle, max_drop, calib_windows, float_modules, mcu, progress):
     """Add the INT8 files, chain rows, manifest entries and golden outputs to a bundle.
 
     The INT8 half of `export --int8`, from the bundle's own weights and data spec. The float
@@ -351,7 +355,7 @@ def quantize(bundle, max_drop, calib_windows, float_modules, progress):
     from .export.bundle import quantize_bundle
 
     opts = _export_options(True, max_drop, calib_windows, "onnx,tflite", float_modules, 1e-3,
-                           "test")
+                           "test", mcu)
     res = quantize_bundle(Path(bundle), opts, log=_progress_log(progress))
     _report_export(res, Path(bundle), opts)
 

@@ -81,7 +81,8 @@ def test_golden_outputs_reproduce(bundle):
     g = np.load(out / "golden.npz")
     for name, key in (("model_fp32.onnx", "onnx_fp32"), ("model_int8.onnx", "onnx_int8"),
                       ("model_fp32.tflite", "tflite_fp32"), ("model_int8.tflite", "tflite_int8")):
-        m = load_model(out / name)
+        # the INT8 .tflite's golden outputs are the reference kernels' (TFLite's semantics)
+        m = load_model(out / name, kernels="reference" if key == "tflite_int8" else "default")
         np.testing.assert_allclose(m.runner(g["inputs_normalized"]), g[key], atol=1e-5)
 
 
@@ -153,19 +154,90 @@ def test_evaluate_accepts_every_exported_format(bundle):
     assert torch_acc > 0.3
 
 
-def test_full_int8_tflite_with_int8_input(tiny_run, tmp_path):
-    """--float-modules '': every layer INT8, int8 input tensor quantized by the runtime."""
+def test_float_modules_make_a_hybrid_that_says_so(tiny_run, tmp_path):
+    """--float-modules stem (diagnosis): float input, the manifest says not integer-only."""
     out = tmp_path / "b"
     res = export_bundle(tiny_run, out, ExportOptions(int8=True, max_drop_pp=100.0,
                                                      calib_windows=64, max_test_windows=300,
                                                      formats=frozenset({Format.TFLITE}),
-                                                     float_modules=()),
+                                                     float_modules=("stem",)),
                         log=lambda *_: None)
     m = load_model(out / "model_int8.tflite")
-    assert m.runner.input.dtype == "int8" and m.runner.input.quantized
-    g = np.load(out / "golden.npz")
-    np.testing.assert_array_equal(m.runner(g["inputs_normalized"]), g["tflite_int8"])
+    assert m.runner.input.dtype == "float32"
+    assert res.manifest.quantization["integer_only"] is False
     assert res.chain.rows[-1].agreement_top1 >= 0.85
+
+
+def test_int8_tflite_is_integer_only_with_folded_input_clips(bundle, tiny_run):
+    from edgehar.export.tflite_file import read_model, tensor_types
+    from edgehar.train.checkpoint import load_run, predict_logits
+
+    out, res = bundle
+    data = (out / "model_int8.tflite").read_bytes()
+    assert set(tensor_types(read_model(data))) <= {"INT8", "INT32"}
+    m = load_model(out / "model_int8.tflite")
+    assert m.runner.input.dtype == "int8" and m.runner.output.dtype == "int8"
+    assert res.manifest.quantization["integer_only"] is True
+    # the bundle's weights and normalization are the run's with the clips folded in: the same
+    # function of the raw window, and every channel in [-1, 1] at the clip
+    run_model, run_norm, _ = load_run(tiny_run)
+    b_model, b_norm, _ = load_run(out)
+    clips = np.asarray(b_norm.input_clip)
+    assert clips.shape == (9,) and (clips > 0).all()
+    np.testing.assert_allclose(np.asarray(b_norm.std), np.asarray(run_norm.std) * clips, rtol=1e-6)
+    x = np.random.default_rng(0).normal(size=(16, 128, 9)).astype(np.float32)
+    np.testing.assert_allclose(predict_logits(b_model, b_norm.apply(x)),
+                               predict_logits(run_model, run_norm.apply(x)), atol=1e-4)
+    parity = res.manifest.files["model_int8.tflite"].parity
+    for kernels in ("default", "builtin"):
+        assert parity[kernels]["max_steps"] <= parity[kernels]["allowed_steps"]
+
+
+def test_mcu_kit(tiny_run, tmp_path):
+    """--mcu: the C array is the .tflite byte for byte, the resolver names every op, the arena
+    is TFLM's own minimum, and TFLM scores the chain windows as a row of its own."""
+    pytest.importorskip("tflite_micro")
+    import re
+
+    from edgehar.export.mcu import arena_bytes, needed_ops, resolver_method
+    from edgehar.runtime.backends import TFLMRunner
+
+    out = tmp_path / "b"
+    res = export_bundle(tiny_run, out, ExportOptions(int8=True, max_drop_pp=100.0,
+                                                     calib_windows=64, max_test_windows=200,
+                                                     formats=frozenset({Format.TFLITE}), mcu=True),
+                        log=lambda *_: None)
+    data = (out / "model_int8.tflite").read_bytes()
+    cc, h = (out / "model_int8.cc").read_text(), (out / "model_int8.h").read_text()
+    body = cc[cc.index("{") + 1:cc.index("};")]
+    assert bytes(int(b, 16) for b in re.findall(r"0x([0-9a-f]{2})", body)) == data
+    assert f"g_edgehar_model_len = {len(data)};" in cc
+    mcu = res.manifest.files["model_int8.tflite"].mcu
+    assert mcu["arena_bytes"] == arena_bytes(data)
+    assert f"kEdgeharArenaBytes = {mcu['arena_bytes']};" in h
+    assert f"MicroMutableOpResolver<{len(mcu['ops'])}>" in h
+    assert set(mcu["ops"]) == set(needed_ops(data)) and "CONV_2D" in mcu["ops"]
+    assert all(f"resolver.{resolver_method(op)}()" in h for op in mcu["ops"])
+    assert resolver_method("CONV_2D") == "AddConv2D"
+    assert resolver_method("FULLY_CONNECTED") == "AddFullyConnected"
+    TFLMRunner(out / "model_int8.tflite", arena_bytes=mcu["arena_bytes"])   # fits exactly
+    with pytest.raises(Exception, match="TFLM cannot run it"):
+        TFLMRunner(out / "model_int8.tflite", arena_bytes=mcu["arena_bytes"] - 256)
+    rows = {r.step: r for r in res.chain.rows}
+    assert list(rows)[-1] == "tflm_int8" and rows["tflm_int8"].previous == "tflite_int8"
+    parity = res.manifest.files["model_int8.tflite"].parity["tflm"]
+    assert parity["max_steps"] <= parity["allowed_steps"]
+    assert parity["top1_agreement_vs_litert"] >= 0.99
+
+
+def test_mcu_refuses_a_hybrid_before_writing(tiny_run, tmp_path):
+    from edgehar.runtime.errors import EdgeharError
+
+    with pytest.raises(EdgeharError, match="integer-only"):
+        export_bundle(tiny_run, tmp_path / "b", ExportOptions(int8=True, mcu=True,
+                                                              float_modules=("stem",)),
+                      log=lambda *_: None)
+    assert not (tmp_path / "b").exists()
 
 
 def test_quantize_adds_the_same_int8_files_and_chain_as_export_int8(bundle, tiny_run, tmp_path):

@@ -19,17 +19,19 @@ from pathlib import Path
 import numpy as np
 
 from ..report.html import render_report_html
-from ..runtime.backends import Backend, open_runner
+from ..runtime.backends import Backend, Kernels, open_runner
 from ..runtime.errors import EdgeharError
 from ..runtime.files import atomic_path, sha256, write_json
 from ..runtime.manifest import FileEntry, Manifest, ModelInfo
 from ..runtime.metrics import call_latency_ms
 from ..runtime.model import Model
+from ..runtime.parity import TOLERANCE_STEPS, output_steps
 from ..runtime.quiet import silenced_fds
 from ..runtime.spec import WindowSpec
 from .chain import Chain, ChainRow
 from .converters import INPUT_NAME, ConvertContext, onnx_metadata, validate
 from .formats import FILENAMES, STEPS, TORCH_FP32, Format, Step, steps_for
+from .mcu import KIT_FILES
 
 FLOAT_ATOL = 1e-3   # max |logit diff| a float conversion may add (DESIGN: < 1e-3)
 GOLDEN_WINDOWS = 8
@@ -42,10 +44,13 @@ class ExportOptions:
     max_drop_pp: float = 1.0
     calib_windows: int = 512
     calib_seed: int = 0
-    # Layers kept in float inside the INT8 models. The stem sees the raw normalized input;
-    # quantizing it (per-tensor int8 over nine channels) cost 2.1 pp on the validation
-    # subjects, keeping it float 0.15 pp, for 7 % of the MACs (docs/results.md).
-    float_modules: tuple[str, ...] = ("stem",)
+    # Layers left in float inside the INT8 models: a diagnosis tool (which layer loses the
+    # accuracy?). Any makes the INT8 files hybrids, not integer-only; none by default.
+    float_modules: tuple[str, ...] = ()
+    # Per-channel input clips folded into the normalization and the stem (quantize/input_scaling):
+    # what makes an integer-only input tensor lossless. Off only to measure what it buys.
+    input_scaling: bool = True
+    mcu: bool = False                  # the microcontroller kit and a TFLM row in the chain
     float_atol: float = FLOAT_ATOL     # max |logit diff| of a float step against torch
     chain_split: str = "test"          # "val" to make quantization choices without test data
     formats: frozenset[Format] = frozenset({Format.ONNX, Format.TFLITE})
@@ -128,6 +133,7 @@ class _Export:
     sha_of: dict = field(default_factory=dict)
     analysis: list | None = None
     latency: dict = field(default_factory=dict)
+    tflite_int8_logits: np.ndarray | None = None
 
     def run_step(self, step: Step, ctx: ConvertContext, log) -> ChainRow:
         """convert -> load -> validate -> score -> record; any failure raises StepFailed."""
@@ -141,9 +147,14 @@ class _Export:
             validate(step.name, runner, self.golden_x, ref,
                      self.opts.float_atol if step.is_float else None)
             logits = runner(self.x_test)
-            golden = runner(self.golden_x)
+            # An INT8 .tflite's golden outputs are TFLite's semantics: the reference kernels
+            # (runtime.parity); the chain scores what devices run (LiteRT's default kernels).
+            golden_runner = (open_runner(path, kernels=Kernels.REFERENCE)
+                             if step.format is Format.TFLITE and not step.is_float else runner)
+            golden = golden_runner(self.golden_x)
             # device_tests replays the shipped sample log and compares with what it gave here.
-            starts, probs = sample_replay(Model(str(path), Backend.of(path), self.manifest, runner))
+            starts, probs = sample_replay(Model(str(path), Backend.of(path), self.manifest,
+                                                golden_runner))
             io_details = _io_details(runner, path)
         except Exception as e:  # every way a step can fail ends here, one line
             if path.exists():
@@ -166,7 +177,45 @@ class _Export:
             size_bytes=path.stat().st_size, signatures=runner.signatures, io=io_details)
         log(f"[{step.name}] accuracy {100 * row.accuracy:.2f}%  drop {row.drop_vs_torch_pp:+.2f} pp"
             f"  agreement {100 * row.agreement_top1:.2f}%")
+        if step.format is Format.TFLITE and not step.is_float:
+            self.tflite_int8_logits = logits
         return row
+
+    def int8_parity(self, log) -> None:
+        """Every kernel implementation of the INT8 .tflite against the reference kernels on
+        the chain windows; with --mcu, TFLM too, as its own chain row."""
+        name = FILENAMES["tflite_int8"]
+        path, entry = self.out / name, self.manifest.files[name]
+        ref = open_runner(path, kernels=Kernels.REFERENCE)(self.x_test)
+        scale = entry.io["output"]["scale"]
+        outputs = {Kernels.DEFAULT: self.tflite_int8_logits,
+                   Kernels.BUILTIN: open_runner(path, kernels=Kernels.BUILTIN)(self.x_test)}
+        if self.opts.mcu:
+            outputs[Kernels.TFLM] = open_runner(path, kernels=Kernels.TFLM)(self.x_test)
+        entry.parity = {"reference": "LiteRT BUILTIN_REF", "windows": int(len(ref))}
+        for k, y in outputs.items():
+            entry.parity[k.value] = {
+                "max_steps": int(output_steps(y, ref, scale).max()),
+                "allowed_steps": TOLERANCE_STEPS[k.value],
+                "top1_agreement": float((y.argmax(1) == ref.argmax(1)).mean())}
+        if self.opts.mcu:
+            row = self.chain.add("tflm_int8", name, outputs[Kernels.TFLM], "tflite_int8", False)
+            agree = float((outputs[Kernels.TFLM].argmax(1)
+                           == self.tflite_int8_logits.argmax(1)).mean())
+            entry.parity["tflm"]["top1_agreement_vs_litert"] = agree
+            log(f"[tflm_int8] accuracy {100 * row.accuracy:.2f}%  drop "
+                f"{row.drop_vs_torch_pp:+.2f} pp  agreement with LiteRT {100 * agree:.2f}%")
+        worst = {k: v["max_steps"] for k, v in entry.parity.items() if isinstance(v, dict)}
+        log(f"[parity] max output steps from the reference kernels: {worst}")
+
+    def mcu_kit(self, log) -> None:
+        from .mcu import arena_bytes, write_kit
+
+        name = FILENAMES["tflite_int8"]
+        entry = self.manifest.files[name]
+        arena = arena_bytes((self.out / name).read_bytes())
+        entry.mcu = write_kit(self.out, name, arena, entry.io, self.manifest.labels)
+        log(f"[mcu] model_int8.h/.cc: {len(entry.mcu['ops'])} ops, TFLM arena {arena:,} bytes")
 
     def write(self) -> None:
         """manifest.json, report.json/.md and golden.npz, each atomically."""
@@ -194,20 +243,43 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     from ..train.models import count_macs, count_params
 
     run_dir, out = Path(run_dir), Path(out)
+    if opts.mcu:
+        _check_mcu(opts)
     model, norm, config = load_run(run_dir)
     spec = WindowSpec.from_dict(config["window_spec"])
     dataset = dataset_of_run(config, opts.source)
     source = dataset.spec.source
     splits = dataset.splits
+    train = splits["train"]
+    folded = False
+    if opts.input_scaling and norm.input_clip is None and model.cfg.dims == 1:
+        from ..quantize.input_scaling import choose_clips, fold_input_clips
+
+        draw = CalibrationSet.draw(norm.apply(train.x), train.y, opts.calib_windows,
+                                   opts.calib_seed)
+        model, norm = fold_input_clips(model, norm, choose_clips(model, draw.windows))
+        folded = True
+        log("[input] per-channel clips (std): "
+            + " ".join(f"{c:.2f}" for c in norm.input_clip))
     out.mkdir(parents=True, exist_ok=True)
     test = cap_windows(splits[opts.chain_split], opts.max_test_windows, 0)
     x_test = norm.apply(test.x)
-    calib = CalibrationSet.draw(norm.apply(splits["train"].x), splits["train"].y,
-                                opts.calib_windows, opts.calib_seed)
+    x_train = norm.apply(train.x)
+    if norm.input_clip is not None:
+        x_train = np.clip(x_train, -1.0, 1.0)   # calibrate on what the int8 input can hold
+    calib = CalibrationSet.draw(x_train, train.y, opts.calib_windows, opts.calib_seed)
 
-    for stale in [*(out / st.filename for st in STEPS), *(out / n for n in BUNDLE_FILES)]:
+    for stale in [*(out / st.filename for st in STEPS), *(out / n for n in BUNDLE_FILES),
+                  *(out / n for n in KIT_FILES)]:
         stale.unlink(missing_ok=True)   # an earlier export's files must not outlive its manifest
-    if (run_dir / TORCH_FP32.filename).resolve() != (out / TORCH_FP32.filename).resolve():
+    if folded:  # the bundle's weights are the folded ones, matching its normalization
+        import torch
+
+        buf = io.BytesIO()   # through memory: torch.save names the zip after its file
+        torch.save(model.state_dict(), buf)
+        with atomic_path(out / TORCH_FP32.filename) as tmp:
+            tmp.write_bytes(buf.getvalue())
+    elif (run_dir / TORCH_FP32.filename).resolve() != (out / TORCH_FP32.filename).resolve():
         shutil.copyfile(run_dir / TORCH_FP32.filename, out / TORCH_FP32.filename)
     ref = predict_logits(model, x_test)
     chain = Chain(test.y, ref, opts.max_drop_pp, spec.labels)
@@ -223,7 +295,10 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
             "onnx_int8": "ONNX Runtime static QDQ: per-channel symmetric int8 weights, "
                          "uint8 activations, Percentile 99.999 calibration",
             "tflite_int8": "litert-torch PT2E: per-channel symmetric int8 weights, "
-                           "int8 activations (histogram observers)"},
+                           "int8 activations (histogram observers), int8 input and output",
+            "integer_only": not opts.float_modules,
+            "input_scaling": ("per-channel clips folded into normalization.std and the stem "
+                              "(normalization.input_clip)" if norm.input_clip else None)},
         metrics_split=opts.chain_split, test_windows=int(len(test.y)), data_source=source,
         complete=False, exported_with={"python": platform.python_version()},
         dataset=dataset.spec.to_dict() | {"test_subjects": dataset.subjects["test"],
@@ -251,9 +326,25 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
                 and (out / "model_int8.onnx").exists():
             # Either INT8 step over the limit: show where the quantized graph loses signal.
             state.analysis = _sqnr(out, calib, log)
+    if state.tflite_int8_logits is not None:
+        state.int8_parity(log)
+        if opts.mcu:
+            state.mcu_kit(log)
     manifest.complete = True
     state.write()
     return ExportResult(out, chain, manifest)
+
+
+def _check_mcu(opts: ExportOptions) -> None:
+    import importlib.util
+
+    if Format.TFLITE not in opts.formats or not opts.int8:
+        raise EdgeharError(None, "--mcu needs the INT8 tflite model (--formats with tflite)")
+    if opts.float_modules:
+        raise EdgeharError(None, "--mcu needs an integer-only model: drop --float-modules")
+    if importlib.util.find_spec("tflite_micro") is None:
+        raise EdgeharError(None, "--mcu measures the arena with TFLM's interpreter: "
+                                 "pip install tflite-micro (x86-64 hosts)")
 
 
 def _tflite_description(m: Manifest):

@@ -152,6 +152,10 @@ def tflite_fp32(ctx: ConvertContext, out: Path) -> None:
 def tflite_int8(ctx: ConvertContext, out: Path) -> None:
     from ..quantize.tflite_int8 import quantize_tflite
     from ..train.models import tflite_view
+    from .tflite_file import compact
 
     quantize_tflite(tflite_view(ctx.model), out, ctx.calib, ctx.float_modules)
+    data = compact(out.read_bytes())
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(data)
     _embed_metadata(ctx, out)

@@ -121,10 +121,11 @@ def metadata_buffer(d: ModelDescription) -> bytes:
 def with_metadata(model_bytes: bytes, d: ModelDescription) -> bytes:
     """The .tflite with the metadata buffer added (replacing an earlier one) and labels.txt
     packed as an appended zip."""
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
-    model = schema.ModelT.InitFromPackedBuf(model_bytes, 0)
+    from .tflite_file import pack_model, read_model
+
+    model = read_model(model_bytes)
     meta = [m for m in (model.metadata or []) if m.name.decode() != METADATA_NAME]
     buf = schema.BufferT()
     buf.data = list(metadata_buffer(d))
@@ -133,9 +134,7 @@ def with_metadata(model_bytes: bytes, d: ModelDescription) -> bytes:
     entry.name = METADATA_NAME.encode()
     entry.buffer = len(model.buffers) - 1
     model.metadata = meta + [entry]
-    b = flatbuffers.Builder(len(model_bytes) + 4096)
-    b.Finish(model.Pack(b), file_identifier=b"TFL3")
-    out = io.BytesIO(bytes(b.Output()))
+    out = io.BytesIO(pack_model(model))
     out.seek(0, io.SEEK_END)
     with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_STORED) as z:
         info = zipfile.ZipInfo(LABELS_FILE, date_time=(1980, 1, 1, 0, 0, 0))  # reproducible bytes

@@ -31,16 +31,27 @@ class Backend(str, Enum):
         raise EdgeharError(path, "unknown model format (expected .tflite, .onnx or a bundle dir)")
 
 
+class Kernels(str, Enum):
+    """Which implementation of the TFLite ops runs a .tflite."""
+
+    DEFAULT = "default"       # LiteRT with its default delegate (XNNPACK): what phones and Pis run
+    BUILTIN = "builtin"       # LiteRT's optimized builtin kernels, no delegate
+    REFERENCE = "reference"   # LiteRT's reference kernels (BUILTIN_REF): TFLite's semantics
+    TFLM = "tflm"             # TensorFlow Lite for Microcontrollers (pip install tflite-micro)
+
+
 class TFLiteRunner:
     """ai-edge-litert Interpreter; batches by resizing the input when the graph allows it."""
 
-    def __init__(self, path: str | os.PathLike[str], threads: int = 1, default_delegates: bool = True):
+    def __init__(self, path: str | os.PathLike[str], threads: int = 1,
+                 kernels: Kernels = Kernels.DEFAULT):
         try:
             from ai_edge_litert.interpreter import Interpreter, OpResolverType
         except ImportError:
             raise EdgeharError(path, "the LiteRT backend needs: pip install ai-edge-litert") from None
-        resolver = (OpResolverType.AUTO if default_delegates
-                    else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        resolver = {Kernels.DEFAULT: OpResolverType.AUTO,
+                    Kernels.BUILTIN: OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+                    Kernels.REFERENCE: OpResolverType.BUILTIN_REF}[Kernels(kernels)]
         try:
             with silenced_fds():
                 self._it = Interpreter(model_path=str(path), num_threads=threads,
@@ -140,12 +151,57 @@ class OnnxRunner:
         return np.concatenate(outs) if outs else np.zeros((0, self.output.shape[-1]), np.float32)
 
 
-Runner = TFLiteRunner | OnnxRunner
+class TFLMRunner:
+    """A .tflite through TensorFlow Lite for Microcontrollers' interpreter (the ``tflite-micro``
+    wheel, x86-64 hosts only): the kernels a microcontroller build runs. One window per call."""
+
+    def __init__(self, path: str | os.PathLike[str], arena_bytes: int | None = None):
+        try:
+            from tflite_micro.python.tflite_micro import runtime
+        except ImportError:
+            raise EdgeharError(path, "the TFLM interpreter needs: pip install tflite-micro "
+                                     "(x86-64 hosts)") from None
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            with silenced_fds():
+                self._it = runtime.Interpreter.from_bytes(data, arena_size=arena_bytes)
+        except (RuntimeError, ValueError) as e:
+            raise EdgeharError(path, f"TFLM cannot run it ({str(e).splitlines()[0]})") from None
+        self.input = self._info(self._it.get_input_details(0), "input")
+        self.output = self._info(self._it.get_output_details(0), "output")
+        self.signatures: list[str] = []
+
+    @staticmethod
+    def _info(d: dict, name: str) -> TensorInfo:
+        q = d.get("quantization_parameters") or {}
+        scales, zps = q.get("scales", []), q.get("zero_points", [])
+        return TensorInfo(name, tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"]).name,
+                          float(scales[0]) if len(scales) else 0.0,
+                          int(zps[0]) if len(zps) else 0)
+
+    def __call__(self, x: np.ndarray, max_batch: int = 256) -> np.ndarray:
+        outs = []
+        for w in x:
+            w = w[None]
+            w = self.input.quantize(w) if self.input.quantized else w.astype(self.input.dtype)
+            self._it.set_input(w, 0)
+            self._it.invoke()
+            y = self._it.get_output(0)
+            outs.append(self.output.dequantize(y) if self.output.quantized
+                        else y.astype(np.float32))
+        return np.concatenate(outs) if outs else np.zeros((0, self.output.shape[-1]), np.float32)
+
+
+Runner = TFLiteRunner | OnnxRunner | TFLMRunner
 
 
 def open_runner(path: str | os.PathLike[str], threads: int = 1,
-                default_delegates: bool = True) -> Runner:
-    """The one backend dispatch: the file's suffix picks the runner."""
+                kernels: Kernels | str = Kernels.DEFAULT) -> Runner:
+    """The one backend dispatch: the file's suffix picks the runner, ``kernels`` which
+    implementation of the TFLite ops runs a .tflite."""
     if Backend.of(path) is Backend.TFLITE:
-        return TFLiteRunner(path, threads, default_delegates)
+        if Kernels(kernels) is Kernels.TFLM:
+            return TFLMRunner(path)
+        return TFLiteRunner(path, threads, Kernels(kernels))
     return OnnxRunner(path, threads)

@@ -33,6 +33,9 @@ class Normalization:
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    # Per-channel clip (in standard deviations) folded into ``std`` and the stem's weights at
+    # export, so that every channel spans [-1, 1], the range of the int8 input tensor.
+    input_clip: tuple[float, ...] | None = None
 
     @classmethod
     def identity(cls, channels: int) -> Normalization:
@@ -49,13 +52,18 @@ class Normalization:
                 ).astype(np.float32)
 
     def to_dict(self) -> dict:
-        return {"kind": NORMALIZATION_KIND, "mean": list(self.mean), "std": list(self.std)}
+        d = {"kind": NORMALIZATION_KIND, "mean": list(self.mean), "std": list(self.std)}
+        if self.input_clip is not None:
+            d["input_clip"] = list(self.input_clip)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict | None, channels: int) -> Normalization:
         if not d:
             return cls.identity(channels)
-        return cls(tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]))
+        clip = d.get("input_clip")
+        return cls(tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]),
+                   None if clip is None else tuple(float(v) for v in clip))
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,10 @@ class FileEntry:
     size_bytes: int | None = None
     signatures: list[str] = field(default_factory=list)
     io: dict | None = None            # input/output tensor name, shape, dtype, scale, zero point
+    # INT8 .tflite: each kernel implementation's max output steps from the reference kernels
+    # on the chain windows, and the allowed steps (runtime.parity)
+    parity: dict | None = None
+    mcu: dict | None = None           # export --mcu: arena bytes, ops, kit files
 
     @classmethod
     def from_dict(cls, d: dict) -> FileEntry:

@@ -66,7 +66,7 @@ def _check_input(path: str, runner: Runner, spec: WindowSpec) -> None:
 
 
 def load_model(path: str | os.PathLike[str], backend: Backend | str | None = None, threads: int = 1,
-               verify: bool = True, default_delegates: bool = True) -> Model:
+               verify: bool = True, kernels: str = "default") -> Model:
     """A bundle directory (picks the backend's INT8 file), or one .tflite / .onnx file.
 
     A single file is matched to ``manifest.json`` beside it (sha256 checked); an .onnx file
@@ -91,7 +91,7 @@ def load_model(path: str | os.PathLike[str], backend: Backend | str | None = Non
             raise EdgeharError(path, f"not listed in {MANIFEST} beside it")
         if verify and sha256(path) != entry.sha256:
             raise EdgeharError(path, f"sha256 does not match {MANIFEST} (corrupt or replaced file)")
-    runner = open_runner(path, threads, default_delegates)
+    runner = open_runner(path, threads, kernels)
     if manifest is None:
         if b is Backend.ONNX and "edgehar" in runner.metadata:
             try:

@@ -1,0 +1,114 @@
+"""The .tflite flatbuffer as data: read, compact, write back, and say where its bytes go.
+
+Uses the schema ``ai_edge_litert`` ships (``schema_py_generated``), so no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Operators whose third input is a bias (int32 in an INT8 graph).
+_BIAS_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"}
+
+
+def read_model(data: bytes):
+    from ai_edge_litert import schema_py_generated as schema
+
+    return schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+
+
+def pack_model(model) -> bytes:
+    """ModelT -> bytes, writing each distinct quantization vector once. Per-channel zero
+    points are int64 zeros, one vector per weight and bias tensor (8 bytes a channel); flatbuffer
+    tables may share a vector, and the interpreters only read them."""
+    import flatbuffers
+
+    class SharingBuilder(flatbuffers.Builder):
+        def __init__(self, size: int):
+            super().__init__(size)
+            self._seen: dict[tuple, int] = {}
+
+        def CreateNumpyVector(self, x):  # noqa: N802 (flatbuffers' name)
+            if x.dtype not in (np.int64, np.float32):   # quantization vectors only
+                return super().CreateNumpyVector(x)
+            key = (x.dtype.str, x.tobytes())
+            if key not in self._seen:
+                self._seen[key] = super().CreateNumpyVector(x)
+            return self._seen[key]
+
+    b = SharingBuilder(1 << 16)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def _as_numpy_quantization(model) -> None:
+    """The object API unpacks vectors as numpy only when numpy is importable; make sure
+    quantization vectors are numpy so ``pack_model`` can share them."""
+    for g in model.subgraphs:
+        for t in g.tensors:
+            q = t.quantization
+            if q is None:
+                continue
+            if q.scale is not None and not isinstance(q.scale, np.ndarray):
+                q.scale = np.asarray(q.scale, np.float32)
+            if q.zeroPoint is not None and not isinstance(q.zeroPoint, np.ndarray):
+                q.zeroPoint = np.asarray(q.zeroPoint, np.int64)
+
+
+def compact(data: bytes) -> bytes:
+    """The same graph, smaller: internal tensors named by index (the converter's names are
+    module paths, 12 KB in the INT8 model; inputs and outputs keep theirs) and shared
+    quantization vectors. Outputs are bit-identical."""
+    model = read_model(data)
+    _as_numpy_quantization(model)
+    for g in model.subgraphs:
+        keep = {*g.inputs.tolist(), *g.outputs.tolist()} if g.inputs is not None else set()
+        for i, t in enumerate(g.tensors):
+            if i not in keep:
+                t.name = f"t{i}".encode()
+    return pack_model(model)
+
+
+def op_names(model) -> list[str]:
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    codes = model.operatorCodes
+    out = []
+    for o in model.subgraphs[0].operators:
+        c = codes[o.opcodeIndex]
+        out.append(names[max(c.builtinCode, c.deprecatedBuiltinCode)])
+    return out
+
+
+def tensor_types(model) -> dict[str, int]:
+    """How many tensors of each element type the graph holds (``{"INT8": 50, ...}``)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    counts: dict[str, int] = {}
+    for t in model.subgraphs[0].tensors:
+        counts[names[t.type]] = counts.get(names[t.type], 0) + 1
+    return counts
+
+
+def size_breakdown(data: bytes) -> dict[str, int]:
+    """Where a .tflite's bytes go: weights, biases, quantization parameters, metadata, and
+    the rest (graph structure, names, flatbuffer tables, the appended labels zip)."""
+    model = read_model(data)
+    g = model.subgraphs[0]
+    ops = op_names(model)
+    bias = {o.inputs[2] for o, name in zip(g.operators, ops)
+            if name in _BIAS_OPS and len(o.inputs) > 2 and o.inputs[2] >= 0}
+    nbytes = {"weights": 0, "biases": 0}
+    for i, t in enumerate(g.tensors):
+        buf = model.buffers[t.buffer].data
+        if buf is not None and len(buf):
+            nbytes["biases" if i in bias else "weights"] += len(buf)
+    meta = sum(len(model.buffers[m.buffer].data) for m in (model.metadata or [])
+               if model.buffers[m.buffer].data is not None)
+    names = sum(len(t.name or b"") for t in g.tensors)
+    nbytes |= {"metadata": meta, "tensor_names": names}
+    nbytes["structure_and_quantization"] = len(data) - sum(nbytes.values())
+    nbytes["total"] = len(data)
+    return nbytes
