@@ -199,7 +199,7 @@ def test_mcu_kit(tiny_run, tmp_path):
     pytest.importorskip("tflite_micro")
     import re
 
-    from edgehar.export.mcu import arena_bytes, needed_ops, resolver_method
+    from edgehar.quantize.mcu import arena_bytes, needed_ops, resolver_method
     from edgehar.runtime.backends import TFLMRunner
 
     out = tmp_path / "b"
@@ -208,7 +208,8 @@ def test_mcu_kit(tiny_run, tmp_path):
                                                      formats=frozenset({Format.TFLITE}), mcu=True),
                         log=lambda *_: None)
     data = (out / "model_int8.tflite").read_bytes()
-    cc, h = (out / "model_int8.cc").read_text(), (out / "model_int8.h").read_text()
+    cc, h = (out / "mcu" / "model_int8.cc").read_text(), (out / "mcu" / "model_int8.h").read_text()
+    ops_txt = (out / "mcu" / "ops.txt").read_text()
     body = cc[cc.index("{") + 1:cc.index("};")]
     assert bytes(int(b, 16) for b in re.findall(r"0x([0-9a-f]{2})", body)) == data
     assert f"g_edgehar_model_len = {len(data)};" in cc
@@ -218,16 +219,36 @@ def test_mcu_kit(tiny_run, tmp_path):
     assert f"MicroMutableOpResolver<{len(mcu['ops'])}>" in h
     assert set(mcu["ops"]) == set(needed_ops(data)) and "CONV_2D" in mcu["ops"]
     assert all(f"resolver.{resolver_method(op)}()" in h for op in mcu["ops"])
+    assert all(line in ops_txt for line in mcu["resolver"])
     assert resolver_method("CONV_2D") == "AddConv2D"
     assert resolver_method("FULLY_CONNECTED") == "AddFullyConnected"
     TFLMRunner(out / "model_int8.tflite", arena_bytes=mcu["arena_bytes"])   # fits exactly
     with pytest.raises(Exception, match="TFLM cannot run it"):
         TFLMRunner(out / "model_int8.tflite", arena_bytes=mcu["arena_bytes"] - 256)
+    _compiled_array_is_the_model(out / "mcu" / "model_int8.cc", data, tmp_path)
     rows = {r.step: r for r in res.chain.rows}
     assert list(rows)[-1] == "tflm_int8" and rows["tflm_int8"].previous == "tflite_int8"
     parity = res.manifest.files["model_int8.tflite"].parity["tflm"]
     assert parity["max_steps"] <= parity["allowed_steps"]
     assert parity["top1_agreement_vs_litert"] >= 0.99
+
+
+def _compiled_array_is_the_model(cc, data: bytes, tmp_path) -> None:
+    """Compile the kit's .cc with a C++ compiler and dump the array: the .tflite's bytes."""
+    import shutil
+    import subprocess
+
+    cxx = shutil.which("g++") or shutil.which("clang++")
+    if cxx is None:
+        return
+    main = tmp_path / "dump.cc"
+    main.write_text('#include <cstdio>\nextern const unsigned char g_edgehar_model[];\n'
+                    'extern const unsigned int g_edgehar_model_len;\n'
+                    'int main() { fwrite(g_edgehar_model, 1, g_edgehar_model_len, stdout); '
+                    'return reinterpret_cast<unsigned long>(g_edgehar_model) % 16; }\n')
+    exe = tmp_path / "dump"
+    subprocess.run([cxx, "-std=c++17", "-O0", str(cc), str(main), "-o", str(exe)], check=True)
+    assert subprocess.run([str(exe)], capture_output=True, check=True).stdout == data
 
 
 def test_mcu_refuses_a_hybrid_before_writing(tiny_run, tmp_path):

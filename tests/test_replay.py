@@ -145,7 +145,8 @@ def _tampered_bundle(tmp, bundle):
     tampered = tmp / "tampered"
     tampered.mkdir()
     for f in bundle.iterdir():
-        (tampered / f.name).write_bytes(f.read_bytes())
+        if f.is_file():
+            (tampered / f.name).write_bytes(f.read_bytes())
     blob = bytearray((tampered / "model_int8.tflite").read_bytes())
     blob[-1] ^= 0xFF
     (tampered / "model_int8.tflite").write_bytes(bytes(blob))

@@ -115,8 +115,9 @@ def test_shipped_chain_meets_the_promise(shipped_bundle, windows_test_split, ste
         pytest.importorskip("tflite_micro")
     accuracy = float((_test_logits(shipped_bundle, name, ws.x, kernels).argmax(1) == ws.y).mean())
     assert abs(accuracy - rows[step]["accuracy"]) * n <= 1 + 1e-9
-    assert read_manifest(shipped_bundle).files[name].test_accuracy == pytest.approx(
-        rows[step]["accuracy"], abs=1e-12)
+    if step != "tflm_int8":   # the file's entry holds LiteRT's score; TFLM's is its own row
+        assert read_manifest(shipped_bundle).files[name].test_accuracy == pytest.approx(
+            rows[step]["accuracy"], abs=1e-12)
     torch_accuracy = rows["torch_fp32"]["accuracy"]
     if step == "torch_fp32":
         assert accuracy >= MIN_TORCH_ACCURACY

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..quantize.mcu import KIT_DIR, KIT_FILES
 from ..report.html import render_report_html
 from ..runtime.backends import Backend, Kernels, open_runner
 from ..runtime.errors import EdgeharError
@@ -31,7 +32,6 @@ from ..runtime.spec import WindowSpec
 from .chain import Chain, ChainRow
 from .converters import INPUT_NAME, ConvertContext, onnx_metadata, validate
 from .formats import FILENAMES, STEPS, TORCH_FP32, Format, Step, steps_for
-from .mcu import KIT_FILES
 
 FLOAT_ATOL = 1e-3   # max |logit diff| a float conversion may add (DESIGN: < 1e-3)
 GOLDEN_WINDOWS = 8
@@ -209,13 +209,14 @@ class _Export:
         log(f"[parity] max output steps from the reference kernels: {worst}")
 
     def mcu_kit(self, log) -> None:
-        from .mcu import arena_bytes, write_kit
+        from ..quantize.mcu import arena_bytes, write_kit
 
         name = FILENAMES["tflite_int8"]
         entry = self.manifest.files[name]
         arena = arena_bytes((self.out / name).read_bytes())
         entry.mcu = write_kit(self.out, name, arena, entry.io, self.manifest.labels)
-        log(f"[mcu] model_int8.h/.cc: {len(entry.mcu['ops'])} ops, TFLM arena {arena:,} bytes")
+        log(f"[mcu] {KIT_DIR}/model_int8.h, .cc, ops.txt: {len(entry.mcu['ops'])} ops, "
+            f"TFLM arena {arena:,} bytes")
 
     def write(self) -> None:
         """manifest.json, report.json/.md and golden.npz, each atomically."""
@@ -270,7 +271,7 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     calib = CalibrationSet.draw(x_train, train.y, opts.calib_windows, opts.calib_seed)
 
     for stale in [*(out / st.filename for st in STEPS), *(out / n for n in BUNDLE_FILES),
-                  *(out / n for n in KIT_FILES)]:
+                  *(out / KIT_DIR / n for n in KIT_FILES)]:
         stale.unlink(missing_ok=True)   # an earlier export's files must not outlive its manifest
     if folded:  # the bundle's weights are the folded ones, matching its normalization
         import torch
