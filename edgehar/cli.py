@@ -364,7 +364,12 @@ def quantize(bundle, max_drop, calib_windows, float_modules, mcu, progress):
               context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def replay(ctx):
-    """Replay a sensor log (same options as `python -m edgehar.runtime replay`)."""
+    """Replay a sensor log (same options as `python -m edgehar.runtime replay`), or many:
+    PATH [PATH ...] --out-dir DIR [--workers N] [--engine local|ray]."""
+    if any(a == "--out-dir" or a.startswith("--out-dir=") for a in ctx.args):
+        from .fleet.cli import main as fleet_main
+
+        sys.exit(fleet_main(ctx.args))
     from .runtime.cli import main as runtime_main
 
     sys.exit(runtime_main(["replay", *ctx.args], prog="edgehar"))

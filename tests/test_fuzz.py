@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -138,3 +139,50 @@ def test_the_unmutated_inputs_replay():
     assert replay({"log.csv": _valid_csv()}, ["{d}/log.csv"])[0] == 0
     assert replay({"a.csv": _valid_axis_csv(400, 100), "g.csv": _valid_axis_csv(600, 150)},
                   ["--acc", "{d}/a.csv", "--gyro", "{d}/g.csv", "--acc-units", "m/s2"])[0] == 0
+
+
+def _read_all(path: Path, arrow: bool):
+    """Every chunk a CSV log yields (or its one error), through pyarrow's parser or the
+    careful one."""
+    import numpy as np
+
+    from edgehar.runtime.errors import EdgeharError
+    from edgehar.runtime.logs import csvlog, open_log
+
+    saved, csvlog.ARROW_MIN_BYTES = csvlog.ARROW_MIN_BYTES, (0 if arrow else 1 << 62)
+    try:
+        src = open_log(path, "auto", gyro_units="auto")
+        chunks = list(src)   # chunk boundaries may differ; the stream may not
+        samples = np.concatenate([c.samples for c in chunks]) if chunks else np.zeros(0)
+        labels = [c.labels for c in chunks if c.labels is not None]
+        return ("ok", [c.start for c in chunks if c.new_segment], np.round(samples, 12).tobytes(),
+                np.concatenate(labels).tobytes() if labels else None, src.quality.to_dict())
+    except EdgeharError as e:
+        return ("error", str(e))
+    finally:
+        csvlog.ARROW_MIN_BYTES = saved
+
+
+@FUZZ
+@given(m=ops, header=st.sampled_from(["t,ax,ay,az,gx,gy,gz,label", "t,ax,ay,az,gx,gy,gz",
+                                      "label,t,gx,gy,gz,ax,ay,az", "t,ax,ay,az,gx,gy,gz,"]))
+def test_pyarrow_and_careful_csv_parsers_agree(m, header):
+    """The fleet's fast path (pyarrow) reads what the careful parser reads, and where a block
+    is not plain numeric rows it hands over, so errors name the same line."""
+    pytest.importorskip("pyarrow")
+    with tempfile.TemporaryDirectory() as d:
+        rows = [f"{i / 50:.3f},0.1,0.9,0.2,0.01,0.0,0.02,WALKING" for i in range(400)]
+        if header.startswith("label"):
+            rows = [f"WALKING,{i / 50:.3f},0.01,0.0,0.02,0.1,0.9,0.2" for i in range(400)]
+        elif header.endswith(","):
+            rows = [r.rsplit(",", 1)[0] + "," for r in rows]
+        elif not header.endswith("label"):
+            rows = [r.rsplit(",", 1)[0] for r in rows]
+        path = Path(d) / "log.csv"
+        path.write_bytes(mutate(("\n".join([header, *rows]) + "\n").encode(), m))
+        fast, careful = _read_all(path, arrow=True), _read_all(path, arrow=False)
+        if fast[0] == careful[0] == "error":   # the same line named (chunk boundaries may
+            line = re.compile(r"line (\d+)")  # change the wording around it)
+            assert line.findall(fast[1]) == line.findall(careful[1]), (fast, careful)
+        else:
+            assert fast == careful

@@ -31,7 +31,16 @@ from ..runtime.quiet import silenced_fds
 from ..runtime.spec import WindowSpec
 from .chain import Chain, ChainRow
 from .converters import INPUT_NAME, ConvertContext, onnx_metadata, validate
-from .formats import FILENAMES, STEPS, TORCH_FP32, Format, Step, steps_for
+from .formats import (
+    BATCHED_FILENAME,
+    FILENAMES,
+    OFFLINE_BATCH,
+    STEPS,
+    TORCH_FP32,
+    Format,
+    Step,
+    steps_for,
+)
 
 FLOAT_ATOL = 1e-3   # max |logit diff| a float conversion may add (DESIGN: < 1e-3)
 GOLDEN_WINDOWS = 8
@@ -208,6 +217,28 @@ class _Export:
         worst = {k: v["max_steps"] for k, v in entry.parity.items() if isinstance(v, dict)}
         log(f"[parity] max output steps from the reference kernels: {worst}")
 
+    def batched_file(self, log) -> None:
+        """model_int8_b64.tflite for offline replay, kept only if every chain window's output
+        equals the batch-1 file's, bit for bit."""
+        from .tflite_file import with_batch
+
+        name = FILENAMES["tflite_int8"]
+        path = self.out / BATCHED_FILENAME
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(with_batch((self.out / name).read_bytes(), OFFLINE_BATCH))
+        runner = open_runner(path)
+        if not np.array_equal(runner(self.x_test), self.tflite_int8_logits):
+            path.unlink()
+            raise StepFailed(STEPS[-1], f"{BATCHED_FILENAME}: outputs differ from {name}")
+        self.manifest.files[BATCHED_FILENAME] = FileEntry(
+            format="tflite", precision="int8", sha256=sha256(path), parent=name,
+            parent_sha256=self.sha_of["tflite_int8"],
+            test_accuracy=self.manifest.files[name].test_accuracy,
+            test_macro_f1=self.manifest.files[name].test_macro_f1,
+            size_bytes=path.stat().st_size, signatures=runner.signatures,
+            io=_io_details(runner, path))
+        log(f"[batched] {BATCHED_FILENAME}: batch {OFFLINE_BATCH}, outputs identical to {name}")
+
     def mcu_kit(self, log) -> None:
         from ..quantize.mcu import arena_bytes, write_kit
 
@@ -271,6 +302,7 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     calib = CalibrationSet.draw(x_train, train.y, opts.calib_windows, opts.calib_seed)
 
     for stale in [*(out / st.filename for st in STEPS), *(out / n for n in BUNDLE_FILES),
+                  out / BATCHED_FILENAME,
                   *(out / KIT_DIR / n for n in KIT_FILES)]:
         stale.unlink(missing_ok=True)   # an earlier export's files must not outlive its manifest
     if folded:  # the bundle's weights are the folded ones, matching its normalization
@@ -328,6 +360,12 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
             # Either INT8 step over the limit: show where the quantized graph loses signal.
             state.analysis = _sqnr(out, calib, log)
     if state.tflite_int8_logits is not None:
+        try:
+            state.batched_file(log)
+        except StepFailed as e:
+            manifest.failure = str(e)
+            state.write()
+            raise ExportFailed(out, f"export incomplete: {e}") from None
         state.int8_parity(log)
         if opts.mcu:
             state.mcu_kit(log)

@@ -52,6 +52,10 @@ STEPS: tuple[Step, ...] = (
 
 
 FILENAMES = {s.name: s.filename for s in (TORCH_FP32, *STEPS)}
+# Offline (fleet) replay's file: the INT8 .tflite for a fixed batch of this many windows, made by
+# rewriting the batch-1 graph's shapes (same weights and quantization, same outputs per window).
+OFFLINE_BATCH = 64
+BATCHED_FILENAME = f"model_int8_b{OFFLINE_BATCH}.tflite"
 
 
 def steps_for(formats: set[Format], int8: bool) -> list[Step]:

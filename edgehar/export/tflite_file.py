@@ -112,3 +112,37 @@ def size_breakdown(data: bytes) -> dict[str, int]:
     nbytes["structure_and_quantization"] = len(data) - sum(nbytes.values())
     nbytes["total"] = len(data)
     return nbytes
+
+
+def with_batch(data: bytes, batch: int) -> bytes:
+    """The same graph for a fixed batch of ``batch`` windows instead of 1: every batch-1
+    activation shape and each RESHAPE's target shape get the new leading dimension. Weights,
+    quantization and ops are untouched, so each window's outputs are the batch-1 graph's."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = read_model(data)
+    _as_numpy_quantization(model)
+    g = model.subgraphs[0]
+    ops = op_names(model)
+    constant = {i for i, t in enumerate(g.tensors)
+                if model.buffers[t.buffer].data is not None and len(model.buffers[t.buffer].data)}
+    for i, t in enumerate(g.tensors):
+        if i in constant or t.shape is None or len(t.shape) == 0 or t.shape[0] != 1:
+            continue
+        t.shape = np.array([batch, *t.shape[1:]], np.int32)
+        if t.shapeSignature is not None and len(t.shapeSignature):
+            t.shapeSignature = np.array([batch, *t.shapeSignature[1:]], np.int32)
+    for o, name in zip(g.operators, ops):
+        if name != "RESHAPE":
+            continue
+        if len(o.inputs) > 1 and o.inputs[1] >= 0:   # the target shape as a constant tensor
+            buf = model.buffers[g.tensors[o.inputs[1]].buffer]
+            shape = np.frombuffer(bytes(bytearray(buf.data)), np.int32).copy()
+            if shape.size and shape[0] == 1:
+                shape[0] = batch
+                buf.data = np.frombuffer(shape.tobytes(), np.uint8)
+        opts = o.builtinOptions
+        if isinstance(opts, schema.ReshapeOptionsT) and opts.newShape is not None \
+                and len(opts.newShape) and opts.newShape[0] == 1:
+            opts.newShape = np.array([batch, *opts.newShape[1:]], np.int32)
+    return pack_model(model)

@@ -67,7 +67,9 @@ class TFLiteRunner:
         self._in_dtype = np.dtype(self.input.dtype)
         self._quant_in, self._quant_out = self.input.quantized, self.output.quantized
         self._batch = int(self.input.shape[0])
-        self._resizable: bool | None = None  # learnt on the first batch that needs a resize
+        # learnt on the first batch that needs a resize; a graph built for a fixed batch of
+        # several windows (edgehar's batched file) is never resized: it pads instead
+        self._resizable: bool | None = None if self._batch == 1 else False
         self.signatures = list(self._it.get_signature_list())
 
     @staticmethod
@@ -113,8 +115,15 @@ class TFLiteRunner:
             chunk = x[i:i + max_batch]
             if self._resize(len(chunk)):
                 outs.append(self._invoke(chunk))
-            else:  # a graph with a fixed batch of 1
-                outs.extend(self._invoke(chunk[j:j + 1]) for j in range(len(chunk)))
+            else:  # a graph with a fixed batch: groups of it, the last one padded
+                b = self._batch
+                for j in range(0, len(chunk), b):
+                    part = chunk[j:j + b]
+                    n = len(part)
+                    if n < b:
+                        part = np.concatenate([part, np.zeros((b - n, *part.shape[1:]),
+                                                              part.dtype)])
+                    outs.append(self._invoke(part)[:n])
         return np.concatenate(outs) if outs else np.zeros((0, self.output.shape[-1]), np.float32)
 
 

@@ -10,6 +10,8 @@ makes batch == streaming hold.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .spec import IIRCoefficients
@@ -33,26 +35,35 @@ def _tf2ss(b: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, ...]:
     return A, B, C, D
 
 
+@functools.lru_cache(maxsize=16)
+def _block_matrices(b: tuple[float, ...], a: tuple[float, ...], block: int
+                    ) -> tuple[np.ndarray, ...]:
+    """The block recursion's matrices for b/a, built once per filter (a fleet worker opens
+    thousands of logs with the same two filters). Callers must not modify them."""
+    A, B, C, D = _tf2ss(np.asarray(b, float), np.asarray(a, float))
+    n = A.shape[0]
+    powers = [np.eye(n)]
+    for _ in range(block):
+        powers.append(A @ powers[-1])
+    obs = np.stack([(C @ p)[0] for p in powers[:block]])   # C A^k, (block, n)
+    h = np.empty(block)
+    h[0] = D
+    h[1:] = [(C @ p @ B)[0, 0] for p in powers[: block - 1]]
+    idx = np.arange(block)
+    lag = idx[:, None] - idx[None, :]
+    toeplitz = np.where(lag >= 0, h[np.clip(lag, 0, None)], 0.0)
+    # Column j: A^(block-1-j) B, so the last l columns advance the state over l inputs.
+    drive = np.stack([(powers[block - 1 - j] @ B)[:, 0] for j in range(block)], 1)
+    steady = np.linalg.solve(np.eye(n) - A, B)[:, 0]  # state for a constant input 1
+    return np.stack(powers), obs, toeplitz, drive, steady   # powers: A^k, k = 0..block
+
+
 class BlockIIR:
     """One IIR filter applied independently to each column of a (samples, channels) stream."""
 
     def __init__(self, coeffs: IIRCoefficients, channels: int, block: int = BLOCK):
-        A, B, C, D = _tf2ss(np.asarray(coeffs.b, float), np.asarray(coeffs.a, float))
-        n = A.shape[0]
-        powers = [np.eye(n)]
-        for _ in range(block):
-            powers.append(A @ powers[-1])
-        self._powers = np.stack(powers)                           # A^k, k = 0..block
-        self._obs = np.stack([(C @ p)[0] for p in powers[:block]])  # C A^k, (block, n)
-        h = np.empty(block)
-        h[0] = D
-        h[1:] = [(C @ p @ B)[0, 0] for p in powers[: block - 1]]
-        idx = np.arange(block)
-        lag = idx[:, None] - idx[None, :]
-        self._toeplitz = np.where(lag >= 0, h[np.clip(lag, 0, None)], 0.0)
-        # Column j: A^(block-1-j) B, so the last l columns advance the state over l inputs.
-        self._drive = np.stack([(powers[block - 1 - j] @ B)[:, 0] for j in range(block)], 1)
-        self._steady = np.linalg.solve(np.eye(n) - A, B)[:, 0]  # state for a constant input 1
+        (self._powers, self._obs, self._toeplitz, self._drive,
+         self._steady) = _block_matrices(tuple(coeffs.b), tuple(coeffs.a), block)
         self.block = block
         self.channels = channels
         self.state: np.ndarray | None = None

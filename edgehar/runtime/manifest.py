@@ -128,6 +128,16 @@ class Manifest:
         """Files a runtime can load (everything but the torch weights), in export order."""
         return [n for n, f in self.files.items() if f.format != "torch"]
 
+    def offline_file(self, backend: str) -> str:
+        """For offline (fleet) replay: the INT8 file built for a fixed batch of windows when
+        the bundle has one (same outputs per window), else ``default_file``."""
+        if backend == "tflite":
+            batched = [n for n, f in self.files.items()
+                       if f.format == "tflite" and f.parent == "model_int8.tflite"]
+            if batched:
+                return batched[0]
+        return self.default_file(backend)
+
     def default_file(self, backend: str) -> str:
         """The INT8 file of the backend's format if present, else its FP32 file."""
         for precision in ("int8", "fp32"):

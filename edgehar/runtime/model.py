@@ -66,7 +66,7 @@ def _check_input(path: str, runner: Runner, spec: WindowSpec) -> None:
 
 
 def load_model(path: str | os.PathLike[str], backend: Backend | str | None = None, threads: int = 1,
-               verify: bool = True, kernels: str = "default") -> Model:
+               verify: bool = True, kernels: str = "default", batched: bool = False) -> Model:
     """A bundle directory (picks the backend's INT8 file), or one .tflite / .onnx file.
 
     A single file is matched to ``manifest.json`` beside it (sha256 checked); an .onnx file
@@ -78,7 +78,8 @@ def load_model(path: str | os.PathLike[str], backend: Backend | str | None = Non
     if os.path.isdir(path):
         manifest = read_manifest(path)
         b = Backend(backend) if backend else Backend.TFLITE
-        path = os.path.join(path, manifest.default_file(b.value))
+        path = os.path.join(path, manifest.offline_file(b.value) if batched
+                            else manifest.default_file(b.value))
     elif os.path.isfile(os.path.join(os.path.dirname(path), MANIFEST)):
         manifest = read_manifest(os.path.dirname(path) or ".")
     b = Backend.of(path)

@@ -30,7 +30,8 @@ DEFAULT_ORIENTATION = "auto"
 
 def active_windows(windows: np.ndarray) -> np.ndarray:
     """(n, t, 9) preprocessed windows -> (n,) bool: the wearer moves in this window."""
-    return np.linalg.norm(windows[..., 6:9], axis=2).std(axis=1) > ACTIVE_STD_G
+    total = windows[..., 6:9]
+    return np.sqrt(np.einsum("ntc,ntc->nt", total, total)).std(axis=1) > ACTIVE_STD_G
 
 
 def vertical_of(windows: np.ndarray) -> np.ndarray:
@@ -40,25 +41,36 @@ def vertical_of(windows: np.ndarray) -> np.ndarray:
     return g / np.linalg.norm(g)
 
 
+def rotations_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, 3, 3): for each row of ``a`` (n, 3), the smallest rotation R with R @ a == b."""
+    a = np.asarray(a, float)
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = np.asarray(b, float) / np.linalg.norm(b)
+    v, c = np.cross(a, b), a @ b
+    zero = np.zeros(len(a))
+    k = np.stack([np.stack([zero, -v[:, 2], v[:, 1]], 1),
+                  np.stack([v[:, 2], zero, -v[:, 0]], 1),
+                  np.stack([-v[:, 1], v[:, 0], zero], 1)], 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rots = np.eye(3) + k + (k @ k) / (1 + c)[:, None, None]
+    for i in np.flatnonzero(c < -1 + 1e-9):   # opposite: half a turn about an orthogonal axis
+        axis = np.cross(a[i], [1.0, 0.0, 0.0] if abs(a[i, 0]) < 0.9 else [0.0, 1.0, 0.0])
+        axis /= np.linalg.norm(axis)
+        rots[i] = 2 * np.outer(axis, axis) - np.eye(3)
+    return rots
+
+
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The smallest rotation R with R @ a == b for unit vectors a, b."""
-    a = np.asarray(a, float) / np.linalg.norm(a)
-    b = np.asarray(b, float) / np.linalg.norm(b)
-    v, c = np.cross(a, b), float(a @ b)
-    if c < -1 + 1e-9:  # opposite: half a turn about any axis orthogonal to a
-        axis = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
-        axis /= np.linalg.norm(axis)
-        return 2 * np.outer(axis, axis) - np.eye(3)
-    k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
-    return np.eye(3) + k + k @ k / (1 + c)
+    return rotations_between(np.asarray(a, float)[None], b)[0]
 
 
 def rotate_windows(windows: np.ndarray, rot: np.ndarray) -> np.ndarray:
     """Apply one (3, 3) rotation, or one per window (n, 3, 3), to each sensor triple."""
     rt = np.swapaxes(rot, -1, -2).astype(np.float32)
-    if rot.ndim == 2:
-        return np.concatenate([windows[..., i:i + 3] @ rt for i in (0, 3, 6)], axis=-1)
-    return np.concatenate([np.matmul(windows[..., i:i + 3], rt) for i in (0, 3, 6)], axis=-1)
+    n, t, c = windows.shape
+    triples = np.ascontiguousarray(windows).reshape(n, t * (c // 3), 3)   # rows: one 3-vector
+    return (triples @ rt).reshape(n, t, c)
 
 
 @dataclass
@@ -109,14 +121,16 @@ class AutoOrientation:
         g = windows[..., 6:9].mean(axis=1).astype(float) * walking[:, None]
         sums = self._sum + np.cumsum(g, axis=0)
         counts = self._count + np.cumsum(walking)
-        rots = np.empty((len(windows), 3, 3))
-        for i in range(len(windows)):
-            if walking[i] and counts[i] >= self.settle:
-                self._rot = rotation_between(sums[i], self.vertical)
-                if self.settled_at_s is None:
-                    self.settled_at_s = (int(starts[i]) + self.window) / self.rate
-                    self._settled_start = int(starts[i])
-            rots[i] = self._rot
+        # the estimate is updated at each settled walking window and held in between
+        update = np.flatnonzero(walking & (counts >= self.settle))
+        held = np.concatenate([self._rot[None], rotations_between(sums[update], self.vertical)])
+        rots = held[np.searchsorted(update, np.arange(len(windows)), side="right")]
+        if len(update):
+            self._rot = held[-1]
+            if self.settled_at_s is None:
+                first = int(starts[update[0]])
+                self.settled_at_s = (first + self.window) / self.rate
+                self._settled_start = first
         self._sum, self._count = sums[-1], int(counts[-1])
         return rotate_windows(windows, rots)
 

@@ -47,9 +47,21 @@ def window_label(labels: np.ndarray, window: int, classes: int = 6) -> int:
 
 def window_labels(labels: np.ndarray, starts: np.ndarray, window: int, classes: int = 6
                   ) -> np.ndarray:
-    """``window_label`` of the windows starting at ``starts`` (indices into ``labels``)."""
-    return np.array([window_label(labels[s:s + window], window, classes) for s in starts],
-                    np.int64)
+    """``window_label`` of the windows starting at ``starts`` (indices into ``labels``),
+    vectorized: a window keeps its first label when no label changes inside it."""
+    labels = np.asarray(labels)
+    starts = np.asarray(starts, np.int64)
+    out = np.full(len(starts), -1, np.int64)
+    whole = (starts >= 0) & (starts + window <= len(labels))
+    if not whole.any() or len(labels) == 0:
+        return out
+    # changes[i]: how many label changes among labels[0..i]
+    changes = np.concatenate([[0], np.cumsum(labels[1:] != labels[:-1])])
+    s = starts[whole]
+    first = labels[s].astype(np.int64)
+    same = changes[s + window - 1] == changes[s]
+    out[whole] = np.where(same & (first >= 1) & (first <= classes), first - 1, -1)
+    return out
 
 
 @dataclass

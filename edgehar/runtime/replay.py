@@ -68,7 +68,11 @@ class _LabelTrack:
         self.start = at
 
     def truth(self, starts: np.ndarray, window: int, classes: int) -> np.ndarray:
-        return window_labels(self.buf, np.asarray(starts) - self.start, window, classes)
+        starts = np.asarray(starts) - self.start
+        if not len(starts):
+            return np.zeros(0, np.int64)
+        lo = max(int(starts[0]), 0)   # only the span these windows cover (the buffer is long)
+        return window_labels(self.buf[lo:int(starts[-1]) + window], starts - lo, window, classes)
 
     def trim(self, keep_from: int) -> None:
         cut = keep_from - self.start

@@ -41,15 +41,25 @@ class JsonlSink:
     def __call__(self, batch: ReplayBatch) -> None:
         if not len(batch):
             return
-        spec = self.spec
-        idx = batch.probs.argmax(1)
-        lines = []
-        for s, p, k in zip(batch.starts, batch.probs, idx):
-            end = int(s) + spec.window
-            lines.append(json.dumps({"start": int(s), "end": end, "t": end / spec.sample_rate,
-                                     "label": spec.labels[k], "confidence": round(float(p[k]), 6),
-                                     "probs": [round(float(v), 6) for v in p]}))
-        self.f.write("\n".join(lines) + "\n")
+        self.f.write(jsonl_lines(batch.starts, batch.probs, self.spec))
+
+
+def jsonl_lines(starts: np.ndarray, probs: np.ndarray, spec: WindowSpec) -> str:
+    """The JSON Lines of a batch of windows, byte for byte what ``json.dumps`` writes for each
+    object (same key order, separators and float repr), at a fraction of its cost: the
+    fleet replay writes millions of them."""
+    window, rate, labels = spec.window, spec.sample_rate, spec.labels
+    quoted = [json.dumps(label) for label in labels]
+    idx = probs.argmax(1).tolist()
+    # == round(float(v), 6) per value for float32 probabilities: v * 1e6 is exact in float64,
+    # so numpy's round-half-even of it is Python's correctly rounded decimal rounding
+    rows = np.round(np.asarray(probs, np.float32).astype(np.float64), 6).tolist()
+    out = []
+    for s, r, k in zip(starts.tolist(), rows, idx):
+        end = s + window
+        out.append(f'{{"start": {s}, "end": {end}, "t": {end / rate!r}, "label": {quoted[k]}, '
+                   f'"confidence": {r[k]!r}, "probs": [{", ".join(map(repr, r))}]}}\n')
+    return "".join(out)
 
 
 class Timeline:

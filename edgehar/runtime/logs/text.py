@@ -44,7 +44,9 @@ def parse_rows(lines: list[str], path: Path, first_line: int, columns: int,
     except ValueError as e:
         msg = str(e).splitlines()[0]
         m = re.search(r"(?:row|line) (\d+)", msg)
-        where = f"line {first_line + int(m.group(1)) - 1}" if m else f"lines from {first_line}"
+        # numpy counts rows from 0 in conversion errors, from 1 in column-count errors
+        base = 0 if msg.startswith("could not convert") else 1
+        where = f"line {first_line + int(m.group(1)) - base}" if m else f"lines from {first_line}"
         raise EdgeharError(path, f"malformed data near {where} ({msg})") from None
     if data.shape[1] != columns:
         raise EdgeharError(path, f"expected {columns} columns, found {data.shape[1]} "

@@ -1,0 +1,194 @@
+"""Replay many logs: one JSON Lines file per log and ``fleet.json`` (DESIGN.md "Fleet replay").
+
+Each log is replayed whole by one worker, offline: big pushes through the same preprocessing
+as live replay, and the bundle's fixed-batch INT8 file (``model_int8_b64.tflite``, outputs
+identical to the batch-1 file's) for inference. Logs are independent and every worker runs the
+same deterministic code with one inference thread, so the predictions do not depend on the
+engine or the number of workers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..runtime.errors import EdgeharError
+from ..runtime.files import atomic_path, write_json
+from ..runtime.logs import DEFAULT_MAX_GAP_S, HAPT_NAME, LabelVocabulary, open_log
+from ..runtime.memory import peak_rss_mb
+from ..runtime.orientation import DEFAULT_ORIENTATION
+from .discover import find_logs, jsonl_name
+
+ENGINES = ("local", "ray")
+OFFLINE_PUSH = 4096      # samples per push offline: ~64 windows per inference call
+FLEET_JSON = "fleet.json"
+
+
+@dataclass
+class FleetOptions:
+    paths: list[str]
+    out_dir: Path
+    model: Path | None = None          # default: the shipped bundle
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    engine: str = "local"
+    ray_address: str | None = None
+    labels: Path | None = None         # HAPT labels.txt; default: a labels.txt beside the log
+    backend: str | None = None
+    acc_units: str = "g"
+    gyro_units: str = "rad/s"
+    max_gap: float = DEFAULT_MAX_GAP_S
+    orientation: str = DEFAULT_ORIENTATION
+
+
+@dataclass(frozen=True)
+class LogTask:
+    log: str
+    jsonl: str          # file name inside out_dir
+
+
+def load_offline_model(opts: FleetOptions):
+    """The bundle's fixed-batch file for offline replay (pyarrow parses every CSV, if there)."""
+    from ..runtime.assets import PRETRAINED
+    from ..runtime.backends import Backend
+    from ..runtime.logs import csvlog
+    from ..runtime.model import load_model
+
+    csvlog.ARROW_MIN_BYTES = 0    # a worker pays pyarrow's import once, for all its logs
+    return load_model(opts.model or PRETRAINED, Backend(opts.backend) if opts.backend else None,
+                      threads=1, batched=True)
+
+
+def replay_one(model, task: LogTask, opts: FleetOptions) -> dict:
+    """One log -> its JSON Lines file (written whole or not at all) and its fleet.json entry."""
+    from ..runtime.engine import StreamEngine
+    from ..runtime.replay import predict_log
+    from ..runtime.sinks import JsonlSink, Scorer
+
+    log = Path(task.log)
+    t0 = time.perf_counter()
+    try:
+        labels = opts.labels
+        if labels is None and HAPT_NAME.search(log.name) and (log.parent / "labels.txt").is_file():
+            labels = log.parent / "labels.txt"
+        engine = StreamEngine(model, opts.orientation)
+        chunks = open_log(log, opts.acc_units, labels, opts.gyro_units, opts.max_gap,
+                          vocab=LabelVocabulary(model.labels))
+        scorer = Scorer(model.labels)
+        windows = 0
+        with atomic_path(Path(opts.out_dir) / task.jsonl) as tmp, open(tmp, "w") as f:
+            sink = JsonlSink(f, model.spec)
+            for batch in predict_log(engine, chunks, OFFLINE_PUSH):
+                sink(batch)
+                scorer(batch)
+                windows += len(batch)
+            f.close()
+            if windows == 0:
+                raise EdgeharError(log, f"too short for one window ({engine.samples_processed} "
+                                        f"samples at {model.spec.sample_rate} Hz)")
+    except EdgeharError as e:
+        return {"log": str(log), "windows": 0, "failed": str(e).splitlines()[0][:300],
+                "seconds": round(time.perf_counter() - t0, 4)}
+    except Exception as e:  # a bug, not bad input: still this log's one line, the others go on
+        msg = str(e).splitlines()[0][:200] if str(e) else ""
+        return {"log": str(log), "windows": 0,
+                "failed": f"internal error ({type(e).__name__}: {msg})",
+                "seconds": round(time.perf_counter() - t0, 4)}
+    entry = {"log": str(log), "jsonl": task.jsonl, "windows": windows}
+    score = scorer.summary()
+    if score:
+        entry["accuracy"], entry["macro_f1"] = score["accuracy"], score["macro_f1"]
+        entry["scored_windows"] = score["scored_windows"]
+    entry["data_quality"] = chunks.quality.to_dict()
+    entry["seconds"] = round(time.perf_counter() - t0, 4)
+    entry["worker_peak_rss_mb"] = round(peak_rss_mb(), 1)   # memory stays flat over a fleet
+    return entry
+
+
+# --- engines: each runs the tasks and returns the entries in task order
+
+_worker_model = None
+
+
+def _worker_init(opts: FleetOptions) -> None:
+    global _worker_model
+    _worker_model = load_offline_model(opts)
+
+
+def _worker_task(args: tuple[LogTask, FleetOptions]) -> dict:
+    task, opts = args
+    return replay_one(_worker_model, task, opts)
+
+
+def run_local(tasks: list[LogTask], opts: FleetOptions) -> list[dict]:
+    if opts.workers == 1:
+        model = load_offline_model(opts)
+        return [replay_one(model, t, opts) for t in tasks]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: workers start clean (no inherited interpreter or thread state), once per run
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(opts.workers, mp_context=ctx, initializer=_worker_init,
+                             initargs=(opts,)) as pool:
+        return list(pool.map(_worker_task, [(t, opts) for t in tasks], chunksize=1))
+
+
+def run_ray(tasks: list[LogTask], opts: FleetOptions) -> list[dict]:
+    """One Ray actor per worker, each holding the model; logs are handed out as actors free
+    up. Logs and --out-dir must be on a file system every node sees."""
+    try:
+        import ray
+        from ray.util import ActorPool
+    except ImportError:
+        raise EdgeharError(None, "--engine ray needs Ray: pip install 'edgehar[fleet]'") from None
+    started = not ray.is_initialized()
+    if started:
+        kwargs = {"address": opts.ray_address} if opts.ray_address else {
+            "num_cpus": opts.workers, "include_dashboard": False}
+        ray.init(log_to_driver=False, configure_logging=False, **kwargs)
+    try:
+        @ray.remote(num_cpus=1)
+        class Worker:
+            def __init__(self, o: FleetOptions):
+                self.model = load_offline_model(o)
+
+            def replay(self, task: LogTask, o: FleetOptions) -> dict:
+                return replay_one(self.model, task, o)
+
+        actors = [Worker.remote(opts) for _ in range(opts.workers)]
+        pool = ActorPool(actors)
+        return list(pool.map(lambda a, t: a.replay.remote(t, opts), tasks))
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def run_fleet(opts: FleetOptions) -> dict:
+    """Replay every log; write the JSON Lines files and fleet.json; return fleet.json's data."""
+    if opts.engine not in ENGINES:
+        raise EdgeharError(None, f"--engine must be one of {', '.join(ENGINES)}")
+    if opts.workers < 1:
+        raise EdgeharError(None, "--workers must be >= 1")
+    out_dir = Path(opts.out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise EdgeharError(out_dir, "--out-dir is a file; give a directory")
+    logs = find_logs(opts.paths)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    load_offline_model(opts)   # a bad --model fails here, once, before any worker starts
+    taken: set[str] = {FLEET_JSON}
+    tasks = [LogTask(str(p), jsonl_name(p, taken)) for p in logs]
+    t0 = time.perf_counter()
+    entries = (run_ray if opts.engine == "ray" else run_local)(tasks, opts)
+    wall = time.perf_counter() - t0
+    windows = sum(e["windows"] for e in entries)
+    failed = sum(1 for e in entries if "failed" in e)
+    fleet = {"engine": opts.engine, "workers": opts.workers, "logs": entries,
+             "totals": {"logs": len(entries), "failed": failed, "windows": windows,
+                        "wall_s": round(wall, 3),
+                        "windows_per_s": round(windows / wall, 1) if wall > 0 else None},
+             "options": {k: (str(v) if isinstance(v, Path) else v)
+                         for k, v in asdict(opts).items() if k not in ("paths", "out_dir")}}
+    write_json(out_dir / FLEET_JSON, fleet)
+    return fleet

@@ -1,0 +1,136 @@
+"""Fleet replay: many logs, local pool and a real local Ray, identical predictions."""
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgehar.fleet.discover import find_logs
+from edgehar.fleet.run import FLEET_JSON, FleetOptions, run_fleet
+from edgehar.runtime.errors import EdgeharError
+from edgehar.runtime.replay import ReplayOptions, run_replay
+
+
+@pytest.fixture(scope="module")
+def corpus(recordings, tmp_path_factory):
+    """Two test-subject recordings as HAPT pairs (labels.txt beside), a labelled 100 Hz CSV
+    in m/s2 with jitter, a CSV without labels, and two bad logs."""
+    from edgehar.data.sources import write_hapt_dir
+
+    root = tmp_path_factory.mktemp("fleet")
+    recs = [r for r in recordings if r.user in (2, 4)][:2]
+    write_hapt_dir(recs, root / "hapt")
+    rng = np.random.default_rng(0)
+    r = recs[0]
+    n = len(r.raw)
+    t50 = np.arange(n) / 50
+    t = np.sort(np.concatenate([t50, t50[:-1] + 0.01])) + rng.uniform(-0.002, 0.002, 2 * n - 1)
+    t.sort()
+    vals = np.stack([np.interp(t, t50, r.raw[:, c]) for c in range(6)], 1)
+    vals[:, :3] *= 9.80665
+    names = np.array(["", "WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING",
+                      "STANDING", "LAYING"] + [""] * 6)
+    lab = names[np.clip(r.labels[np.minimum(np.round(t * 50).astype(int), n - 1)], 0, 12)]
+    csv_dir = root / "phones"
+    csv_dir.mkdir()
+    with open(csv_dir / "phone_a.csv", "w") as f:
+        f.write("timestamp_ns,ax,ay,az,gx,gy,gz,label\n")
+        for ti, v, la in zip(t, vals, lab):
+            f.write(f"{int(1.7e18 + ti * 1e9)},{v[0]:.5f},{v[1]:.5f},{v[2]:.5f},{v[3]:.5f},"
+                    f"{v[4]:.5f},{v[5]:.5f},{la}\n")
+    with open(csv_dir / "phone_b.csv", "w") as f:
+        f.write("t,ax,ay,az,gx,gy,gz\n")
+        for i in range(3000):
+            f.write(f"{i / 50:.2f},0.1,{0.9 + 0.1 * np.sin(i / 7):.4f},0.2,0.01,0.02,0.03\n")
+    (csv_dir / "broken.csv").write_text("t,ax,ay,az,gx,gy,gz\n0,1,2,3\n")
+    (csv_dir / "short.csv").write_text("t,ax,ay,az,gx,gy,gz\n0,0,1,0,0,0,0\n0.02,0,1,0,0,0,0\n")
+    (csv_dir / "subjects.csv").write_text("log,subject\nphone_a.csv,1\n")
+    return root
+
+
+def _hashes(out: Path) -> dict:
+    fleet = json.loads((out / FLEET_JSON).read_text())
+    return {e["jsonl"]: hashlib.sha256((out / e["jsonl"]).read_bytes()).hexdigest()
+            for e in fleet["logs"] if "jsonl" in e}
+
+
+def test_find_logs(corpus):
+    logs = find_logs([corpus])
+    names = [p.name for p in logs]
+    assert "subjects.csv" not in names and "labels.txt" not in names
+    assert not any(n.startswith("gyro_") for n in names)
+    assert sum(n.startswith("acc_exp") for n in names) == 2
+    assert len(find_logs([corpus, str(corpus / "phones" / "*.csv")])) == len(logs)  # each once
+    with pytest.raises(EdgeharError, match="matches no log"):
+        find_logs([str(corpus / "*.parquet")])
+    with pytest.raises(EdgeharError, match="no such log"):
+        find_logs([corpus / "missing.csv"])
+
+
+def test_local_fleet_scores_writes_and_lists_failures(corpus, tmp_path):
+    fleet = run_fleet(FleetOptions(paths=[str(corpus)], out_dir=tmp_path / "one", workers=1,
+                                   acc_units="auto"))
+    by = {Path(e["log"]).name: e for e in fleet["logs"]}
+    assert fleet["totals"]["logs"] == 6 and fleet["totals"]["failed"] == 2
+    assert "failed" in by["broken.csv"] and "\n" not in by["broken.csv"]["failed"]
+    assert "too short" in by["short.csv"]["failed"]
+    for name in ("broken.csv", "short.csv"):
+        assert not (tmp_path / "one" / f"{Path(name).stem}.jsonl").exists()   # nothing half-written
+    for e in fleet["logs"]:
+        if e["log"].endswith(".txt") or e["log"].endswith("phone_a.csv"):
+            assert e["accuracy"] > 0.8 and e["scored_windows"] > 100   # labels beside / inside
+        if "jsonl" in e:
+            lines = (tmp_path / "one" / e["jsonl"]).read_text().splitlines()
+            assert len(lines) == e["windows"] > 0
+            assert json.loads(lines[0])["start"] == 0
+    assert "accuracy" not in by["phone_b.csv"]
+    assert fleet["totals"]["windows"] == sum(e["windows"] for e in fleet["logs"])
+
+
+def test_a_fleet_log_predicts_what_a_single_replay_does(corpus, tmp_path):
+    """Offline (fixed batch of 64, big pushes) == live (batch 1, one hop per push), bytes."""
+    fleet = run_fleet(FleetOptions(paths=[str(corpus / "hapt")], out_dir=tmp_path / "f",
+                                   workers=1))
+    e = fleet["logs"][0]
+    log = Path(e["log"])
+    run_replay(ReplayOptions(log=log, labels=log.parent / "labels.txt", out=tmp_path / "s.jsonl",
+                             quiet=True))
+    assert (tmp_path / "s.jsonl").read_bytes() == (tmp_path / "f" / e["jsonl"]).read_bytes()
+
+
+@pytest.mark.slow
+def test_predictions_identical_across_workers_and_engines(corpus, tmp_path):
+    """Local 1 and 2 workers and a real local Ray with 2 workers: the same bytes per log."""
+    pytest.importorskip("ray")
+    runs = {}
+    for engine, workers in (("local", 1), ("local", 2), ("ray", 2)):
+        out = tmp_path / f"{engine}{workers}"
+        fleet = run_fleet(FleetOptions(paths=[str(corpus)], out_dir=out, workers=workers,
+                                       engine=engine, acc_units="auto"))
+        assert fleet["engine"] == engine and fleet["workers"] == workers
+        assert fleet["totals"]["failed"] == 2
+        runs[(engine, workers)] = _hashes(out)
+    first = runs[("local", 1)]
+    assert len(first) == 4
+    assert all(h == first for h in runs.values())
+
+
+def test_cli_exit_codes(corpus, tmp_path):
+    cmd = [sys.executable, "-c", "from edgehar.cli import main; main()", "replay"]
+    ok = subprocess.run(cmd + [str(corpus / "hapt"), "--out-dir", str(tmp_path / "a"),
+                               "--workers", "1"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "2 of 2 logs replayed" in ok.stdout
+    some = subprocess.run(cmd + [str(corpus / "phones"), "--out-dir", str(tmp_path / "b"),
+                                 "--workers", "1", "--acc-units", "auto"],
+                          capture_output=True, text=True)
+    assert some.returncode == 3
+    assert some.stderr.count("failed:") == 2 and "Traceback" not in some.stderr
+    none = subprocess.run(cmd + [str(tmp_path / "nothing_here"), "--out-dir",
+                                 str(tmp_path / "c")], capture_output=True, text=True)
+    assert none.returncode == 2 and none.stderr.startswith("error:")
+    assert len(none.stderr.strip().splitlines()) == 1
