@@ -34,7 +34,7 @@ def test_some_backend_is_installed():
     assert backend_available("tflite") or backend_available("onnx")
 
 
-@pytest.mark.parametrize("i", range(4))
+@pytest.mark.parametrize("i", range(6))
 def test_model_loads_and_matches_manifest(bundle, manifest, i):
     files = manifest.model_files()
     if i >= len(files):

@@ -59,7 +59,7 @@ def test_manifest_lineage_and_metadata(bundle):
     m = json.loads((out / "manifest.json").read_text())
     files = m["files"]
     assert set(files) == {"weights.pt", "model_fp32.onnx", "model_int8.onnx",
-                          "model_fp32.tflite", "model_int8.tflite"}
+                          "model_fp32.tflite", "model_int8.tflite", "model_int8_b64.tflite"}
     for name, f in files.items():
         assert f["sha256"] == sha256(out / name)
         if f["parent"]:
@@ -74,6 +74,18 @@ def test_manifest_lineage_and_metadata(bundle):
 
     props = {p.key: p.value for p in onnx.load(str(out / "model_int8.onnx")).metadata_props}
     assert props["labels"].split(",") == m["labels"] and props["window"] == "128"
+
+
+def test_batched_tflite_gives_the_batch1_outputs(bundle):
+    """model_int8_b64.tflite: a fixed batch of 64 (padded), each window's int8 outputs the
+    batch-1 file's, bit for bit."""
+    out, _ = bundle
+    x = np.random.default_rng(3).normal(size=(150, 128, 9)).astype(np.float32)
+    one = load_model(out / "model_int8.tflite")
+    b64 = load_model(out, batched=True)
+    assert b64.runner.input.shape[0] == 64 and b64.path.endswith("model_int8_b64.tflite")
+    np.testing.assert_array_equal(b64.runner(x), one.runner(x))
+    np.testing.assert_array_equal(b64.runner(x[:1]), one.runner(x[:1]))
 
 
 def test_golden_outputs_reproduce(bundle):

@@ -25,6 +25,7 @@ CHAIN = {"torch_fp32": "weights.pt", "onnx_fp32": "model_fp32.onnx",
          "onnx_int8": "model_int8.onnx", "tflite_fp32": "model_fp32.tflite",
          "tflite_int8": "model_int8.tflite", "tflm_int8": "model_int8.tflite"}
 MAX_INT8_TFLITE_BYTES = 100_000
+BATCHED = "model_int8_b64.tflite"   # offline replay's fixed-batch copy of model_int8.tflite
 MIN_TORCH_ACCURACY = 0.955   # the promise: torch FP32 on the test subjects, and
 MAX_DROP_PP = 0.5            # no exported file more than 0.5 pp below it
 
@@ -128,7 +129,9 @@ def test_shipped_chain_meets_the_promise(shipped_bundle, windows_test_split, ste
 def test_manifest_describes_the_files_on_disk(shipped_bundle):
     """sha256 (hashlib here, not edgehar's reader), size and lineage of every listed file."""
     m = read_manifest(shipped_bundle)
-    assert set(m.files) == set(CHAIN.values()) == set(_report(shipped_bundle)["files"])
+    assert set(m.files) == set(CHAIN.values()) | {BATCHED} == set(_report(shipped_bundle)["files"])
+    assert m.files[BATCHED].parent == "model_int8.tflite"
+    assert m.offline_file("tflite") == BATCHED and m.default_file("tflite") == "model_int8.tflite"
     for name, entry in m.files.items():
         blob = (shipped_bundle / name).read_bytes()
         assert entry.sha256 == hashlib.sha256(blob).hexdigest(), name
