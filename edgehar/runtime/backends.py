@@ -71,6 +71,8 @@ class TFLiteRunner:
         # several windows (edgehar's batched file) is never resized: it pads instead
         self._resizable: bool | None = None if self._batch == 1 else False
         self.signatures = list(self._it.get_signature_list())
+        # a fixed-batch graph's batch-1 original, for the windows that do not fill a batch
+        self.remainder: TFLiteRunner | None = None
 
     @staticmethod
     def _info(d: dict) -> TensorInfo:
@@ -120,6 +122,9 @@ class TFLiteRunner:
                 for j in range(0, len(chunk), b):
                     part = chunk[j:j + b]
                     n = len(part)
+                    if n < b and self.remainder is not None:   # cheaper than a padded batch
+                        outs.append(self.remainder(part))
+                        continue
                     if n < b:
                         part = np.concatenate([part, np.zeros((b - n, *part.shape[1:]),
                                                               part.dtype)])

@@ -47,7 +47,9 @@ class Model:
         return self.manifest.spec.labels
 
     def normalize(self, windows: np.ndarray) -> np.ndarray:
-        return ((windows - self.mean) / self.std).astype(np.float32)
+        x = np.subtract(windows, self.mean)   # in place from here: offline batches are large
+        x /= self.std
+        return x.astype(np.float32, copy=False)
 
     def logits(self, windows: np.ndarray) -> np.ndarray:
         """Preprocessed (not yet normalized) windows (n, window, channels) -> logits (n, classes)."""
@@ -93,6 +95,15 @@ def load_model(path: str | os.PathLike[str], backend: Backend | str | None = Non
         if verify and sha256(path) != entry.sha256:
             raise EdgeharError(path, f"sha256 does not match {MANIFEST} (corrupt or replaced file)")
     runner = open_runner(path, threads, kernels)
+    if batched and manifest is not None and b is Backend.TFLITE and runner.input.shape[0] > 1:
+        # the batched file's leftover windows go through its batch-1 parent (same outputs)
+        parent = manifest.files[os.path.basename(path)].parent
+        if parent in manifest.files:
+            ppath = os.path.join(os.path.dirname(path), parent)
+            if verify and sha256(ppath) != manifest.files[parent].sha256:
+                raise EdgeharError(ppath, f"sha256 does not match {MANIFEST} (corrupt or "
+                                          "replaced file)")
+            runner.remainder = open_runner(ppath, threads, kernels)
     if manifest is None:
         if b is Backend.ONNX and "edgehar" in runner.metadata:
             try:

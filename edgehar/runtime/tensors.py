@@ -21,8 +21,11 @@ class TensorInfo:
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
         info = np.iinfo(self.dtype)
-        q = np.round(x / self.scale) + self.zero_point
-        return np.clip(q, info.min, info.max).astype(self.dtype)
+        q = np.divide(x, self.scale)   # == round(x / scale) + zp, clipped; in place
+        np.rint(q, out=q)
+        q += self.zero_point
+        np.clip(q, info.min, info.max, out=q)
+        return q.astype(self.dtype)
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         # Python scalars keep the float32 array float32: no trailing astype copy.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -30,7 +30,9 @@ class DataQuality:
     unknown_labels: dict = field(default_factory=dict)   # label names the model has no class for
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        # a shallow copy (asdict's deep copy cost 0.15 ms per log in a fleet of short logs)
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["units_check"], d["unknown_labels"] = dict(self.units_check), dict(self.unknown_labels)
         for k in ("gap_seconds", "interpolated_seconds"):
             d[k] = round(d[k], 3)
         for k in ("input_rate_hz", "gyro_rate_hz"):
