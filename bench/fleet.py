@@ -159,8 +159,12 @@ def main() -> None:
         "identical_predictions": len({r["predictions_sha256"] for r in res["runs"]}) == 1,
     }
     if ("ray", 2) in runs:
-        res["summary"]["ray_over_local_2_workers"] = (runs[("ray", 2)]["windows_per_s"]
-                                                      / runs[("local", 2)]["windows_per_s"])
+        ray2, local2 = runs[("ray", 2)], runs[("local", 2)]
+        res["summary"]["ray_over_local_2_workers"] = ray2["windows_per_s"] / local2["windows_per_s"]
+        res["summary"]["ray_startup_s"] = ray2["startup_s"]
+        res["summary"]["ray_over_local_after_startup"] = (
+            (ray2["windows"] / (ray2["wall_s"] - ray2["startup_s"]))
+            / (local2["windows"] / (local2["wall_s"] - local2["startup_s"])))
     res["day_log"] = day_log_rss(args.out, args.model)
     print(json.dumps(res["summary"], indent=1))
     print(f"24 h log, 1 worker: {res['day_log']}")
