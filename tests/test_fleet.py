@@ -134,3 +134,27 @@ def test_cli_exit_codes(corpus, tmp_path):
                                  str(tmp_path / "c")], capture_output=True, text=True)
     assert none.returncode == 2 and none.stderr.startswith("error:")
     assert len(none.stderr.strip().splitlines()) == 1
+
+
+def test_fleet_wide_options_are_checked_once_and_labels_go_to_hapt_logs(corpus, tmp_path):
+    with pytest.raises(EdgeharError, match="max-gap"):
+        run_fleet(FleetOptions(paths=[str(corpus)], out_dir=tmp_path / "a", max_gap=0.0))
+    with pytest.raises(EdgeharError, match="labels file not found"):
+        run_fleet(FleetOptions(paths=[str(corpus)], out_dir=tmp_path / "a",
+                               labels=tmp_path / "nope.txt"))
+    # --labels names the HAPT labels.txt; the CSV logs in the same fleet carry their own
+    fleet = run_fleet(FleetOptions(paths=[str(corpus)], out_dir=tmp_path / "b", workers=1,
+                                   acc_units="auto",
+                                   labels=corpus / "hapt" / "RawData" / "labels.txt"))
+    by = {Path(e["log"]).name: e for e in fleet["logs"]}
+    assert "failed" not in by["phone_a.csv"] and by["phone_a.csv"]["accuracy"] > 0.8
+    assert all("data_quality" in e for e in fleet["logs"])
+
+
+def test_a_failing_log_leaves_no_earlier_output(corpus, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "broken.jsonl").write_text("from an earlier run\n")
+    run_fleet(FleetOptions(paths=[str(corpus / "phones" / "broken.csv")], out_dir=out,
+                           workers=1))
+    assert not (out / "broken.jsonl").exists()

@@ -58,6 +58,11 @@ def main(argv: list[str], prog: str = "edgehar replay") -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug or the system (disk full): still one line
+        msg = str(e).splitlines()[0][:160] if str(e) else ""
+        print(f"error: internal error ({type(e).__name__}: {msg}); please report it with the "
+              "command line", file=sys.stderr)
+        return EXIT_NOTHING_RAN
     tot = fleet["totals"]
     for e in fleet["logs"]:
         if "failed" in e:
@@ -66,4 +71,6 @@ def main(argv: list[str], prog: str = "edgehar replay") -> int:
         print(f"{tot['logs'] - tot['failed']} of {tot['logs']} logs replayed, {tot['windows']:,} "
               f"windows in {tot['wall_s']:.1f} s ({tot['windows_per_s'] or 0:,.0f} windows/s, "
               f"{a.engine}, {a.workers} workers) -> {a.out_dir / FLEET_JSON}")
+    if tot["failed"] == tot["logs"]:
+        return EXIT_NOTHING_RAN   # not one log replayed (fleet.json says why, log by log)
     return EXIT_SOME_FAILED if tot["failed"] else 0

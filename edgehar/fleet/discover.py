@@ -55,7 +55,7 @@ def jsonl_name(log: Path, taken: set[str]) -> str:
     """``<log name>.jsonl``, made unique when two directories hold logs of the same name."""
     stem = log.name[:-len(log.suffix)] if log.suffix else log.name
     name, i = f"{stem}.jsonl", 2
-    while name in taken:
+    while name.casefold() in taken:   # case-insensitive file systems (macOS, Windows)
         name, i = f"{stem}-{i}.jsonl", i + 1
-    taken.add(name)
+    taken.add(name.casefold())
     return name

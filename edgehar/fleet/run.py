@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..runtime.errors import EdgeharError
@@ -56,7 +56,7 @@ def load_offline_model(opts: FleetOptions):
     from ..runtime.model import load_model
 
     # a worker pays pyarrow's import once, for all its logs; below ~32 KB (500 rows) a
-    # pyarrow call costs more than the careful parser
+    # pyarrow call costs more than the careful parser (set for the whole process)
     csvlog.ARROW_MIN_BYTES = 1 << 15
     return load_model(opts.model or PRETRAINED, Backend(opts.backend) if opts.backend else None,
                       threads=1, batched=True)
@@ -70,10 +70,13 @@ def replay_one(model, task: LogTask, opts: FleetOptions) -> dict:
 
     log = Path(task.log)
     t0 = time.perf_counter()
+    chunks = None
     try:
-        labels = opts.labels
-        if labels is None and HAPT_NAME.search(log.name) and (log.parent / "labels.txt").is_file():
-            labels = log.parent / "labels.txt"
+        labels = None   # a CSV log carries its own label column
+        if HAPT_NAME.search(log.name):
+            labels = opts.labels
+            if labels is None and (log.parent / "labels.txt").is_file():
+                labels = log.parent / "labels.txt"
         engine = StreamEngine(model, opts.orientation)
         chunks = open_log(log, opts.acc_units, labels, opts.gyro_units, opts.max_gap,
                           vocab=LabelVocabulary(model.labels))
@@ -89,14 +92,15 @@ def replay_one(model, task: LogTask, opts: FleetOptions) -> dict:
             if windows == 0:
                 raise EdgeharError(log, f"too short for one window ({engine.samples_processed} "
                                         f"samples at {model.spec.sample_rate} Hz)")
-    except EdgeharError as e:
-        return {"log": str(log), "windows": 0, "failed": str(e).splitlines()[0][:300],
-                "seconds": round(time.perf_counter() - t0, 4)}
-    except Exception as e:  # a bug, not bad input: still this log's one line, the others go on
-        msg = str(e).splitlines()[0][:200] if str(e) else ""
-        return {"log": str(log), "windows": 0,
-                "failed": f"internal error ({type(e).__name__}: {msg})",
-                "seconds": round(time.perf_counter() - t0, 4)}
+    except Exception as e:  # bad input (EdgeharError) or a bug: this log's one line, the rest go on
+        if isinstance(e, EdgeharError):
+            why = str(e)
+        else:
+            msg = str(e).splitlines()[0][:200] if str(e) else ""
+            why = f"internal error ({type(e).__name__}: {msg})"
+        (Path(opts.out_dir) / task.jsonl).unlink(missing_ok=True)   # no earlier run's file
+        return failed_entry(task, why, chunks.quality.to_dict() if chunks is not None else {},
+                            time.perf_counter() - t0)
     entry = {"log": str(log), "jsonl": task.jsonl, "windows": windows}
     score = scorer.summary()
     if score:
@@ -108,13 +112,22 @@ def replay_one(model, task: LogTask, opts: FleetOptions) -> dict:
     return entry
 
 
+def failed_entry(task: LogTask, why: str, quality: dict | None = None,
+                 seconds: float = 0.0) -> dict:
+    return {"log": task.log, "windows": 0, "failed": why.splitlines()[0][:300] if why else "failed",
+            "data_quality": quality or {}, "seconds": round(seconds, 4)}
+
+
 # --- engines: each runs the tasks and returns the entries in task order
 
 _worker_model = None
 
 
 def _worker_init(opts: FleetOptions) -> None:
+    import signal
+
     global _worker_model
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle
     _worker_model = load_offline_model(opts)
 
 
@@ -132,22 +145,27 @@ def run_local(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], flo
         return [replay_one(model, t, opts) for t in tasks], ready
     import multiprocessing
     import sys
+    import threading
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
-    # Linux: fork (workers start in milliseconds with numpy and LiteRT already imported; the
-    # parent holds no thread pool: one inference thread, pyarrow not yet imported); elsewhere
-    # spawn, the platform default
-    ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    # fork where it is safe (Linux, and this process runs no other thread): workers start in
+    # milliseconds with numpy and LiteRT already imported; else spawn
+    fork = sys.platform == "linux" and threading.active_count() == 1
+    ctx = multiprocessing.get_context("fork" if fork else "spawn")
     # largest logs first, so that no long log starts last while the other workers idle
     order = sorted(range(len(tasks)), key=lambda i: -_log_bytes(tasks[i].log))
     entries: list = [None] * len(tasks)
-    with ProcessPoolExecutor(opts.workers, mp_context=ctx, initializer=_worker_init,
-                             initargs=(opts,)) as pool:
-        # the pool starts its workers with the first tasks; each loads the model first
-        ready = time.perf_counter() - t0
-        done = pool.map(_worker_task, [(tasks[i], opts) for i in order], chunksize=1)
-        for i, entry in zip(order, done):
-            entries[i] = entry
+    with ProcessPoolExecutor(min(opts.workers, len(tasks)), mp_context=ctx,
+                             initializer=_worker_init, initargs=(opts,)) as pool:
+        ready = time.perf_counter() - t0   # workers start with the first tasks
+        futures = [pool.submit(_worker_task, (tasks[i], opts)) for i in order]
+        for i, fut in zip(order, futures):
+            try:
+                entries[i] = fut.result()
+            except BrokenProcessPool:   # a worker died (out of memory, a crash in a library)
+                entries[i] = failed_entry(tasks[i], "the worker replaying it died (killed or "
+                                                    "crashed); the logs after it were not run")
     return entries, ready
 
 
@@ -163,7 +181,11 @@ def run_ray(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], float
     if started:
         kwargs = {"address": opts.ray_address} if opts.ray_address else {
             "num_cpus": opts.workers, "include_dashboard": False}
-        ray.init(log_to_driver=False, configure_logging=False, **kwargs)
+        try:
+            ray.init(log_to_driver=False, configure_logging=False, **kwargs)
+        except Exception as e:  # unreachable address, a cluster that refuses us
+            msg = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+            raise EdgeharError(None, f"cannot start or reach Ray ({msg})") from None
     try:
         @ray.remote(num_cpus=1)
         class Worker:
@@ -187,10 +209,31 @@ def run_ray(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], float
             a = min(range(len(actors)), key=load.__getitem__)
             load[a] += _log_bytes(tasks[i].log)
             refs[i] = actors[a].replay.remote(tasks[i], opts)
-        return ray.get(refs), ready
+        entries = []
+        for task, ref in zip(tasks, refs):
+            try:
+                entries.append(ray.get(ref))
+            except ray.exceptions.RayError as e:   # the actor died, or its node
+                entries.append(failed_entry(task, f"the Ray worker replaying it failed "
+                                                  f"({type(e).__name__})"))
+        return entries, ready
     finally:
         if started:
             ray.shutdown()
+
+
+def _check_options(opts: FleetOptions) -> None:
+    """Options that apply to every log are checked once: a bad one means nothing can run."""
+    from ..runtime.logs import ACC_UNITS, GYRO_UNITS
+    from ..runtime.spec import SAMPLE_RATE
+
+    if opts.acc_units not in ACC_UNITS or opts.gyro_units not in GYRO_UNITS:
+        raise EdgeharError(None, f"--acc-units takes {', '.join(ACC_UNITS)}; --gyro-units "
+                                 f"{', '.join(GYRO_UNITS)}")
+    if not opts.max_gap >= 2 / SAMPLE_RATE:
+        raise EdgeharError(None, f"--max-gap must be at least {2 / SAMPLE_RATE:g} s")
+    if opts.labels is not None and not Path(opts.labels).is_file():
+        raise EdgeharError(opts.labels, "labels file not found")
 
 
 def _log_bytes(log: str) -> int:
@@ -209,11 +252,17 @@ def run_fleet(opts: FleetOptions) -> dict:
     out_dir = Path(opts.out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise EdgeharError(out_dir, "--out-dir is a file; give a directory")
+    _check_options(opts)
     logs = find_logs(opts.paths)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise EdgeharError(out_dir, f"cannot create --out-dir ({e.strerror})") from None
+    # absolute: Ray workers on other nodes (or in other directories) open the same paths
+    opts = replace(opts, out_dir=out_dir.resolve())
     load_offline_model(opts)   # a bad --model fails here, once, before any worker starts
     taken: set[str] = {FLEET_JSON}
-    tasks = [LogTask(str(p), jsonl_name(p, taken)) for p in logs]
+    tasks = [LogTask(str(p.resolve()), jsonl_name(p, taken)) for p in logs]
     t0 = time.perf_counter()
     entries, startup = (run_ray if opts.engine == "ray" else run_local)(tasks, opts)
     wall = time.perf_counter() - t0

@@ -29,7 +29,7 @@ AXIS_COLUMNS = ("x", "y", "z")
 
 UNLABELLED = ("", "-1", "NONE", "UNKNOWN")
 # Files from this size on are parsed by pyarrow when it is installed (the fleet extra); below
-# it, importing pyarrow (~0.25 s) would cost more than it saves. The fleet workers set 0.
+# it, importing pyarrow (~0.25 s) would cost more than it saves. Fleet workers set 32 KB.
 ARROW_MIN_BYTES = 1 << 21
 ARROW_BLOCK_BYTES = 1 << 22
 
@@ -123,6 +123,8 @@ class _CsvRows:
         self.chunk_rows = chunk_rows
         self.t_origin: float | None = None
         self._arrow_read_all = False
+        self._arrow_offset = 0        # bytes of the file the fast path has handed on
+        self._counted_before = 0
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
         """(t seconds from the first row, values (+ label id last), first line number)."""
@@ -140,9 +142,15 @@ class _CsvRows:
                         raise EdgeharError(self.path, "no data rows after the header")
                     return
                 self.f.seek(0)
-                self.f.readline()
-                for _ in itertools.islice(self.f, line - 2):
-                    pass
+                try:
+                    self.f.readline()
+                    for _ in itertools.islice(self.f, line - 2):
+                        pass
+                except UnicodeDecodeError:
+                    raise EdgeharError(self.path, f"not a text log (bytes that are not UTF-8 "
+                                                  f"text before line {line})") from None
+                if self.counter is not None:   # the careful parser counts from here on
+                    self.counter.done = self._counted_before + self._arrow_offset
             for lines in chunks_of(self.f, self.chunk_rows, self.path, line, self.counter):
                 yield self._timed(self._parse(lines, line), line)
                 line += len(lines)
@@ -172,16 +180,20 @@ class _CsvRows:
         # extra columns are not numeric, and so must this path
         types = {n: pa.float64() for i, n in enumerate(names)
                  if i != self.label_col and not n.startswith("_empty")}
+        empty = [n for n in names if n.startswith("_empty")]   # after a trailing comma
+        types |= {n: pa.string() for n in empty}
         keep = keep + [n for n in types if n not in keep]
         if self.label_col is not None:   # a handful of names: dictionary-encoded
             types[names[self.label_col]] = pa.dictionary(pa.int32(), pa.string())
         read_opts = pc.ReadOptions(column_names=names, use_threads=False, block_size=1 << 24)
-        parse_opts = pc.ParseOptions(ignore_empty_lines=False)
+        # no quoting: the careful parser takes '"0.1"' for text, not a number, and so must this
+        parse_opts = pc.ParseOptions(ignore_empty_lines=False, quote_char=False)
         convert_opts = pc.ConvertOptions(include_columns=keep, column_types=types,
                                          quoted_strings_can_be_null=False)
         line, rest = 2, b""
+        self._counted_before = self.counter.done if self.counter is not None else 0
         with open(self.path, "rb") as raw:
-            raw.readline()   # the header, read by __init__
+            self._arrow_offset = len(raw.readline())   # the header, read by __init__
             while True:
                 block = raw.read(ARROW_BLOCK_BYTES)
                 if self.counter is not None:
@@ -216,6 +228,9 @@ class _CsvRows:
                     return
                 if any(table.column(n).null_count for n in types if n not in numeric):
                     return
+                if any(pa.compute.max(pa.compute.utf8_length(table.column(n))).as_py()
+                       for n in empty):   # something after the trailing comma
+                    return
                 if self.label_col is not None:
                     ids = []
                     for chunk in table.column(names[self.label_col]).chunks:
@@ -225,6 +240,7 @@ class _CsvRows:
                     values = np.concatenate([values, np.concatenate(ids)[:, None]], 1)
                 yield values, lines
                 line += lines
+                self._arrow_offset += len(data)
 
     def _parse(self, lines: list[str], line: int) -> np.ndarray:
         width = len(self.header)
@@ -256,6 +272,7 @@ def _arrow_csv():
     """(pyarrow, pyarrow.csv) when installed (the ``fleet`` extra), else None."""
     try:
         import pyarrow as pa
+        import pyarrow.compute  # noqa: F401  (pa.compute)
         import pyarrow.csv as pc
     except ImportError:
         return None
