@@ -35,7 +35,7 @@ def test_shipped_manifest_round_trips_and_stores_each_fact_once(shipped_dict):
     assert "window_spec" not in shipped_dict   # labels/window/hop/channels live at the top only
     assert m.labels == tuple(shipped_dict["labels"]) and m.spec.window == 128
     assert m.model_files() == ["model_fp32.onnx", "model_int8.onnx", "model_fp32.tflite",
-                               "model_int8.tflite"]
+                               "model_int8.tflite", "model_int8_b64.tflite"]
     assert m.default_file("tflite") == "model_int8.tflite"
     for name, f in m.files.items():
         if f.parent:
