@@ -26,7 +26,10 @@ def build_parser(prog: str = "python -m edgehar.runtime") -> argparse.ArgumentPa
     p = _OneLineParser(prog=prog,
                                 description="edgehar runtime: replay sensor logs on a device.")
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("replay", help="replay a recorded accelerometer+gyroscope log")
+    r = sub.add_parser("replay", help="replay a recorded accelerometer+gyroscope log",
+                       epilog="Many logs at once (a directory, globs): edgehar replay PATH ... "
+                              "--out-dir DIR [--workers N] [--engine local|ray] "
+                              "(docs: README, 'A whole fleet of logs').")
     r.add_argument("log", nargs="?", type=Path, help="HAPT acc_expXX_userYY.txt or a CSV log")
     r.add_argument("--acc", type=Path, help="accelerometer CSV (time column + x,y,z), with --gyro")
     r.add_argument("--gyro", type=Path, help="gyroscope CSV (time column + x,y,z), with --acc")
