@@ -96,7 +96,8 @@ def test_sample_replay_gives_stored_predictions(bundle, manifest, golden, name):
     agree = (probs.argmax(1) == ref.argmax(1)).mean()
     REPORT.append(f"sample replay {name}: {len(starts)} windows, label agreement "
                   f"{100 * agree:.2f}%, max |prob diff| {np.abs(probs - ref).max():.3g}")
-    scale = manifest.files[name].io["output"]["scale"]
+    io = manifest.files[name].io or {}
+    scale = io.get("output", {}).get("scale", 0.0)
     if name.endswith(".tflite") and scale > 0:
         # stored from the reference kernels: each logit may be off by the allowed steps, so
         # only a window whose top-2 gap is wider than twice that must keep its label

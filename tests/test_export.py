@@ -291,3 +291,29 @@ def test_quantize_adds_the_same_int8_files_and_chain_as_export_int8(bundle, tiny
     g1, g2 = np.load(full / "golden.npz"), np.load(fp32 / "golden.npz")
     assert sorted(g1.files) == sorted(g2.files)
     assert all(np.array_equal(g1[k], g2[k]) for k in g1.files)
+
+
+def test_export_refuses_to_fold_over_its_own_training_run(tiny_run):
+    from edgehar.runtime.errors import EdgeharError
+
+    before = sha256(tiny_run / "weights.pt")
+    with pytest.raises(EdgeharError, match="training run itself"):
+        export_bundle(tiny_run, tiny_run, ExportOptions(int8=True), log=lambda *_: None)
+    assert sha256(tiny_run / "weights.pt") == before
+
+
+def test_fine_tuning_starts_from_the_unfolded_model(bundle, tiny_run):
+    """A bundle's folded clips come off for training: same weights and standardization as
+    the run it was exported from."""
+    import torch
+
+    from edgehar.quantize.input_scaling import unfold_input_clips
+    from edgehar.train.checkpoint import load_run
+
+    out, _ = bundle
+    run_model, run_norm, _ = load_run(tiny_run)
+    model, norm = unfold_input_clips(*load_run(out)[:2])
+    assert norm.input_clip is None
+    np.testing.assert_allclose(norm.std, run_norm.std, rtol=1e-6)
+    for (k, a), b in zip(model.state_dict().items(), run_model.state_dict().values()):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-7), k

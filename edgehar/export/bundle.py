@@ -195,8 +195,10 @@ class _Export:
         the chain windows; with --mcu, TFLM too, as its own chain row."""
         name = FILENAMES["tflite_int8"]
         path, entry = self.out / name, self.manifest.files[name]
-        ref = open_runner(path, kernels=Kernels.REFERENCE)(self.x_test)
         scale = entry.io["output"]["scale"]
+        if not scale:   # a float output (a --float-modules hybrid): steps are undefined
+            return
+        ref = open_runner(path, kernels=Kernels.REFERENCE)(self.x_test)
         outputs = {Kernels.DEFAULT: self.tflite_int8_logits,
                    Kernels.BUILTIN: open_runner(path, kernels=Kernels.BUILTIN)(self.x_test)}
         if self.opts.mcu:
@@ -216,6 +218,10 @@ class _Export:
                 f"{row.drop_vs_torch_pp:+.2f} pp  agreement with LiteRT {100 * agree:.2f}%")
         worst = {k: v["max_steps"] for k, v in entry.parity.items() if isinstance(v, dict)}
         log(f"[parity] max output steps from the reference kernels: {worst}")
+        over = [k for k, v in entry.parity.items()
+                if isinstance(v, dict) and v["max_steps"] > v["allowed_steps"]]
+        if over:   # device_tests would fail on such a device: say so now
+            log(f"[parity] WARNING: beyond the allowed steps (runtime/parity.py): {over}")
 
     def batched_file(self, log) -> None:
         """model_int8_b64.tflite for offline replay, kept only if every chain window's output
@@ -286,6 +292,11 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     folded = False
     if opts.input_scaling and norm.input_clip is None and model.cfg.dims == 1:
         from ..quantize.input_scaling import choose_clips, fold_input_clips
+
+        if (run_dir / "config.json").is_file() and \
+                (run_dir / TORCH_FP32.filename).resolve() == (out / TORCH_FP32.filename).resolve():
+            raise EdgeharError(out, "export into the training run itself would replace its "
+                                    "weights with the bundle's; give --out another directory")
 
         draw = CalibrationSet.draw(norm.apply(train.x), train.y, opts.calib_windows,
                                    opts.calib_seed)
@@ -362,13 +373,18 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     if state.tflite_int8_logits is not None:
         try:
             state.batched_file(log)
-        except StepFailed as e:
-            manifest.failure = str(e)
+            state.int8_parity(log)
+            if opts.mcu:
+                state.mcu_kit(log)
+        except Exception as e:  # after the steps, fails the same way: manifest says so
+            msg = e.problem if isinstance(e, EdgeharError) else (
+                str(e).splitlines()[0][:200] if str(e) else type(e).__name__)
+            manifest.failure = f"{type(e).__name__}: {msg}"
             state.write()
-            raise ExportFailed(out, f"export incomplete: {e}") from None
-        state.int8_parity(log)
-        if opts.mcu:
-            state.mcu_kit(log)
+            raise ExportFailed(out, f"export incomplete: {manifest.failure}; valid files: "
+                                    f"{', '.join(manifest.files)} (listed in manifest.json)") from None
+    if not opts.mcu and (out / KIT_DIR).is_dir() and not any((out / KIT_DIR).iterdir()):
+        (out / KIT_DIR).rmdir()   # an earlier --mcu export's kit is gone: its folder too
     manifest.complete = True
     state.write()
     return ExportResult(out, chain, manifest)

@@ -63,3 +63,18 @@ def fold_input_clips(model, norm: Normalization, clips: np.ndarray):
         conv.weight.mul_(torch.as_tensor(clips, dtype=conv.weight.dtype)[None, :, None])
     std = tuple(float(s * c) for s, c in zip(norm.std, clips))
     return folded, Normalization(norm.mean, std, tuple(float(c) for c in clips))
+
+
+def unfold_input_clips(model, norm: Normalization):
+    """The inverse of ``fold_input_clips``: the trained model and its standardization, for
+    training on (fine-tuning) a bundle whose export folded clips in."""
+    import torch
+
+    if norm.input_clip is None:
+        return model, norm
+    clips = np.asarray(norm.input_clip)
+    unfolded = copy.deepcopy(model)
+    with torch.no_grad():
+        conv = unfolded.stem[0]
+        conv.weight.div_(torch.as_tensor(clips, dtype=conv.weight.dtype)[None, :, None])
+    return unfolded, Normalization(norm.mean, tuple(float(s / c) for s, c in zip(norm.std, clips)))

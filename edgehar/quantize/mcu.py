@@ -17,8 +17,16 @@ ARENA_ALIGN = 16      # TFLM aligns arena allocations to 16 bytes
 C_NAME = "g_edgehar_model"
 
 
+# TFLM's spellings where the CamelCase rule below does not give them
+_RESOLVER_NAMES = {"BATCH_MATMUL": "AddBatchMatMul", "LSTM": "AddLstm",
+                   "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM",
+                   "L2_NORMALIZATION": "AddL2Normalization", "PRELU": "AddPrelu"}
+
+
 def resolver_method(op: str) -> str:
     """TFLite builtin op name -> MicroMutableOpResolver method (CONV_2D -> AddConv2D)."""
+    if op in _RESOLVER_NAMES:
+        return _RESOLVER_NAMES[op]
     return "Add" + "".join(p if re.fullmatch(r"\d+D", p) else p.capitalize() for p in op.split("_"))
 
 
@@ -80,8 +88,9 @@ def write_kit(bundle: Path, model_file: str, arena: int, io: dict, labels: tuple
 extern const unsigned char {C_NAME}[];
 extern const unsigned int {C_NAME}_len;
 
-// Tensor arena: the smallest in which TFLM's interpreter allocated this model on the export
-// host ({arena} bytes). Pointer sizes and alignment differ on a 32-bit MCU: keep the margin.
+// Tensor arena: the smallest in which TFLM's interpreter (reference kernels) allocated this
+// model on the export host ({arena} bytes). Pointer sizes differ on a 32-bit MCU and CMSIS-NN
+// kernels ask for scratch buffers: start with the margin; AllocateTensors() reports a shortfall.
 constexpr size_t kEdgeharArenaBytes = {arena};
 constexpr size_t kEdgeharArenaBytesWithMargin = {arena + arena // 8 // ARENA_ALIGN * ARENA_ALIGN};
 

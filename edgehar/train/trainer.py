@@ -99,10 +99,14 @@ def _initial_model(cfg: TrainConfig, classes: tuple[str, ...]):
     its label set differs; returns the model, its normalization (None: fit one) and notes."""
     if cfg.init is None:
         return create_model(cfg.model, num_classes=len(classes), **cfg.model_kwargs), None, {}
+    from ..quantize.input_scaling import unfold_input_clips
     from .checkpoint import load_run
     from .models import HarResNeXt, ResNeXtConfig
 
     base, norm, base_cfg = load_run(Path(cfg.init))
+    # a bundle's export folded its input clips in: train on the plain standardization (the
+    # augmentation's noise is in its units), and let the next export choose clips afresh
+    base, norm = unfold_input_clips(base, norm)
     base_labels = tuple(base_cfg["window_spec"]["labels"])
     model = HarResNeXt(ResNeXtConfig.from_dict({**base_cfg["model_config"],
                                                 "num_classes": len(classes)}))

@@ -11,8 +11,9 @@
 extern const unsigned char g_edgehar_model[];
 extern const unsigned int g_edgehar_model_len;
 
-// Tensor arena: the smallest in which TFLM's interpreter allocated this model on the export
-// host (26400 bytes). Pointer sizes and alignment differ on a 32-bit MCU: keep the margin.
+// Tensor arena: the smallest in which TFLM's interpreter (reference kernels) allocated this
+// model on the export host (26400 bytes). Pointer sizes differ on a 32-bit MCU and CMSIS-NN
+// kernels ask for scratch buffers: start with the margin; AllocateTensors() reports a shortfall.
 constexpr size_t kEdgeharArenaBytes = 26400;
 constexpr size_t kEdgeharArenaBytesWithMargin = 29696;
 
