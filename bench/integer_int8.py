@@ -17,33 +17,25 @@ variant starts from the trained model.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from edgehar.data.windows import dataset_of_run
 from edgehar.quantize.calibration import CalibrationSet
-from edgehar.quantize.input_scaling import choose_clips, fake_quantize, fold_input_clips
+from edgehar.quantize.input_scaling import (
+    choose_clips,
+    fake_quantize,
+    fold_input_clips,
+    unfold_input_clips,
+)
 from edgehar.quantize.tflite_int8 import quantize_tflite
 from edgehar.runtime.assets import PRETRAINED
 from edgehar.runtime.backends import open_runner
-from edgehar.runtime.manifest import Normalization
 from edgehar.train.checkpoint import load_run, predict_logits
 from edgehar.train.models import tflite_view
-
-
-def unfolded(model, norm: Normalization):
-    if norm.input_clip is None:
-        return model, norm
-    clips = np.asarray(norm.input_clip)
-    m = copy.deepcopy(model)
-    with torch.no_grad():
-        m.stem[0].weight.div_(torch.as_tensor(clips, dtype=torch.float32)[None, :, None])
-    return m, Normalization(norm.mean, tuple(s / c for s, c in zip(norm.std, clips)))
 
 
 def main() -> None:
@@ -53,7 +45,7 @@ def main() -> None:
     args = ap.parse_args()
 
     model, norm, config = load_run(args.model)
-    model, norm = unfolded(model, norm)
+    model, norm = unfold_input_clips(model, norm)
     splits = dataset_of_run(config).splits
     val, train = splits["val"], splits["train"]
     x_val, x_train = norm.apply(val.x), norm.apply(train.x)

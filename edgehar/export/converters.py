@@ -131,13 +131,20 @@ def onnx_int8(ctx: ConvertContext, out: Path) -> None:
         onnx.save(proto, str(tmp))
 
 
-def _embed_metadata(ctx: ConvertContext, out: Path) -> None:
-    """Android-ready: labels, tensor descriptions and the normalization in the .tflite."""
-    if ctx.tflite_metadata is None:
+def _finish_tflite(ctx: ConvertContext, out: Path, compact: bool = False) -> None:
+    """The converter's .tflite made Android-ready (labels, tensor descriptions and the
+    normalization as metadata), and for INT8 compacted first; written back once."""
+    if ctx.tflite_metadata is None and not compact:
         return
-    from .tflite_metadata import with_metadata
+    data = out.read_bytes()
+    if compact:
+        from .tflite_file import compact as compacted
 
-    data = with_metadata(out.read_bytes(), ctx.tflite_metadata)
+        data = compacted(data)
+    if ctx.tflite_metadata is not None:
+        from .tflite_metadata import with_metadata
+
+        data = with_metadata(data, ctx.tflite_metadata)
     with atomic_path(out) as tmp:
         tmp.write_bytes(data)
 
@@ -146,16 +153,12 @@ def tflite_fp32(ctx: ConvertContext, out: Path) -> None:
     from ..train.models import tflite_view
 
     export_tflite(tflite_view(ctx.model), out)
-    _embed_metadata(ctx, out)
+    _finish_tflite(ctx, out)
 
 
 def tflite_int8(ctx: ConvertContext, out: Path) -> None:
     from ..quantize.tflite_int8 import quantize_tflite
     from ..train.models import tflite_view
-    from .tflite_file import compact
 
     quantize_tflite(tflite_view(ctx.model), out, ctx.calib, ctx.float_modules)
-    data = compact(out.read_bytes())
-    with atomic_path(out) as tmp:
-        tmp.write_bytes(data)
-    _embed_metadata(ctx, out)
+    _finish_tflite(ctx, out, compact=True)

@@ -12,6 +12,8 @@ _BIAS_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"
 
 
 def read_model(data: bytes):
+    """The object API's ModelT; its vectors are numpy arrays (numpy is a dependency), which
+    ``pack_model`` relies on to share them."""
     from ai_edge_litert import schema_py_generated as schema
 
     return schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
@@ -41,26 +43,11 @@ def pack_model(model) -> bytes:
     return bytes(b.Output())
 
 
-def _as_numpy_quantization(model) -> None:
-    """The object API unpacks vectors as numpy only when numpy is importable; make sure
-    quantization vectors are numpy so ``pack_model`` can share them."""
-    for g in model.subgraphs:
-        for t in g.tensors:
-            q = t.quantization
-            if q is None:
-                continue
-            if q.scale is not None and not isinstance(q.scale, np.ndarray):
-                q.scale = np.asarray(q.scale, np.float32)
-            if q.zeroPoint is not None and not isinstance(q.zeroPoint, np.ndarray):
-                q.zeroPoint = np.asarray(q.zeroPoint, np.int64)
-
-
 def compact(data: bytes) -> bytes:
     """The same graph, smaller: internal tensors named by index (the converter's names are
     module paths, 12 KB in the INT8 model; inputs and outputs keep theirs) and shared
     quantization vectors. Outputs are bit-identical."""
     model = read_model(data)
-    _as_numpy_quantization(model)
     for g in model.subgraphs:
         keep = {*g.inputs.tolist(), *g.outputs.tolist()} if g.inputs is not None else set()
         for i, t in enumerate(g.tensors):
@@ -121,7 +108,6 @@ def with_batch(data: bytes, batch: int) -> bytes:
     from ai_edge_litert import schema_py_generated as schema
 
     model = read_model(data)
-    _as_numpy_quantization(model)
     g = model.subgraphs[0]
     ops = op_names(model)
     constant = {i for i, t in enumerate(g.tensors)

@@ -16,7 +16,13 @@ from pathlib import Path
 
 from ..runtime.errors import EdgeharError
 from ..runtime.files import atomic_path, write_json
-from ..runtime.logs import DEFAULT_MAX_GAP_S, HAPT_NAME, LabelVocabulary, open_log
+from ..runtime.logs import (
+    DEFAULT_MAX_GAP_S,
+    HAPT_NAME,
+    LabelVocabulary,
+    check_options,
+    open_log,
+)
 from ..runtime.memory import peak_rss_mb
 from ..runtime.orientation import DEFAULT_ORIENTATION
 from .discover import find_logs, jsonl_name
@@ -46,6 +52,7 @@ class FleetOptions:
 class LogTask:
     log: str
     jsonl: str          # file name inside out_dir
+    size: int = 0       # bytes: the engines start the largest logs first
 
 
 def load_offline_model(opts: FleetOptions):
@@ -154,7 +161,7 @@ def run_local(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], flo
     fork = sys.platform == "linux" and threading.active_count() == 1
     ctx = multiprocessing.get_context("fork" if fork else "spawn")
     # largest logs first, so that no long log starts last while the other workers idle
-    order = sorted(range(len(tasks)), key=lambda i: -_log_bytes(tasks[i].log))
+    order = sorted(range(len(tasks)), key=lambda i: -tasks[i].size)
     entries: list = [None] * len(tasks)
     with ProcessPoolExecutor(min(opts.workers, len(tasks)), mp_context=ctx,
                              initializer=_worker_init, initargs=(opts,)) as pool:
@@ -170,8 +177,8 @@ def run_local(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], flo
 
 
 def run_ray(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], float]:
-    """One Ray actor per worker, each holding the model; logs are handed out as actors free
-    up. Logs and --out-dir must be on a file system every node sees."""
+    """One Ray actor per worker, each holding the model; every log is queued on an actor up
+    front. Logs and --out-dir must be on a file system every node sees."""
     try:
         import ray
     except ImportError:
@@ -205,9 +212,9 @@ def run_ray(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], float
         # first, each to the actor with the fewest bytes so far: the queues end together.
         load = [0] * len(actors)
         refs: list = [None] * len(tasks)
-        for i in sorted(range(len(tasks)), key=lambda i: -_log_bytes(tasks[i].log)):
+        for i in sorted(range(len(tasks)), key=lambda i: -tasks[i].size):
             a = min(range(len(actors)), key=load.__getitem__)
-            load[a] += _log_bytes(tasks[i].log)
+            load[a] += tasks[i].size
             refs[i] = actors[a].replay.remote(tasks[i], opts)
         entries = []
         for task, ref in zip(tasks, refs):
@@ -224,21 +231,14 @@ def run_ray(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], float
 
 def _check_options(opts: FleetOptions) -> None:
     """Options that apply to every log are checked once: a bad one means nothing can run."""
-    from ..runtime.logs import ACC_UNITS, GYRO_UNITS
-    from ..runtime.spec import SAMPLE_RATE
-
-    if opts.acc_units not in ACC_UNITS or opts.gyro_units not in GYRO_UNITS:
-        raise EdgeharError(None, f"--acc-units takes {', '.join(ACC_UNITS)}; --gyro-units "
-                                 f"{', '.join(GYRO_UNITS)}")
-    if not opts.max_gap >= 2 / SAMPLE_RATE:
-        raise EdgeharError(None, f"--max-gap must be at least {2 / SAMPLE_RATE:g} s")
+    check_options(opts.acc_units, opts.gyro_units, opts.max_gap)
     if opts.labels is not None and not Path(opts.labels).is_file():
         raise EdgeharError(opts.labels, "labels file not found")
 
 
-def _log_bytes(log: str) -> int:
+def _log_bytes(log: Path) -> int:
     try:
-        return os.path.getsize(log)
+        return log.stat().st_size
     except OSError:
         return 0
 
@@ -262,7 +262,7 @@ def run_fleet(opts: FleetOptions) -> dict:
     opts = replace(opts, out_dir=out_dir.resolve())
     load_offline_model(opts)   # a bad --model fails here, once, before any worker starts
     taken: set[str] = {FLEET_JSON}
-    tasks = [LogTask(str(p.resolve()), jsonl_name(p, taken)) for p in logs]
+    tasks = [LogTask(str(p.resolve()), jsonl_name(p, taken), _log_bytes(p)) for p in logs]
     t0 = time.perf_counter()
     entries, startup = (run_ray if opts.engine == "ray" else run_local)(tasks, opts)
     wall = time.perf_counter() - t0

@@ -50,31 +50,34 @@ def choose_clips(model, windows: np.ndarray, rounds: int = 2) -> np.ndarray:
     return clips.astype(np.float64)
 
 
-def fold_input_clips(model, norm: Normalization, clips: np.ndarray):
-    """(model', norm') with ``norm'.apply(x) == norm.apply(x) / clips`` and the stem's weights
-    multiplied by ``clips`` per input channel: the same function, inputs in [-1, 1]."""
+def _stem_scaled(model, clips: np.ndarray, fold: bool):
+    """A copy of ``model`` with its stem's weights multiplied (fold) or divided (unfold) by
+    ``clips`` per input channel."""
     import torch
 
     if model.cfg.dims != 1:
         raise ValueError("per-channel input clips fold into a 1D stem only")
-    folded = copy.deepcopy(model).eval()
+    scaled = copy.deepcopy(model).eval()
     with torch.no_grad():
-        conv = folded.stem[0]
-        conv.weight.mul_(torch.as_tensor(clips, dtype=conv.weight.dtype)[None, :, None])
+        weight = scaled.stem[0].weight
+        per_channel = torch.as_tensor(clips, dtype=weight.dtype)[None, :, None]
+        weight.mul_(per_channel) if fold else weight.div_(per_channel)
+    return scaled
+
+
+def fold_input_clips(model, norm: Normalization, clips: np.ndarray):
+    """(model', norm') with ``norm'.apply(x) == norm.apply(x) / clips`` and the stem's weights
+    multiplied by ``clips`` per input channel: the same function, inputs in [-1, 1]."""
     std = tuple(float(s * c) for s, c in zip(norm.std, clips))
-    return folded, Normalization(norm.mean, std, tuple(float(c) for c in clips))
+    return (_stem_scaled(model, np.asarray(clips), fold=True),
+            Normalization(norm.mean, std, tuple(float(c) for c in clips)))
 
 
 def unfold_input_clips(model, norm: Normalization):
     """The inverse of ``fold_input_clips``: the trained model and its standardization, for
     training on (fine-tuning) a bundle whose export folded clips in."""
-    import torch
-
     if norm.input_clip is None:
         return model, norm
     clips = np.asarray(norm.input_clip)
-    unfolded = copy.deepcopy(model)
-    with torch.no_grad():
-        conv = unfolded.stem[0]
-        conv.weight.div_(torch.as_tensor(clips, dtype=conv.weight.dtype)[None, :, None])
-    return unfolded, Normalization(norm.mean, tuple(float(s / c) for s, c in zip(norm.std, clips)))
+    std = tuple(float(s / c) for s, c in zip(norm.std, clips))
+    return _stem_scaled(model, clips, fold=False), Normalization(norm.mean, std)

@@ -67,6 +67,11 @@ def _check_input(path: str, runner: Runner, spec: WindowSpec) -> None:
                                  f"[batch, {want[0]}, {want[1]}]")
 
 
+def _check_sha(path: str, expected: str) -> None:
+    if sha256(path) != expected:
+        raise EdgeharError(path, f"sha256 does not match {MANIFEST} (corrupt or replaced file)")
+
+
 def load_model(path: str | os.PathLike[str], backend: Backend | str | None = None, threads: int = 1,
                verify: bool = True, kernels: str = "default", batched: bool = False) -> Model:
     """A bundle directory (picks the backend's INT8 file), or one .tflite / .onnx file.
@@ -92,17 +97,16 @@ def load_model(path: str | os.PathLike[str], backend: Backend | str | None = Non
         entry = manifest.files.get(os.path.basename(path))
         if entry is None:
             raise EdgeharError(path, f"not listed in {MANIFEST} beside it")
-        if verify and sha256(path) != entry.sha256:
-            raise EdgeharError(path, f"sha256 does not match {MANIFEST} (corrupt or replaced file)")
+        if verify:
+            _check_sha(path, entry.sha256)
     runner = open_runner(path, threads, kernels)
     if batched and manifest is not None and b is Backend.TFLITE and runner.input.shape[0] > 1:
         # the batched file's leftover windows go through its batch-1 parent (same outputs)
         parent = manifest.files[os.path.basename(path)].parent
         if parent in manifest.files:
             ppath = os.path.join(os.path.dirname(path), parent)
-            if verify and sha256(ppath) != manifest.files[parent].sha256:
-                raise EdgeharError(ppath, f"sha256 does not match {MANIFEST} (corrupt or "
-                                          "replaced file)")
+            if verify:
+                _check_sha(ppath, manifest.files[parent].sha256)
             runner.remainder = open_runner(ppath, threads, kernels)
     if manifest is None:
         if b is Backend.ONNX and "edgehar" in runner.metadata:

@@ -29,8 +29,9 @@ from .resample import DEFAULT_MAX_GAP_S
 from .units import ACC_UNITS, GYRO_UNITS, checked, units_factor
 
 __all__ = ["ACC_UNITS", "DEFAULT_MAX_GAP_S", "GYRO_UNITS", "HAPT_NAME", "DataQuality",
-           "LabelVocabulary", "LogChunk", "LogSource", "hapt_experiment", "labels_for", "open_log",
-           "read_csv_log", "read_hapt_labels", "read_hapt_log", "read_label_segments", "read_sensor_pair"]
+           "LabelVocabulary", "LogChunk", "LogSource", "check_options", "hapt_experiment",
+           "labels_for", "open_log", "read_csv_log", "read_hapt_labels", "read_hapt_log",
+           "read_label_segments", "read_sensor_pair"]
 
 
 @dataclass
@@ -45,6 +46,17 @@ class LogSource:
         return iter(self.chunks)
 
 
+def check_options(acc_units: str, gyro_units: str, max_gap: float, acc_path=None,
+                  gyro_path=None) -> None:
+    """The options every reader takes, checked before a file is read (a fleet checks them
+    once for all its logs)."""
+    units_factor(ACC_UNITS, acc_units, "accelerometer", acc_path)
+    units_factor(GYRO_UNITS, gyro_units, "gyroscope", gyro_path)
+    if not max_gap >= 2 / SAMPLE_RATE:   # also refuses NaN
+        raise EdgeharError(None, f"--max-gap must be at least {2 / SAMPLE_RATE:g} s (two "
+                                 f"{SAMPLE_RATE} Hz samples), got {max_gap}")
+
+
 def open_log(path: Path, acc_units: str = "g", labels_path: Path | None = None,
              gyro_units: str = "rad/s", max_gap: float = DEFAULT_MAX_GAP_S,
              gyro_path: Path | None = None, vocab: LabelVocabulary | None = None) -> LogSource:
@@ -57,11 +69,7 @@ def open_log(path: Path, acc_units: str = "g", labels_path: Path | None = None,
         if p is not None and not Path(p).is_file():
             raise EdgeharError(p, f"{what} not found" if not Path(p).is_dir()
                                   else f"is a directory, not a {what}")
-    units_factor(ACC_UNITS, acc_units, "accelerometer", path)
-    units_factor(GYRO_UNITS, gyro_units, "gyroscope", gyro_path or path)
-    if not max_gap >= 2 / SAMPLE_RATE:   # also refuses NaN
-        raise EdgeharError(None, f"--max-gap must be at least {2 / SAMPLE_RATE:g} s (two "
-                                 f"{SAMPLE_RATE} Hz samples), got {max_gap}")
+    check_options(acc_units, gyro_units, max_gap, path, gyro_path or path)
     quality = DataQuality()
     counter = ReadCounter(total=path.stat().st_size)
     if gyro_path is not None:
