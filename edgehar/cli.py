@@ -167,53 +167,109 @@ def _next_run_dir(model: str) -> Path:
     return Path("runs") / f"{model}-{k}"
 
 
+def recipe_options(fn):
+    """The training recipe, shared by train and cv."""
+    options = [
+        click.option("--model", "model_name", default=None,
+                     help="registered model (see train --list) or your own as "
+                          "package.module:factory"),
+        click.option("--epochs", default=None, type=int,
+                     help="epochs (default: the model's recipe; 40)"),
+        click.option("--seed", default=0, show_default=True),
+        click.option("--lr", default=None, type=float,
+                     help="peak learning rate (default 3e-3; 1e-3 when fine-tuning)"),
+        click.option("--ema", default=None, type=float,
+                     help="keep an exponential moving average of the weights with this decay "
+                          "per step (0: off)"),
+        click.option("--select", type=click.Choice(["val_loss", "last"]), default=None,
+                     help="val_loss: the epoch with the lowest validation loss; last: the last "
+                          "epoch, validation subjects trained on"),
+        click.option("--teacher", "teachers", multiple=True,
+                     help="distil from this run or bundle (repeat for an ensemble)"),
+    ]
+    for opt in reversed(options):
+        fn = opt(fn)
+    return fn
+
+
+def _recipe(model_name, epochs, seed, lr, ema, select, teachers, **extra):
+    """A TrainConfig from the recipe options: the default model's recipe where not given."""
+    from dataclasses import replace
+
+    from .train.registry import DEFAULT_MODEL, resolve_factory
+    from .train.trainer import TrainConfig, default_recipe
+
+    model_name = model_name or DEFAULT_MODEL
+    resolve_factory(model_name)   # an unknown name or a broken factory fails before any work
+    if epochs is not None and epochs < 1:
+        raise EdgeharError(None, "--epochs must be >= 1")
+    for t in teachers:
+        if "{fold}" not in t and not Path(t).exists():
+            raise EdgeharError(t, "--teacher: run or bundle not found")
+    base = default_recipe() if extra.get("init") is None else TrainConfig()
+    given = {"epochs": epochs, "lr": lr, "ema": ema, "select": select}
+    return replace(base, model=model_name, seed=seed, teachers=tuple(teachers),
+                   **{k: v for k, v in given.items() if v is not None}, **extra)
+
+
 @main.command()
-@click.option("--model", "model_name", default=None, help="registered model (see --list)")
-@click.option("--epochs", default=40, show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@recipe_options
 @data_options()
 @click.option("--init", "init", type=click.Path(path_type=Path), default=None,
               help="fine-tune from this run or bundle (a new head when the labels differ)")
 @click.option("--freeze", default="", help="comma-separated module prefixes kept fixed when "
                                            "fine-tuning (e.g. stem,stages.0)")
-@click.option("--lr", default=None, type=float, help="peak learning rate (default 3e-3; "
-                                                     "1e-3 when fine-tuning)")
 @click.option("--out", type=click.Path(path_type=Path),
               help="run directory (default: runs/<model>, runs/<model>-2, ...)")
 @click.option("--list", "list_only", is_flag=True, help="list registered models and exit")
 @clean_errors
-def train(model_name, epochs, seed, data, init, freeze, lr, out, list_only):
-    """Train a model; the epoch is chosen on validation subjects only."""
-    from .train.registry import DEFAULT_MODEL, list_models
+def train(model_name, epochs, seed, lr, ema, select, teachers, data, init, freeze, out,
+          list_only):
+    """Train a model (see the recipe in docs/results.md; validation picks nothing with
+    --select last)."""
+    from .train.registry import list_models
 
     if list_only:
         click.echo("\n".join(list_models()))
         return
-    model_name = model_name or DEFAULT_MODEL
-    if model_name not in list_models():
-        raise EdgeharError(None, f"unknown model {model_name!r}; known: {', '.join(list_models())}")
-    if epochs < 1:
-        raise EdgeharError(None, "--epochs must be >= 1")
     if init is not None and not init.exists():
         raise EdgeharError(init, "--init: run or bundle not found")
-    from .train.trainer import TrainConfig
     from .train.trainer import train as run_train
 
     if init is not None:   # fine-tuning keeps the architecture of what it starts from
         from .train.checkpoint import load_run
 
         model_name = load_run(init)[2]["model"]
-    out = out or _next_run_dir(model_name)
+    freeze_t = tuple(m.strip() for m in freeze.split(",") if m.strip())
+    cfg = _recipe(model_name, epochs, seed, lr or (1e-3 if init else None), ema, select,
+                  teachers, data=data, init=str(init) if init else None, freeze=freeze_t)
+    out = out or _next_run_dir(cfg.model.replace(":", "."))
     if out.exists() and not out.is_dir():
         raise EdgeharError(out, "--out is a file; give a run directory")
-    freeze_t = tuple(m.strip() for m in freeze.split(",") if m.strip())
-    cfg = TrainConfig(model=model_name, epochs=epochs, seed=seed, data=data,
-                      init=str(init) if init else None, freeze=freeze_t,
-                      lr=lr or (1e-3 if init else 3e-3))
     m = run_train(cfg, out)
-    click.echo(f"{model_name}: test accuracy {100 * m['accuracy']:.2f}%, macro-F1 "
+    click.echo(f"{cfg.model}: test accuracy {100 * m['accuracy']:.2f}%, macro-F1 "
                f"{100 * m['macro_f1']:.2f}%, {m['params']:,} params, {m['macs'] / 1e6:.2f} M MACs"
                f" -> {out}")
+
+
+@main.command()
+@recipe_options
+@data_options()
+@click.option("--folds", default=5, show_default=True, help="subject groups (k)")
+@click.option("--fold-seed", default=0, show_default=True)
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
+              help="write the per-fold figures here")
+@clean_errors
+def cv(model_name, epochs, seed, lr, ema, select, teachers, data, folds, fold_seed, json_out):
+    """Subject-wise k-fold cross-validation of a recipe on the training subjects (the test
+    subjects never enter): how to choose recipes and hyper-parameters."""
+    from .train.cv import cross_validate
+
+    cfg = _recipe(model_name, epochs, seed, lr, ema, select, teachers, data=data)
+    res = cross_validate(cfg, folds, fold_seed, out=json_out, log=click.echo)
+    click.echo(f"{cfg.model}: {folds}-fold accuracy {100 * res['mean_accuracy']:.2f} +- "
+               f"{100 * res['sd_accuracy']:.2f} % (pooled {100 * res['pooled_accuracy']:.2f} %, "
+               f"macro-F1 {100 * res['pooled_macro_f1']:.2f} %)")
 
 
 @main.command()
@@ -377,7 +433,7 @@ def replay(ctx):
 
 @main.command()
 @click.option("--model", "model_name", default=None)
-@click.option("--epochs", default=40, show_default=True)
+@click.option("--epochs", default=None, type=int, help="default: the recipe's")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 @click.option("--max-drop", default=1.0, show_default=True)

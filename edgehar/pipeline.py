@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from .data.dataset import HAPT_LABELS, DataSpec
@@ -30,22 +31,24 @@ def _replay_logs(ds, out: Path) -> list[tuple[Path, Path | None]]:
              raw_dir / "labels.txt" if scored else None) for r in recs]
 
 
-def run_pipeline(model_name: str | None, epochs: int, seed: int, out: Path, max_drop: float,
+def run_pipeline(model_name: str | None, epochs: int | None, seed: int, out: Path, max_drop: float,
                  echo=print, data: DataSpec | None = None) -> bool:
     from .data.windows import load_dataset
     from .export.bundle import ExportOptions, export_bundle
     from .runtime.replay import ReplayOptions, run_replay
     from .train.registry import DEFAULT_MODEL
-    from .train.trainer import TrainConfig, train
+    from .train.trainer import default_recipe, train
 
     out = Path(out)
     t0 = time.perf_counter()
     data = data or DataSpec()
     ds = load_dataset(data)    # a bad dataset stops here, before anything is written
     model_name = model_name or DEFAULT_MODEL
-    echo(f"== 1/3 train {model_name} for {epochs} epochs (seed {seed}) on {data.source} "
+    cfg = replace(default_recipe(), model=model_name, seed=seed, data=data)
+    cfg = replace(cfg, epochs=epochs or cfg.epochs)
+    echo(f"== 1/3 train {model_name} for {cfg.epochs} epochs (seed {seed}) on {data.source} "
          f"({len(ds.classes)} classes) -> {out / 'run'}")
-    m = train(TrainConfig(model=model_name, epochs=epochs, seed=seed, data=data), out / "run")
+    m = train(cfg, out / "run")
     echo(f"   test accuracy {100 * m['accuracy']:.2f}%, macro-F1 {100 * m['macro_f1']:.2f}%")
 
     echo(f"== 2/3 export --int8 -> {out / 'bundle'}")

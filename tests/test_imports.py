@@ -110,5 +110,6 @@ def test_runtime_imports_nothing_above_it():
             assert above == [], f"{mod} imports {above}"
 
 
-def test_registry_imports_nothing():
-    assert import_graph()["edgehar.train.registry"] == set()
+def test_registry_imports_nothing_but_the_error_type():
+    # the model modules import it to register; it must not import them back
+    assert import_graph()["edgehar.train.registry"] <= {"edgehar.runtime.errors"}

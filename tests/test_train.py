@@ -9,6 +9,7 @@ pytest.importorskip("torch")
 
 import torch
 
+from edgehar.runtime.errors import EdgeharError
 from edgehar.train.models import count_macs, count_params
 from edgehar.train.registry import create_model, list_models, register_model
 
@@ -20,7 +21,7 @@ def test_registry_rejects_duplicates_and_unknown_names():
         @register_model
         def resnext1d_small():  # noqa: F811 - the point is the clash
             pass
-    with pytest.raises(KeyError, match="unknown model"):
+    with pytest.raises(EdgeharError, match="unknown model"):
         create_model("nope")
 
 

@@ -57,6 +57,11 @@ def subset(ws: WindowSet, mask: np.ndarray) -> WindowSet:
                      ws.start[mask])
 
 
+def concat(sets: list[WindowSet]) -> WindowSet:
+    return WindowSet(*(np.concatenate([getattr(w, f) for w in sets])
+                       for f in ("x", "y", "subject", "experiment", "start")))
+
+
 def cap_windows(ws: WindowSet, n: int | None, seed: int) -> WindowSet:
     """A stratification-free, seeded subsample (tests and demos only)."""
     if n is None or len(ws.y) <= n:

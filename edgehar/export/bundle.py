@@ -12,6 +12,7 @@ import contextlib
 import io
 import os
 import platform
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,22 @@ class ExportFailed(EdgeharError):
     """A conversion step failed (converter error, unloadable file, outputs off tolerance)."""
 
     exit_code = 1
+
+
+_OP = re.compile(r"\b(?:aten|prims)\.[A-Za-z_0-9]+\.[A-Za-z_0-9]+")
+
+
+def unconverted_op(e: BaseException) -> str | None:
+    """The torch op a converter could not lower, from its error or the errors it chains
+    (litert-torch: "Lowering not found: aten.erfinv.default"; torch.onnx: "... target=
+    torch.ops.prims.erf_inv.default")."""
+    seen = 0
+    while e is not None and seen < 8:
+        m = _OP.search(str(e))
+        if m:
+            return m.group(0)
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return None
 
 
 class StepFailed(Exception):
@@ -171,6 +188,9 @@ class _Export:
             msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
             if isinstance(e, EdgeharError):
                 msg = e.problem
+            op = unconverted_op(e)
+            if op:   # the converter's own message rarely names it on its first line
+                msg = f"cannot convert op {op} ({msg})"
             raise StepFailed(step, f"{type(e).__name__}: {msg}") from e
         # recorded only now that every check passed: a failed step leaves no trace but the failure
         row = self.chain.add(step.name, step.filename, logits, step.previous, step.is_float)
@@ -188,7 +208,23 @@ class _Export:
             f"  agreement {100 * row.agreement_top1:.2f}%")
         if step.format is Format.TFLITE and not step.is_float:
             self.tflite_int8_logits = logits
+            self.record_integer_only(path, log)
         return row
+
+    def record_integer_only(self, path: Path, log) -> None:
+        """Integer-only is read from the graph, not assumed: the quantizer leaves in float
+        what it cannot quantize (an LSTM, unrolled into per-step ops, stays float)."""
+        from .tflite_file import op_names, read_model, tensor_types
+
+        model = read_model(path.read_bytes())
+        types = tensor_types(model)
+        floats = sum(n for t, n in types.items() if t.startswith("FLOAT"))
+        q = self.manifest.quantization
+        q["integer_only"] = floats == 0
+        q["tflite_int8_graph"] = {"ops": len(op_names(model)), "tensor_types": types}
+        if floats:
+            log(f"[tflite_int8] not integer-only: {floats} of {sum(types.values())} tensors "
+                "stay float (a hybrid: microcontrollers and int8 NPUs cannot run it)")
 
     def int8_parity(self, log) -> None:
         """Every kernel implementation of the INT8 .tflite against the reference kernels on
@@ -225,15 +261,23 @@ class _Export:
 
     def batched_file(self, log) -> None:
         """model_int8_b64.tflite for offline replay, kept only if every chain window's output
-        equals the batch-1 file's, bit for bit."""
+        equals the batch-1 file's, bit for bit. A graph that fixes batch 1 in its constants
+        (reshapes around an LSTM) gets none: offline replay then runs batch 1."""
         from .tflite_file import with_batch
 
         name = FILENAMES["tflite_int8"]
         path = self.out / BATCHED_FILENAME
         with atomic_path(path) as tmp:
             tmp.write_bytes(with_batch((self.out / name).read_bytes(), OFFLINE_BATCH))
-        runner = open_runner(path)
-        if not np.array_equal(runner(self.x_test), self.tflite_int8_logits):
+        try:
+            runner = open_runner(path)
+            outputs = runner(self.x_test)
+        except EdgeharError as e:
+            path.unlink()
+            log(f"[batched] none: a batch of {OFFLINE_BATCH} does not run ({e.problem}); "
+                "offline replay runs batch 1")
+            return
+        if not np.array_equal(outputs, self.tflite_int8_logits):
             path.unlink()
             raise StepFailed(STEPS[-1], f"{BATCHED_FILENAME}: outputs differ from {name}")
         self.manifest.files[BATCHED_FILENAME] = FileEntry(
@@ -249,6 +293,10 @@ class _Export:
         from ..quantize.mcu import arena_bytes, write_kit
 
         name = FILENAMES["tflite_int8"]
+        if not self.manifest.quantization["integer_only"]:
+            raise EdgeharError(self.out / name, "--mcu needs an integer-only model; this one "
+                                                "keeps float tensors (see quantization in "
+                                                "manifest.json)")
         entry = self.manifest.files[name]
         arena = arena_bytes((self.out / name).read_bytes())
         entry.mcu = write_kit(self.out, name, arena, entry.io, self.manifest.labels)
@@ -290,7 +338,9 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     splits = dataset.splits
     train = splits["train"]
     folded = False
-    if opts.input_scaling and norm.input_clip is None and model.cfg.dims == 1:
+    from ..quantize.input_scaling import foldable
+
+    if opts.input_scaling and norm.input_clip is None and foldable(model):
         from ..quantize.input_scaling import choose_clips, fold_input_clips
 
         if (run_dir / "config.json").is_file() and \
@@ -340,7 +390,7 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
                          "uint8 activations, Percentile 99.999 calibration",
             "tflite_int8": "litert-torch PT2E: per-channel symmetric int8 weights, "
                            "int8 activations (histogram observers), int8 input and output",
-            "integer_only": not opts.float_modules,
+            "integer_only": None,   # read from the INT8 .tflite's graph once it exists
             "input_scaling": ("per-channel clips folded into normalization.std and the stem "
                               "(normalization.input_clip)" if norm.input_clip else None)},
         metrics_split=opts.chain_split, test_windows=int(len(test.y)), data_source=source,

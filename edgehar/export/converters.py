@@ -43,7 +43,10 @@ def export_onnx(model, out: Path, metadata: dict[str, str]) -> None:
     import torch
     from torch.export import Dim
 
-    x = torch.zeros(2, model.cfg.window, model.cfg.in_channels)
+    from ..train.registry import io_of
+
+    io = io_of(model)
+    x = torch.zeros(2, io.window, io.channels)
     with atomic_path(out) as tmp, tempfile.TemporaryDirectory() as d:
         # The exporter may write weights as external data beside its file; load them back
         # so the shipped .onnx is one self-contained file.
@@ -93,7 +96,10 @@ def export_tflite(model, out: Path) -> None:
     import litert_torch
     import torch
 
-    sample = (torch.zeros(1, model.cfg.window, model.cfg.in_channels),)
+    from ..train.registry import io_of
+
+    io = io_of(model)
+    sample = (torch.zeros(1, io.window, io.channels),)
     edge = litert_torch.convert(model.eval(), sample)
     with atomic_path(out) as tmp:
         edge.export(str(tmp))

@@ -50,13 +50,21 @@ def choose_clips(model, windows: np.ndarray, rounds: int = 2) -> np.ndarray:
     return clips.astype(np.float64)
 
 
+def foldable(model) -> bool:
+    """Clips fold into a 1D ResNeXt's stem, whose first convolution mixes the input channels
+    with a weight per channel. Another model (a peer, a user's own) keeps one input scale."""
+    from ..train.models import HarResNeXt
+
+    return isinstance(model, HarResNeXt) and model.cfg.dims == 1
+
+
 def _stem_scaled(model, clips: np.ndarray, fold: bool):
     """A copy of ``model`` with its stem's weights multiplied (fold) or divided (unfold) by
     ``clips`` per input channel."""
     import torch
 
-    if model.cfg.dims != 1:
-        raise ValueError("per-channel input clips fold into a 1D stem only")
+    if not foldable(model):
+        raise ValueError("per-channel input clips fold into a 1D ResNeXt stem only")
     scaled = copy.deepcopy(model).eval()
     with torch.no_grad():
         weight = scaled.stem[0].weight

@@ -1,3 +1,3 @@
 """Training side: model registry, training loop, metrics and reports (needs torch)."""
 
-from . import models  # noqa: F401  (registers the built-in variants)
+from . import models, peers  # noqa: F401  (register the built-in models)

@@ -12,14 +12,37 @@ from torch import nn
 from ..runtime.errors import EdgeharError
 from ..runtime.manifest import MANIFEST, Normalization, read_manifest
 from .models import HarResNeXt, ResNeXtConfig
+from .registry import ModelIO, create_model, io_of, is_user_factory
 
 WEIGHTS = "weights.pt"
 CONFIG = "config.json"
 
 
-def load_weights(model_config: dict, weights: Path) -> HarResNeXt:
-    """A model built from its config with the state dict at ``weights`` (weights_only load)."""
-    model = HarResNeXt(ResNeXtConfig.from_dict(model_config))
+def model_config_of(model) -> dict:
+    """What rebuilds ``model``: a ResNeXt's own config (as older runs store it), else the
+    factory, its keywords and the window shape."""
+    factory = getattr(model, "har_factory", None)
+    if isinstance(model, HarResNeXt) and (factory is None
+                                          or not is_user_factory(factory["factory"])):
+        return model.cfg.to_dict()
+    io = io_of(model)
+    return {**model.har_factory, "window": io.window, "in_channels": io.channels,
+            "num_classes": io.classes}
+
+
+def build_from_config(model_config: dict):
+    if "factory" not in model_config:
+        return HarResNeXt(ResNeXtConfig.from_dict(model_config))
+    io = ModelIO(model_config["window"], model_config["in_channels"],
+                 model_config["num_classes"])
+    return create_model(model_config["factory"], io, **model_config.get("kwargs", {}))
+
+
+def load_weights(model_config: dict, weights: Path) -> nn.Module:
+    """A model built from its config with the state dict at ``weights`` (weights_only load).
+    A user's model (``package.module:factory``) is imported to be rebuilt: load runs and
+    bundles you trust, as with any Python code."""
+    model = build_from_config(model_config)
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
@@ -28,7 +51,7 @@ def load_weights(model_config: dict, weights: Path) -> HarResNeXt:
     return model.eval()
 
 
-def load_run(run_dir: Path) -> tuple[HarResNeXt, Normalization, dict]:
+def load_run(run_dir: Path) -> tuple[nn.Module, Normalization, dict]:
     """A training run directory (or a bundle, whose manifest carries the same facts): the
     chosen weights, their normalization and the run config."""
     run_dir = Path(run_dir)
@@ -47,7 +70,7 @@ def load_run(run_dir: Path) -> tuple[HarResNeXt, Normalization, dict]:
     return load_weights(config["model_config"], run_dir / WEIGHTS), norm, config
 
 
-def _load_bundle_weights(bundle: Path) -> tuple[HarResNeXt, Normalization, dict]:
+def _load_bundle_weights(bundle: Path) -> tuple[nn.Module, Normalization, dict]:
     m = read_manifest(bundle)
     if m.model is None:
         raise EdgeharError(bundle / MANIFEST, "the manifest names no model config")
@@ -60,5 +83,5 @@ def predict_logits(model: nn.Module, x: np.ndarray, batch: int = 512) -> np.ndar
     dev = next(model.parameters()).device
     out = [model(torch.from_numpy(x[i:i + batch]).to(dev)).cpu() for i in range(0, len(x), batch)]
     if not out:
-        return np.zeros((0, model.cfg.num_classes), np.float32)
+        return np.zeros((0, io_of(model).classes), np.float32)
     return torch.cat(out).numpy()

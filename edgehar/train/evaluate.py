@@ -13,18 +13,20 @@ from ..runtime.manifest import Normalization
 from ..runtime.metrics import call_latency_ms, classification_report
 from ..runtime.spec import LABELS
 from .checkpoint import predict_logits
-from .models import HarResNeXt, count_macs, count_params
+from .models import count_macs, count_params
+from .registry import io_of
 
 
 def torch_latency_ms(model: torch.nn.Module, repeats: int = 200) -> dict:
     """Single-window eager latency (batch 1), after warm-up."""
-    x = torch.zeros(1, 128, 9)
+    io = io_of(model)
+    x = torch.zeros(1, io.window, io.channels)
     with torch.no_grad():
         lat = call_latency_ms(lambda: model(x), repeats)
     return {**lat, "threads": torch.get_num_threads()}
 
 
-def write_evaluation(out: Path, model: HarResNeXt, norm: Normalization, ws: WindowSet,
+def write_evaluation(out: Path, model: torch.nn.Module, norm: Normalization, ws: WindowSet,
                      split_name: str, name: str | None = None,
                      labels: tuple[str, ...] = LABELS) -> dict:
     from .plots import plot_confusion
@@ -40,6 +42,6 @@ def write_evaluation(out: Path, model: HarResNeXt, norm: Normalization, ws: Wind
     }
     write_json(Path(out) / "metrics.json", metrics)
     plot_confusion(np.array(report["confusion"]), labels, Path(out) / "confusion.png",
-                   f"{name or f'{model.cfg.dims}D ResNeXt'} on {split_name} subjects: "
+                   f"{name or type(model).__name__} on {split_name} subjects: "
                    f"acc {100 * report['accuracy']:.2f}%, macro-F1 {100 * report['macro_f1']:.2f}%")
     return metrics

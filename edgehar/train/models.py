@@ -134,9 +134,10 @@ class Conv2dView(nn.Module):
         return self.fc(self.drop(h.mean(dim=(2, 3))))
 
 
-def tflite_view(model: HarResNeXt) -> nn.Module:
-    """The form of ``model`` handed to the TFLite converter."""
-    return Conv2dView(model) if model.cfg.dims == 1 else model
+def tflite_view(model: nn.Module) -> nn.Module:
+    """The form of ``model`` handed to the TFLite converter: a 1D ResNeXt as its Conv2d view,
+    any other model as it is."""
+    return Conv2dView(model) if isinstance(model, HarResNeXt) and model.cfg.dims == 1 else model
 
 
 def build(**kw) -> HarResNeXt:
@@ -176,8 +177,12 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def count_macs(model: nn.Module, window: int = 128, channels: int = 9) -> int:
-    """Multiply-accumulates of one window through every Conv and Linear (BN folds away)."""
+def count_macs(model: nn.Module) -> int:
+    """Multiply-accumulates of one window through every Conv, Linear, recurrent and attention
+    layer (BN folds away; activations, softmax and norms are not counted)."""
+    from .registry import io_of
+
+    io = io_of(model)
     macs = 0
 
     def hook(mod, inp, out):
@@ -186,14 +191,28 @@ def count_macs(model: nn.Module, window: int = 128, channels: int = 9) -> int:
             k = mod.weight[0].numel()  # (cin/groups) * kernel elements
             macs += out.numel() * k
         elif isinstance(mod, nn.Linear):
-            macs += mod.in_features * mod.out_features
+            macs += out.numel() // mod.out_features * mod.in_features * mod.out_features
+        elif isinstance(mod, (nn.LSTM, nn.GRU)):
+            gates = 4 if isinstance(mod, nn.LSTM) else 3
+            steps = inp[0].shape[1] if mod.batch_first else inp[0].shape[0]
+            dirs = 2 if mod.bidirectional else 1
+            for layer in range(mod.num_layers):
+                cin = mod.input_size if layer == 0 else mod.hidden_size * dirs
+                macs += dirs * steps * gates * mod.hidden_size * (cin + mod.hidden_size)
+        elif isinstance(mod, nn.MultiheadAttention):
+            q = inp[0]   # (L, N, E) or (N, L, E): one window, so L is the non-unit axis
+            length, embed = max(q.shape[0], q.shape[1]), mod.embed_dim
+            macs += 4 * length * embed * embed + 2 * length * length * embed
 
+    kinds = (nn.Conv1d, nn.Conv2d, nn.Linear, nn.LSTM, nn.GRU, nn.MultiheadAttention)
+    # a MultiheadAttention's out_proj is a Linear: counted once, by the attention hook
+    inner = {id(m.out_proj) for m in model.modules() if isinstance(m, nn.MultiheadAttention)}
     handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear))]
+               if isinstance(m, kinds) and id(m) not in inner]
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        model(torch.zeros(1, window, channels))
+        model(torch.zeros(1, io.window, io.channels))
     model.train(was_training)
     for h in handles:
         h.remove()

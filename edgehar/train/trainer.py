@@ -20,7 +20,7 @@ from ..runtime.manifest import Normalization
 from ..runtime.orientation import vertical_of
 from ..runtime.spec import LABELS, WindowSpec
 from .checkpoint import WEIGHTS, predict_logits
-from .registry import DEFAULT_MODEL, create_model
+from .registry import DEFAULT_MODEL, ModelIO, create_model
 
 
 @dataclass
@@ -42,11 +42,29 @@ class TrainConfig:
     # 180 the model does not depend on how the phone is turned about the body's vertical, so
     # `--orientation auto` only needs to find the vertical (runtime/orientation.py).
     aug_yaw_deg: float = 180.0
+    # Weights: an exponential moving average of them (decay per step; 0 = off) is what is
+    # scored and kept. Selection: "val_loss" keeps the epoch with the lowest validation loss;
+    # "last" keeps the last epoch and trains on the validation subjects too (the recipe, epochs
+    # included, is then chosen by subject-wise cross-validation: `edgehar cv`).
+    ema: float = 0.0
+    select: str = "val_loss"
+    # Knowledge distillation from teachers (runs or bundles; their mean softened probabilities
+    # on the same augmented batch): loss = (1 - a) CE + a T^2 KL.
+    teachers: tuple[str, ...] = ()
+    distill_alpha: float = 0.5
+    distill_temp: float = 4.0
     data: DataSpec = field(default_factory=DataSpec)
     init: str | None = None          # fine-tune from this run or bundle (a new head if the labels differ)
     freeze: tuple[str, ...] = ()     # module prefixes kept fixed while fine-tuning (e.g. stem)
     max_windows: int | None = None   # cap per split, for tests and quick demos
     device: str = "cpu"              # determinism is promised on CPU only
+
+
+def default_recipe() -> TrainConfig:
+    """What `edgehar train` and `edgehar cv` run unless told otherwise (fine-tuning keeps
+    ``TrainConfig()``'s validation-chosen epoch): chosen by 5-fold subject-wise
+    cross-validation on the training subjects, ``python bench/cv_recipes.py``."""
+    return TrainConfig()
 
 
 def seed_everything(seed: int, device: str = "cpu") -> None:
@@ -74,9 +92,9 @@ def _rotations(n: int, max_deg: float, gen: torch.Generator,
     return eye + s * k + (1 - c) * (k @ k)
 
 
-def augment(xb: torch.Tensor, cfg: TrainConfig, norm: Normalization, gen: torch.Generator,
-            vertical: torch.Tensor | None = None) -> torch.Tensor:
-    """Augment raw-unit windows (b, t, 9), then normalize. Rotation acts on each xyz triple."""
+def augment_raw(xb: torch.Tensor, cfg: TrainConfig, gen: torch.Generator,
+                vertical: torch.Tensor | None = None) -> torch.Tensor:
+    """Augment raw-unit windows (b, t, 9). Rotation acts on each xyz triple."""
     b = xb.shape[0]
     if cfg.aug_yaw_deg > 0 and vertical is not None:
         rot = _rotations(b, cfg.aug_yaw_deg, gen, vertical)
@@ -86,34 +104,43 @@ def augment(xb: torch.Tensor, cfg: TrainConfig, norm: Normalization, gen: torch.
         xb = torch.cat([xb[:, :, i:i + 3] @ rot.transpose(1, 2) for i in (0, 3, 6)], dim=2)
     if cfg.aug_gain > 0:
         xb = xb * (1 + cfg.aug_gain * (2 * torch.rand(b, 1, 1, generator=gen) - 1))
-    mean = torch.tensor(norm.mean)
-    std = torch.tensor(norm.std)
-    xb = (xb - mean) / std
+    return xb
+
+
+def normalize(xb: torch.Tensor, norm: Normalization) -> torch.Tensor:
+    return (xb - torch.tensor(norm.mean)) / torch.tensor(norm.std)
+
+
+def augment(xb: torch.Tensor, cfg: TrainConfig, norm: Normalization, gen: torch.Generator,
+            vertical: torch.Tensor | None = None) -> torch.Tensor:
+    """Augment raw-unit windows (b, t, 9), then normalize and add noise in those units."""
+    xb = normalize(augment_raw(xb, cfg, gen, vertical), norm)
     if cfg.aug_noise > 0:
         xb = xb + cfg.aug_noise * torch.randn(xb.shape, generator=gen)
     return xb
 
 
-def _initial_model(cfg: TrainConfig, classes: tuple[str, ...]):
-    """A fresh registered model, or (fine-tuning) the weights of ``cfg.init`` with a new head when
-    its label set differs; returns the model, its normalization (None: fit one) and notes."""
+def _initial_model(cfg: TrainConfig, classes: tuple[str, ...], channels: int):
+    """A fresh model, or (fine-tuning) the weights of ``cfg.init`` with a new head when its
+    label set differs; returns the model, its normalization (None: fit one) and notes."""
+    io = ModelIO(WindowSpec().window, channels, len(classes))
     if cfg.init is None:
-        return create_model(cfg.model, num_classes=len(classes), **cfg.model_kwargs), None, {}
+        return create_model(cfg.model, io, **cfg.model_kwargs), None, {}
     from ..quantize.input_scaling import unfold_input_clips
-    from .checkpoint import load_run
-    from .models import HarResNeXt, ResNeXtConfig
+    from .checkpoint import build_from_config, load_run
 
     base, norm, base_cfg = load_run(Path(cfg.init))
     # a bundle's export folded its input clips in: train on the plain standardization (the
     # augmentation's noise is in its units), and let the next export choose clips afresh
     base, norm = unfold_input_clips(base, norm)
     base_labels = tuple(base_cfg["window_spec"]["labels"])
-    model = HarResNeXt(ResNeXtConfig.from_dict({**base_cfg["model_config"],
-                                                "num_classes": len(classes)}))
-    state = base.state_dict()
+    model = build_from_config({**base_cfg["model_config"], "num_classes": len(classes)})
     same_head = base_labels == tuple(classes)
-    if not same_head:   # the trunk carries over, the classifier starts afresh
-        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    target = model.state_dict()
+    # the trunk carries over; the classifier (whatever the model calls it: the tensors whose
+    # shape follows the class count) starts afresh when the labels differ
+    state = {k: v for k, v in base.state_dict().items()
+             if same_head or (k in target and target[k].shape == v.shape)}
     model.load_state_dict(state, strict=same_head)
     frozen = [n for n, _ in model.named_parameters() if n.startswith(tuple(cfg.freeze))]
     unknown = [f for f in cfg.freeze if not any(n.startswith(f) for n in frozen)]
@@ -134,40 +161,72 @@ def _train_mode(model: nn.Module, freeze: tuple[str, ...]) -> None:
             mod.eval()
 
 
-def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = None,
-          progress: bool = True, classes: tuple[str, ...] | None = None) -> dict:
-    """Train, pick the epoch with the best validation loss, write RUN_DIR; returns metrics.
+class Teachers:
+    """Trained models whose mean softened probabilities a student learns from."""
 
-    The data comes from ``cfg.data`` (loaded before RUN_DIR is created, so a bad dataset leaves
-    nothing behind), or from ``splits`` with ``classes`` (tests)."""
-    from tqdm import tqdm
+    def __init__(self, paths: tuple[str, ...], classes: tuple[str, ...]):
+        from .checkpoint import load_run
 
-    from .evaluate import write_evaluation
+        self.members = []
+        for p in paths:
+            model, norm, config = load_run(Path(p))
+            if tuple(config["window_spec"]["labels"]) != tuple(classes):
+                raise EdgeharError(p, "the teacher's labels differ from the student's")
+            self.members.append((model.eval(), norm))
 
-    data_spec = cfg.data
-    if splits is None:
-        ds = load_dataset(cfg.data)
-        splits, classes = ds.splits, ds.classes
-        data_spec = replace(cfg.data, classes=ds.classes, test_subjects=tuple(ds.subjects["test"]),
-                            val_subjects=tuple(ds.subjects["val"]))
-    classes = tuple(classes or LABELS)
-    out = Path(out)
-    seed_everything(cfg.seed, cfg.device)
-    splits = {k: cap_windows(v, cfg.max_windows, cfg.seed) for k, v in splits.items()}
-    tr, va = splits["train"], splits["val"]
-    for name in ("train", "val", "test"):
-        if not len(splits[name].y):
-            raise EdgeharError(cfg.data.source, f"the {name} split has no window")
+    @torch.no_grad()
+    def soft(self, raw: torch.Tensor, temp: float) -> torch.Tensor:
+        probs = [torch.softmax(m(normalize(raw, norm).float()) / temp, 1)
+                 for m, norm in self.members]
+        return torch.stack(probs).mean(0)
+
+
+def _check(cfg: TrainConfig) -> None:
     if cfg.freeze and cfg.init is None:
         raise EdgeharError(None, "--freeze applies when fine-tuning: give --init RUN_OR_BUNDLE")
     if not (cfg.lr > 0 and np.isfinite(cfg.lr)):
         raise EdgeharError(None, f"--lr must be a positive number, got {cfg.lr}")
-    model, norm, init_notes = _initial_model(cfg, classes)
+    if cfg.select not in SELECTIONS:
+        raise EdgeharError(None, f"--select must be one of {', '.join(SELECTIONS)}")
+    if not 0 <= cfg.ema < 1:
+        raise EdgeharError(None, f"--ema is a decay in [0, 1), got {cfg.ema}")
+
+
+SELECTIONS = ("val_loss", "last")
+
+
+@dataclass
+class Fit:
+    """What one training loop produced."""
+
+    model: nn.Module
+    norm: Normalization
+    vertical: np.ndarray
+    history: list[dict]
+    best_epoch: int
+    init_notes: dict
+    seconds: float
+
+
+def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[str, ...],
+        progress: bool = True) -> Fit:
+    """The training loop: ``va`` (None: no validation) is scored each epoch and, with
+    ``select="val_loss"``, chooses the epoch."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    from tqdm import tqdm
+
+    _check(cfg)
+    seed_everything(cfg.seed, cfg.device)
+    model, norm, init_notes = _initial_model(cfg, classes, tr.x.shape[2])
     model = model.to(cfg.device)
     norm = norm or Normalization.fit(tr.x)
     vertical = vertical_of(tr.x)   # the training frame's up, for heading augmentation and auto
-    x_val = norm.apply(va.x)
-    out.mkdir(parents=True, exist_ok=True)
+    vertical_t = torch.from_numpy(vertical).float()
+    teachers = Teachers(cfg.teachers, classes) if cfg.teachers else None
+    # the average keeps BatchNorm's buffers too (use_buffers), so it is a complete model
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) \
+        if cfg.ema > 0 else None
+    scored = ema.module if ema is not None else model
 
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -176,6 +235,7 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     gen = torch.Generator().manual_seed(cfg.seed)
     x_tr, y_tr = torch.from_numpy(tr.x), torch.from_numpy(tr.y)
+    x_val = norm.apply(va.x) if va is not None and len(va.y) else None
 
     history, best, best_state = [], None, None
     # progress=True: a bar when stderr is a terminal (tqdm's disable=None), none in scripts
@@ -190,62 +250,112 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
             idx = order[i:i + cfg.batch_size]
             if len(idx) < 2:
                 continue  # BatchNorm needs two samples
-            xb = augment(x_tr[idx], cfg, norm, gen, torch.from_numpy(vertical).float()
-                         ).to(cfg.device)
-            yb = y_tr[idx].to(cfg.device)
+            raw = augment_raw(x_tr[idx], cfg, gen, vertical_t)
+            xb = normalize(raw, norm)
+            if cfg.aug_noise > 0:
+                xb = xb + cfg.aug_noise * torch.randn(xb.shape, generator=gen)
+            xb, yb = xb.to(cfg.device), y_tr[idx].to(cfg.device)
             logits = model(xb)
             loss = loss_fn(logits, yb)
+            if teachers is not None:
+                t = cfg.distill_temp
+                soft = teachers.soft(raw, t).to(cfg.device)
+                kl = nn.functional.kl_div(torch.log_softmax(logits / t, 1), soft,
+                                          reduction="batchmean")
+                loss = (1 - cfg.distill_alpha) * loss + cfg.distill_alpha * t * t * kl
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update_parameters(model)
             tot_loss += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == yb).sum())
-        val_logits = predict_logits(model, x_val)
-        val_loss = float(loss_fn(torch.from_numpy(val_logits), torch.from_numpy(va.y)))
-        val_acc = float((val_logits.argmax(1) == va.y).mean())
-        history.append({"epoch": epoch, "train_loss": tot_loss / len(y_tr),
-                        "train_acc": correct / len(y_tr), "val_loss": val_loss,
-                        "val_acc": val_acc, "lr": sched.get_last_lr()[0]})
+        row = {"epoch": epoch, "train_loss": tot_loss / len(y_tr),
+               "train_acc": correct / len(y_tr), "lr": sched.get_last_lr()[0]}
+        if x_val is not None:
+            val_logits = predict_logits(scored, x_val)
+            row["val_loss"] = float(loss_fn(torch.from_numpy(val_logits), torch.from_numpy(va.y)))
+            row["val_acc"] = float((val_logits.argmax(1) == va.y).mean())
+        history.append(row)
         # Validation loss, not accuracy: with 4 easy validation subjects accuracy jumps between
         # epochs by a point or more, while the loss tracks generalization smoothly.
-        key = (-val_loss, val_acc)
+        key = (-row["val_loss"], row["val_acc"]) if cfg.select == "val_loss" else (epoch,)
         if best is None or key >= best[0]:
             best = (key, epoch)
-            best_state = copy.deepcopy(model.state_dict())
-        bar.set_postfix(loss=f"{tot_loss / len(y_tr):.3f}", val_acc=f"{100 * val_acc:.2f}%",
-                        best=f"ep{best[1]}")
-    train_seconds = time.perf_counter() - t0
+            best_state = copy.deepcopy(scored.state_dict())
+        bar.set_postfix(loss=f"{row['train_loss']:.3f}", best=f"ep{best[1]}",
+                        **({"val_acc": f"{100 * row['val_acc']:.2f}%"} if x_val is not None
+                           else {}))
+    seconds = time.perf_counter() - t0
+    scored = scored.cpu()
+    scored.load_state_dict({k: v.cpu() for k, v in best_state.items()})
+    return Fit(scored.eval(), norm, vertical, history, best[1], init_notes, seconds)
 
-    model = model.cpu()
-    best_state = {k: v.cpu() for k, v in best_state.items()}
-    model.load_state_dict(best_state)
-    torch.save(best_state, out / WEIGHTS)
+
+def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = None,
+          progress: bool = True, classes: tuple[str, ...] | None = None) -> dict:
+    """Train, keep the chosen weights (see ``TrainConfig.select``), write RUN_DIR; returns the
+    test metrics.
+
+    The data comes from ``cfg.data`` (loaded before RUN_DIR is created, so a bad dataset leaves
+    nothing behind), or from ``splits`` with ``classes`` (tests)."""
+    from ..data.windows import concat, subset
+    from .checkpoint import model_config_of
+    from .evaluate import write_evaluation
+
+    data_spec = cfg.data
+    if splits is None:
+        ds = load_dataset(cfg.data)
+        splits, classes = ds.splits, ds.classes
+        data_spec = replace(cfg.data, classes=ds.classes, test_subjects=tuple(ds.subjects["test"]),
+                            val_subjects=tuple(ds.subjects["val"]))
+    classes = tuple(classes or LABELS)
+    out = Path(out)
+    splits = {k: cap_windows(v, cfg.max_windows, cfg.seed) for k, v in splits.items()}
+    for name in ("train", "val", "test"):
+        if not len(splits[name].y) and not (name == "val" and cfg.select == "last"):
+            raise EdgeharError(cfg.data.source, f"the {name} split has no window")
+    _check(cfg)
+    if cfg.select == "last":   # nothing is chosen on validation: its subjects train too
+        val = splits["val"]
+        splits = {**splits, "train": concat([splits["train"], val]),
+                  "val": subset(val, np.zeros(len(val.y), bool))}
+    result = fit(cfg, splits["train"], splits["val"] if cfg.select == "val_loss" else None,
+                 classes, progress)
+    out.mkdir(parents=True, exist_ok=True)
+    model = result.model
+    torch.save(model.state_dict(), out / WEIGHTS)
     train_cfg = asdict(cfg)
     train_cfg["data"] = data_spec.to_dict()
     config = {
-        "model": init_notes.get("init_model", cfg.model),
-        "model_config": model.cfg.to_dict(),
+        "model": result.init_notes.get("init_model", cfg.model),
+        "model_config": model_config_of(model),
         "train": train_cfg,
-        "normalization": norm.to_dict(),
-        "orientation": {"vertical": [round(float(v), 6) for v in vertical],
+        "normalization": result.norm.to_dict(),
+        "orientation": {"vertical": [round(float(v), 6) for v in result.vertical],
                         "heading_invariant": cfg.aug_yaw_deg >= 180},
         "window_spec": WindowSpec(labels=classes).to_dict(),
         "data": {"source": cfg.data.source, "spec": data_spec.to_dict(),
                  "subjects": {k: sorted(set(v.subject.tolist()), key=subject_key)
                               for k, v in splits.items()},
                  "windows": {k: int(len(v.y)) for k, v in splits.items()}},
-        "selection": {"criterion": "lowest validation loss (val subjects only)",
-                      "best_epoch": best[1], "epochs_run": cfg.epochs},
-        "fine_tune": init_notes or None,
-        "train_seconds": round(train_seconds, 1),
+        "selection": ({"criterion": "lowest validation loss (val subjects only)",
+                       "best_epoch": result.best_epoch, "epochs_run": cfg.epochs}
+                      if cfg.select == "val_loss" else
+                      {"criterion": "last epoch; validation subjects trained on (recipe chosen "
+                                    "by subject-wise cross-validation)",
+                       "best_epoch": result.best_epoch, "epochs_run": cfg.epochs}),
+        "fine_tune": result.init_notes or None,
+        "train_seconds": round(result.seconds, 1),
         "torch": torch.__version__,
     }
     write_json(out / "config.json", config)
-    write_json(out / "history.json", history)
+    write_json(out / "history.json", result.history)
     from .plots import plot_curves
 
-    plot_curves(history, best[1], out / "curves.png",
-                f"{cfg.model} (seed {cfg.seed}): chosen on validation subjects")
-    return write_evaluation(out, model, norm, splits["test"], split_name="test", name=cfg.model,
-                            labels=classes)
+    plot_curves(result.history, result.best_epoch, out / "curves.png",
+                f"{cfg.model} (seed {cfg.seed}): "
+                + ("chosen on validation subjects" if cfg.select == "val_loss" else "last epoch"))
+    return write_evaluation(out, model, result.norm, splits["test"], split_name="test",
+                            name=cfg.model, labels=classes)

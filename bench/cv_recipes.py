@@ -1,0 +1,57 @@
+"""Recipes for the default model compared by 5-fold subject-wise cross-validation on the 21
+training subjects (the test subjects never enter). Each recipe's figures go to
+``OUT/<recipe>.json``; ``summary.json`` lists them all.
+
+    python bench/cv_recipes.py --out runs/cv [--recipes baseline,ema60,kd]
+
+``kd`` distils from the fold's own ``baseline`` and ``ema60`` models (an ensemble of two), so
+run those first (the order of --recipes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from edgehar.train.cv import cross_validate
+from edgehar.train.trainer import TrainConfig
+
+BASE = TrainConfig(select="last")
+RECIPES = {
+    "baseline": BASE,                                         # the previous recipe, last epoch
+    "ema60": replace(BASE, ema=0.999, epochs=60),
+    "kd": replace(BASE, teachers=("{cv}/baseline/models/fold{fold}", "{cv}/ema60/models/fold{fold}")),
+    "kd_ema60": replace(BASE, ema=0.999, epochs=60,
+                        teachers=("{cv}/baseline/models/fold{fold}", "{cv}/ema60/models/fold{fold}")),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("runs/cv"))
+    ap.add_argument("--recipes", default="baseline,ema60,kd")
+    ap.add_argument("--folds", type=int, default=5)
+    args = ap.parse_args()
+    summary_path = args.out / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    for name in args.recipes.split(","):
+        cfg = RECIPES[name]
+        cfg = replace(cfg, teachers=tuple(t.replace("{cv}", str(args.out)) for t in cfg.teachers))
+        t0 = time.perf_counter()
+        res = cross_validate(cfg, args.folds, out=args.out / f"{name}.json",
+                             save_models=args.out / name / "models",
+                             log=lambda m, n=name: print(f"[{n}] {m}", flush=True))
+        summary[name] = {k: res[k] for k in ("mean_accuracy", "sd_accuracy", "pooled_accuracy",
+                                              "pooled_macro_f1")}
+        summary[name]["per_fold"] = [round(r["accuracy"], 4) for r in res["folds"]]
+        summary[name]["seconds"] = round(time.perf_counter() - t0)
+        print(f"[{name}] mean {100 * res['mean_accuracy']:.2f} +- {100 * res['sd_accuracy']:.2f} %,"
+              f" pooled {100 * res['pooled_accuracy']:.2f} %", flush=True)
+        summary_path.write_text(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
