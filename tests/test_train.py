@@ -81,3 +81,47 @@ def test_normalization_comes_from_train_windows_only(tiny_splits, tmp_path):
 
     tr = cap_windows(tiny_splits["train"], 600, 0)
     np.testing.assert_allclose(cfg["normalization"]["mean"], tr.x.mean((0, 1)), rtol=1e-5)
+
+
+def test_cross_validation_folds_cover_the_training_subjects_only(tmp_path):
+    from edgehar.train.cv import cross_validate, folds_of
+    from edgehar.train.trainer import TrainConfig
+
+    folds = folds_of(list(range(1, 22)), 5)
+    assert sorted(s for f in folds for s in f) == list(range(1, 22))
+    assert {len(f) for f in folds} == {4, 5}
+    with pytest.raises(EdgeharError, match="at least"):
+        folds_of([1, 2], 3)
+    cfg = TrainConfig(model="resnext1d_tiny", epochs=1, max_windows=400, select="last")
+    res = cross_validate(cfg, 3, out=tmp_path / "cv.json", save_models=tmp_path / "m",
+                         log=lambda *_: None)
+    held = [s for f in res["folds"] for s in f["subjects"]]
+    test_subjects = {2, 4, 9, 10, 12, 13, 18, 20, 24}
+    assert len(held) == len(set(held)) and not set(held) & test_subjects
+    assert json.loads((tmp_path / "cv.json").read_text())["k"] == 3
+    assert 0 < res["mean_accuracy"] <= 1 and res["folds"][0]["windows"] > 0
+    # a teacher trained on every subject would have seen the held-out fold
+    leaky = TrainConfig(model="resnext1d_tiny", epochs=1, max_windows=400,
+                        teachers=(str(tmp_path / "m" / "fold0"),))
+    with pytest.raises(EdgeharError, match="fold's own"):
+        cross_validate(leaky, 3, log=lambda *_: None)
+    # the fold's own teacher (saved above) distils without leaking
+    kd = TrainConfig(model="resnext1d_tiny", epochs=1, max_windows=400,
+                     teachers=(str(tmp_path / "m" / "fold{fold}"),))
+    assert cross_validate(kd, 3, log=lambda *_: None)["k"] == 3
+
+
+def test_last_epoch_recipe_trains_on_validation_subjects_with_an_ema(tiny_splits, tmp_path):
+    from edgehar.train.checkpoint import load_run
+    from edgehar.train.trainer import TrainConfig, train
+
+    cfg = TrainConfig(model="resnext1d_tiny", epochs=2, max_windows=600, ema=0.9, select="last")
+    train(cfg, tmp_path / "r", splits=tiny_splits, progress=False)
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["data"]["subjects"]["train"] == [1, 3] and config["data"]["subjects"]["val"] == []
+    assert config["selection"]["best_epoch"] == 2 and "last epoch" in config["selection"]["criterion"]
+    model, _, _ = load_run(tmp_path / "r")   # the average, BatchNorm buffers included, reloads
+    assert model(torch.zeros(2, 128, 9)).shape == (2, 6)
+    with pytest.raises(EdgeharError, match="--ema"):
+        train(TrainConfig(model="resnext1d_tiny", ema=1.0), tmp_path / "bad", splits=tiny_splits)
+    assert not (tmp_path / "bad").exists()

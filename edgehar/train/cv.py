@@ -15,7 +15,7 @@ import numpy as np
 
 from ..data.dataset import subject_key
 from ..data.sources import WindowSet
-from ..data.windows import concat, load_dataset, subset
+from ..data.windows import cap_windows, concat, load_dataset, subset
 from ..runtime.errors import EdgeharError
 from ..runtime.files import write_json
 from .trainer import TrainConfig, fit
@@ -49,6 +49,7 @@ def cross_validate(cfg: TrainConfig, k: int = 5, fold_seed: int = 0,
 
     ds = load_dataset(cfg.data)
     pool: WindowSet = concat([ds.splits["train"], ds.splits["val"]])   # never the test split
+    pool = cap_windows(pool, cfg.max_windows, cfg.seed)
     subjects = sorted(set(pool.subject.tolist()), key=subject_key)
     folds = folds_of(subjects, k, fold_seed)
     # the held-out fold only scores: a recipe that selects epochs on validation would select

@@ -21,10 +21,13 @@ def plot_curves(history: list[dict], best_epoch: int, path: Path, title: str) ->
     ep = [h["epoch"] for h in history]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     a1.plot(ep, [h["train_loss"] for h in history], label="train")
-    a1.plot(ep, [h["val_loss"] for h in history], label="validation")
+    validated = all("val_loss" in h for h in history)   # none with --select last
+    if validated:
+        a1.plot(ep, [h["val_loss"] for h in history], label="validation")
     a1.set(xlabel="epoch", ylabel="cross-entropy (label smoothing 0.1)", title="Loss")
     a2.plot(ep, [100 * h["train_acc"] for h in history], label="train")
-    a2.plot(ep, [100 * h["val_acc"] for h in history], label="validation")
+    if validated:
+        a2.plot(ep, [100 * h["val_acc"] for h in history], label="validation")
     a2.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
     for a in (a1, a2):
         a.axvline(best_epoch, color="grey", ls="--", lw=1, label=f"chosen (epoch {best_epoch})")
