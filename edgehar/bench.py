@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .runtime.assets import PRETRAINED, SAMPLE_LOG
+from .runtime.errors import EdgeharError
 from .runtime.files import write_json
 from .runtime.manifest import read_manifest
 from .runtime.memory import replay_peak_rss, run_fresh
@@ -51,7 +52,10 @@ def _torch_candidates(bundle: Path, x: np.ndarray, threads: tuple[int, ...]) -> 
     manifest = read_manifest(bundle)
     if WEIGHTS not in manifest.files:
         return {}
-    model = load_weights(manifest.model.config, bundle / WEIGHTS)
+    try:
+        model = load_weights(manifest.model.config, bundle / WEIGHTS)
+    except EdgeharError:   # a user's model whose factory does not import from here
+        return {}
     xt = torch.from_numpy(x)
 
     def run(_x):

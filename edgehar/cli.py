@@ -174,7 +174,7 @@ def recipe_options(fn):
                      help="registered model (see train --list) or your own as "
                           "package.module:factory"),
         click.option("--epochs", default=None, type=int,
-                     help="epochs (default: the model's recipe; 40)"),
+                     help="epochs (default: the recipe's)"),
         click.option("--seed", default=0, show_default=True),
         click.option("--lr", default=None, type=float,
                      help="peak learning rate (default 3e-3; 1e-3 when fine-tuning)"),
@@ -240,6 +240,9 @@ def train(model_name, epochs, seed, lr, ema, select, teachers, data, init, freez
         from .train.checkpoint import load_run
 
         model_name = load_run(init)[2]["model"]
+    if any("{fold}" in t for t in teachers):
+        raise EdgeharError(None, "--teacher with {fold} names cross-validation fold models: "
+                                 "use it with `edgehar cv`")
     freeze_t = tuple(m.strip() for m in freeze.split(",") if m.strip())
     cfg = _recipe(model_name, epochs, seed, lr or (1e-3 if init else None), ema, select,
                   teachers, data=data, init=str(init) if init else None, freeze=freeze_t)

@@ -32,12 +32,15 @@ def evaluate_path(path: Path, split: str = "test", source: str | None = None,
                   backend: str | None = None, data: dict | None = None) -> list[dict]:
     """One metrics dict per evaluated model file. ``data``: DataSpec fields that replace the
     artifact's own (another split, other subjects)."""
-    from .data.windows import dataset_of_run
+    from .data.windows import dataset_of_run, trained_on_val
 
     path = Path(path)
     if not path.exists():
         raise EdgeharError(path, "not found")
     config = _config_of(path)
+    if split == "val" and trained_on_val(config) and not (data or {}).get("val_subjects"):
+        raise EdgeharError(path, "this model trained on its validation subjects (--select "
+                                 "last): score it on test, or name other --val-subjects")
     ds = dataset_of_run(config, source, overrides=data)
     if split not in ds.splits:
         raise EdgeharError(None, f"unknown split {split!r} (train, val, test)")

@@ -45,7 +45,7 @@ def run_pipeline(model_name: str | None, epochs: int | None, seed: int, out: Pat
     ds = load_dataset(data)    # a bad dataset stops here, before anything is written
     model_name = model_name or DEFAULT_MODEL
     cfg = replace(default_recipe(), model=model_name, seed=seed, data=data)
-    cfg = replace(cfg, epochs=epochs or cfg.epochs)
+    cfg = replace(cfg, epochs=cfg.epochs if epochs is None else epochs)
     echo(f"== 1/3 train {model_name} for {cfg.epochs} epochs (seed {seed}) on {data.source} "
          f"({len(ds.classes)} classes) -> {out / 'run'}")
     m = train(cfg, out / "run")

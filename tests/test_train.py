@@ -101,14 +101,19 @@ def test_cross_validation_folds_cover_the_training_subjects_only(tmp_path):
     assert json.loads((tmp_path / "cv.json").read_text())["k"] == 3
     assert 0 < res["mean_accuracy"] <= 1 and res["folds"][0]["windows"] > 0
     # a teacher trained on every subject would have seen the held-out fold
-    leaky = TrainConfig(model="resnext1d_tiny", epochs=1, max_windows=400,
+    leaky = TrainConfig(model="resnext1d_tiny", epochs=1, max_windows=400, select="last",
                         teachers=(str(tmp_path / "m" / "fold0"),))
     with pytest.raises(EdgeharError, match="fold's own"):
         cross_validate(leaky, 3, log=lambda *_: None)
     # the fold's own teacher (saved above) distils without leaking
-    kd = TrainConfig(model="resnext1d_tiny", epochs=1, max_windows=400,
+    kd = TrainConfig(model="resnext1d_tiny", epochs=1, max_windows=400, select="last",
                      teachers=(str(tmp_path / "m" / "fold{fold}"),))
     assert cross_validate(kd, 3, log=lambda *_: None)["k"] == 3
+    # another split of the subjects: the fold models saved above held out other subjects
+    with pytest.raises(EdgeharError, match="would leak"):
+        cross_validate(kd, 3, fold_seed=1, log=lambda *_: None)
+    with pytest.raises(EdgeharError, match="keeps each fold's last epoch"):
+        cross_validate(TrainConfig(model="resnext1d_tiny", epochs=1), 3, log=lambda *_: None)
 
 
 def test_last_epoch_recipe_trains_on_validation_subjects_with_an_ema(tiny_splits, tmp_path):
@@ -122,6 +127,10 @@ def test_last_epoch_recipe_trains_on_validation_subjects_with_an_ema(tiny_splits
     assert config["selection"]["best_epoch"] == 2 and "last epoch" in config["selection"]["criterion"]
     model, _, _ = load_run(tmp_path / "r")   # the average, BatchNorm buffers included, reloads
     assert model(torch.zeros(2, 128, 9)).shape == (2, 6)
+    from edgehar.evaluate_any import evaluate_path
+
+    with pytest.raises(EdgeharError, match="trained on its validation subjects"):
+        evaluate_path(tmp_path / "r", "val")
     with pytest.raises(EdgeharError, match="--ema"):
         train(TrainConfig(model="resnext1d_tiny", ema=1.0), tmp_path / "bad", splits=tiny_splits)
     assert not (tmp_path / "bad").exists()

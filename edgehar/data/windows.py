@@ -173,6 +173,13 @@ def dataset_of_run(config: dict, source: str | None = None, overrides: dict | No
     return load_dataset(replace(spec, classes=labels, source=source or spec.source, **overrides))
 
 
+def trained_on_val(config: dict) -> bool:
+    """Whether a run (``--select last``) or its bundle trained on its validation subjects:
+    scoring it there would score it on its training data."""
+    spec = (config.get("data") or {}).get("spec") or {}
+    return (config.get("train") or {}).get("select") == "last" or bool(spec.get("trained_on_val"))
+
+
 def load_splits(source: str = "package", spec: WindowSpec | None = None) -> dict[str, WindowSet]:
     """The built-in task's windows per split (the six activities, UCI-HAR subjects)."""
     return dict(load_dataset(DataSpec(source)).splits)

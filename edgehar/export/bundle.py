@@ -86,16 +86,20 @@ class ExportFailed(EdgeharError):
 
 
 _OP = re.compile(r"\b(?:aten|prims)\.[A-Za-z_0-9]+\.[A-Za-z_0-9]+")
+# what converters say when an op has no lowering (other errors may name ops in passing)
+_NO_LOWERING = ("Lowering not found", "Error when translating node", "not supported",
+                "Only 1D FFT", "NotImplementedError", "no lowering", "Unsupported")
 
 
 def unconverted_op(e: BaseException) -> str | None:
     """The torch op a converter could not lower, from its error or the errors it chains
-    (litert-torch: "Lowering not found: aten.erfinv.default"; torch.onnx: "... target=
-    torch.ops.prims.erf_inv.default")."""
+    (litert-torch: "Lowering not found: aten.erfinv.default"; torch.onnx: "Error when
+    translating node ... target=torch.ops.prims.erf_inv.default")."""
     seen = 0
     while e is not None and seen < 8:
-        m = _OP.search(str(e))
-        if m:
+        text = f"{type(e).__name__}: {e}"
+        m = _OP.search(text)
+        if m and any(k in text for k in _NO_LOWERING):
             return m.group(0)
         e, seen = e.__cause__ or e.__context__, seen + 1
     return None
@@ -189,7 +193,7 @@ class _Export:
             if isinstance(e, EdgeharError):
                 msg = e.problem
             op = unconverted_op(e)
-            if op:   # the converter's own message rarely names it on its first line
+            if op:   # the converter's own message rarely names the op on its first line
                 msg = f"cannot convert op {op} ({msg})"
             raise StepFailed(step, f"{type(e).__name__}: {msg}") from e
         # recorded only now that every check passed: a failed step leaves no trace but the failure
@@ -262,7 +266,7 @@ class _Export:
     def batched_file(self, log) -> None:
         """model_int8_b64.tflite for offline replay, kept only if every chain window's output
         equals the batch-1 file's, bit for bit. A graph that fixes batch 1 in its constants
-        (reshapes around an LSTM) gets none: offline replay then runs batch 1."""
+        (the reshapes of an unrolled LSTM) gets none: offline replay then runs batch 1."""
         from .tflite_file import with_batch
 
         name = FILENAMES["tflite_int8"]
@@ -272,14 +276,14 @@ class _Export:
         try:
             runner = open_runner(path)
             outputs = runner(self.x_test)
-        except EdgeharError as e:
+            why = None if np.array_equal(outputs, self.tflite_int8_logits) else \
+                f"its outputs differ from {name}'s"
+        except (EdgeharError, RuntimeError, ValueError) as e:
+            why = e.problem if isinstance(e, EdgeharError) else str(e).splitlines()[0][:160]
+        if why:   # optional: offline replay then runs the batch-1 file
             path.unlink()
-            log(f"[batched] none: a batch of {OFFLINE_BATCH} does not run ({e.problem}); "
-                "offline replay runs batch 1")
+            log(f"[batched] none: a batch of {OFFLINE_BATCH} {why}; offline replay runs batch 1")
             return
-        if not np.array_equal(outputs, self.tflite_int8_logits):
-            path.unlink()
-            raise StepFailed(STEPS[-1], f"{BATCHED_FILENAME}: outputs differ from {name}")
         self.manifest.files[BATCHED_FILENAME] = FileEntry(
             format="tflite", precision="int8", sha256=sha256(path), parent=name,
             parent_sha256=self.sha_of["tflite_int8"],
@@ -323,7 +327,7 @@ class _Export:
 
 
 def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> ExportResult:
-    from ..data.windows import cap_windows, dataset_of_run
+    from ..data.windows import cap_windows, dataset_of_run, trained_on_val
     from ..quantize.calibration import CalibrationSet
     from ..train.checkpoint import load_run, predict_logits
     from ..train.models import count_macs, count_params
@@ -332,6 +336,9 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     if opts.mcu:
         _check_mcu(opts)
     model, norm, config = load_run(run_dir)
+    if opts.chain_split == "val" and trained_on_val(config):
+        raise EdgeharError(run_dir, "--chain-split val: this run trained on its validation "
+                                    "subjects (--select last); use the test split")
     spec = WindowSpec.from_dict(config["window_spec"])
     dataset = dataset_of_run(config, opts.source)
     source = dataset.spec.source
@@ -396,7 +403,8 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
         metrics_split=opts.chain_split, test_windows=int(len(test.y)), data_source=source,
         complete=False, exported_with={"python": platform.python_version()},
         dataset=dataset.spec.to_dict() | {"test_subjects": dataset.subjects["test"],
-                                          "val_subjects": dataset.subjects["val"]},
+                                          "val_subjects": dataset.subjects["val"],
+                                          "trained_on_val": trained_on_val(config)},
         orientation=config.get("orientation"))
     sha = sha256(out / TORCH_FP32.filename)
     manifest.files[TORCH_FP32.filename] = FileEntry(

@@ -62,19 +62,21 @@ def op_names(model) -> list[str]:
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     codes = model.operatorCodes
     out = []
-    for o in model.subgraphs[0].operators:
-        c = codes[o.opcodeIndex]
-        out.append(names[max(c.builtinCode, c.deprecatedBuiltinCode)])
+    for g in model.subgraphs:   # control flow (WHILE, IF) keeps its bodies in other subgraphs
+        for o in g.operators:
+            c = codes[o.opcodeIndex]
+            out.append(names[max(c.builtinCode, c.deprecatedBuiltinCode)])
     return out
 
 
 def tensor_types(model) -> dict[str, int]:
-    """How many tensors of each element type the graph holds (``{"INT8": 50, ...}``)."""
+    """How many tensors of each element type the graph holds, every subgraph
+    (``{"INT8": 50, ...}``)."""
     from ai_edge_litert import schema_py_generated as schema
 
     names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     counts: dict[str, int] = {}
-    for t in model.subgraphs[0].tensors:
+    for t in (t for g in model.subgraphs for t in g.tensors):
         counts[names[t.type]] = counts.get(names[t.type], 0) + 1
     return counts
 

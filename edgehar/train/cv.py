@@ -2,12 +2,15 @@
 hyper-parameters are chosen. Validation on four fixed subjects saturates (99.4 % after three
 epochs), so choices made on it are close to random; k folds score every training subject once.
 
-The test subjects never enter a fold: they choose nothing. Distillation is cross-validated
-with teachers trained on the same fold (a teacher path with ``{fold}``), or it would leak.
+The test subjects never enter a fold: they choose nothing. Each fold keeps its last epoch (the
+held-out subjects score, they never choose), as the recipe trained on every training subject
+does. Distillation is cross-validated with teachers trained on the same fold (a teacher path
+with ``{fold}``), or it would leak.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -31,6 +34,30 @@ def folds_of(subjects: list, k: int, seed: int = 0) -> list[tuple]:
             for f in range(k)]
 
 
+def _fold_teachers(paths: tuple[str, ...], i: int, held: tuple) -> tuple[str, ...]:
+    """Fold ``i``'s teachers, each checked to be a fold model that held out these subjects
+    (one from another k, fold seed or data would have seen them)."""
+    from .checkpoint import CONFIG
+
+    out = []
+    for template in paths:
+        try:
+            path = Path(template.format(fold=i))
+        except (KeyError, IndexError, ValueError):
+            raise EdgeharError(template, "a teacher path takes {fold} and no other braces"
+                               ) from None
+        try:
+            fold = json.loads((path / CONFIG).read_text())["cv_fold"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise EdgeharError(path, "not a fold model of `edgehar cv` (saved with its "
+                                     "models)") from None
+        if list(map(str, fold["held_out"])) != list(map(str, held)):
+            raise EdgeharError(path, f"this teacher held out {fold['held_out']}, fold {i} "
+                                     f"holds out {list(held)}: it would leak")
+        out.append(str(path))
+    return tuple(out)
+
+
 def cross_validate(cfg: TrainConfig, k: int = 5, fold_seed: int = 0,
                    out: Path | None = None, save_models: Path | None = None, log=print) -> dict:
     """Train ``cfg`` once per fold (its training subjects minus the fold), score the fold's
@@ -42,25 +69,27 @@ def cross_validate(cfg: TrainConfig, k: int = 5, fold_seed: int = 0,
     from ..runtime.spec import WindowSpec
     from .checkpoint import CONFIG, WEIGHTS, model_config_of, predict_logits
 
+    if cfg.select != "last":
+        raise EdgeharError(None, "cross-validation keeps each fold's last epoch (--select "
+                                 "last): the held-out subjects score, they never choose")
     leaky = [t for t in cfg.teachers if "{fold}" not in t]
     if leaky:
         raise EdgeharError(leaky[0], "a teacher in cross-validation must be the fold's own "
                                      "(a path with {fold}); one trained on every subject leaks")
+    if out is not None and Path(out).is_dir():
+        raise EdgeharError(out, "--json is a directory; give a file")
 
     ds = load_dataset(cfg.data)
     pool: WindowSet = concat([ds.splits["train"], ds.splits["val"]])   # never the test split
     pool = cap_windows(pool, cfg.max_windows, cfg.seed)
     subjects = sorted(set(pool.subject.tolist()), key=subject_key)
     folds = folds_of(subjects, k, fold_seed)
-    # the held-out fold only scores: a recipe that selects epochs on validation would select
-    # on it, so every fold keeps the last epoch, as the recipe trained on all subjects does
-    fold_cfg = replace(cfg, select="last")
+    teachers = [_fold_teachers(cfg.teachers, i, held) for i, held in enumerate(folds)]
     rows, y_all, p_all = [], [], []
     for i, held in enumerate(folds):
         mask = np.isin(pool.subject, list(held))
         tr, va = subset(pool, ~mask), subset(pool, mask)
-        teachers = tuple(t.format(fold=i) for t in cfg.teachers)
-        result = fit(replace(fold_cfg, teachers=teachers), tr, None, ds.classes, progress=False)
+        result = fit(replace(cfg, teachers=teachers[i]), tr, None, ds.classes, progress=False)
         if save_models is not None:
             run = Path(save_models) / f"fold{i}"
             run.mkdir(parents=True, exist_ok=True)
@@ -69,6 +98,9 @@ def cross_validate(cfg: TrainConfig, k: int = 5, fold_seed: int = 0,
                 "model": cfg.model, "model_config": model_config_of(result.model),
                 "normalization": result.norm.to_dict(),
                 "window_spec": WindowSpec(labels=ds.classes).to_dict(),
+                "orientation": {"vertical": [round(float(v), 6) for v in result.vertical],
+                                "heading_invariant": cfg.aug_yaw_deg >= 180},
+                "data": {"source": cfg.data.source, "spec": cfg.data.to_dict()},
                 "cv_fold": {"index": i, "held_out": list(held), "k": k, "fold_seed": fold_seed}})
         pred = predict_logits(result.model, result.norm.apply(va.x)).argmax(1)
         rep = classification_report(va.y, pred, ds.classes)
@@ -87,7 +119,7 @@ def cross_validate(cfg: TrainConfig, k: int = 5, fold_seed: int = 0,
               "mean_accuracy": float(acc.mean()), "sd_accuracy": float(acc.std(ddof=1)),
               "pooled_accuracy": pooled["accuracy"], "pooled_macro_f1": pooled["macro_f1"],
               "train": train_cfg,
-              "note": "training subjects only; test subjects not loaded"}
+              "note": "training subjects only; the test subjects are not used"}
     if out is not None:
         write_json(Path(out), result)
     return result

@@ -56,13 +56,17 @@ def resolve_factory(name: str) -> Callable:
     if not module_name or not attr.isidentifier():
         raise EdgeharError(None, f"--model {name!r}: give package.module:factory")
     cwd = os.getcwd()
-    if cwd not in sys.path:
+    added = cwd not in sys.path
+    if added:   # for this import only: a local onnx.py must not shadow the real one later
         sys.path.insert(0, cwd)
     try:
         module = importlib.import_module(module_name)
     except Exception as e:  # the user's module: any import error is theirs to read
         raise EdgeharError(None, f"--model {name!r}: cannot import {module_name} "
-                                 f"({type(e).__name__}: {e})") from None
+                                 f"({type(e).__name__}: {e}); run from where it imports") from None
+    finally:
+        if added:
+            sys.path.remove(cwd)
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise EdgeharError(None, f"--model {name!r}: {module_name} has no callable {attr!r}")
