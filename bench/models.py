@@ -24,20 +24,22 @@ def seeds_of(spec: str) -> list[int]:
     return list(range(int(lo), int(hi or lo) + 1))
 
 
-def one(model: str, seed: int, runs: Path) -> dict:
+def one(model: str, seed: int, runs: Path, epochs: int | None = None) -> dict:
     from edgehar.export.bundle import ExportFailed, ExportOptions, export_bundle
     from edgehar.train.trainer import default_recipe, train
 
     run, bundle = runs / model / f"seed{seed}", runs / model / f"seed{seed}" / "bundle"
     if not (run / "metrics.json").is_file():
         t0 = time.perf_counter()
-        train(replace(default_recipe(), model=model, seed=seed), run, progress=False)
+        cfg = replace(default_recipe(), model=model, seed=seed)
+        train(replace(cfg, epochs=epochs or cfg.epochs), run, progress=False)
         print(f"[{model} seed {seed}] trained in {time.perf_counter() - t0:.0f} s", flush=True)
     metrics = json.loads((run / "metrics.json").read_text())
     config = json.loads((run / "config.json").read_text())
     row = {"model": model, "seed": seed, "accuracy": metrics["accuracy"],
            "macro_f1": metrics["macro_f1"], "params": metrics["params"], "macs": metrics["macs"],
-           "torch_ms": metrics["latency_ms"]["p50"], "train_seconds": config["train_seconds"]}
+           "torch_ms": metrics["latency_ms"]["p50"], "train_seconds": config["train_seconds"],
+           "epochs": config["train"]["epochs"]}
     manifest = bundle / "manifest.json"
     if not (manifest.is_file() and json.loads(manifest.read_text()).get("complete")):
         try:
@@ -61,9 +63,9 @@ def one(model: str, seed: int, runs: Path) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    out = ["| model | seeds | accuracy (mean +- sd) | params | MACs | torch ms | TFLite FP32 ms "
+    out = ["| model | seeds | epochs | accuracy (mean +- sd) | params | MACs | torch ms | TFLite FP32 ms "
            "| TFLite INT8 ms | TFLite INT8 drop (pp, per seed) | integer-only |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for model in dict.fromkeys(r["model"] for r in rows):
         rs = [r for r in rows if r["model"] == model]
         acc = 100 * np.array([r["accuracy"] for r in rs])
@@ -75,7 +77,8 @@ def table(rows: list[dict]) -> str:
             vals = [r[k] for r in rs if k in r]
             return f"{np.median(vals):.2f}" if vals else "-"
 
-        out.append(f"| `{model}` | {len(rs)} | {acc.mean():.2f}{sd} % | {rs[0]['params']:,} | "
+        out.append(f"| `{model}` | {len(rs)} | {rs[0]['epochs']} | {acc.mean():.2f}{sd} % | "
+                   f"{rs[0]['params']:,} | "
                    f"{rs[0]['macs'] / 1e6:.2f} M | {med('torch_ms')} | "
                    f"{med('model_fp32_tflite_ms')} | {med('model_int8_tflite_ms')} | "
                    f"{drops or '-'} | {rs[0].get('integer_only')} |")
@@ -91,7 +94,9 @@ def main() -> None:
     rows = []
     for item in args.models.split(","):
         model, _, seeds = item.partition(":")
-        rows += [one(model, s, args.runs) for s in seeds_of(seeds or "0")]
+        seeds, _, epochs = seeds.partition("@")
+        rows += [one(model, s, args.runs, int(epochs) if epochs else None)
+                 for s in seeds_of(seeds or "0")]
     print(table(rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -177,13 +177,21 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+# how `@`, torch.matmul and bmm reach a TorchFunctionMode
+_PRODUCTS = (torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm,
+             torch.Tensor.bmm)
+
+
 def count_macs(model: nn.Module) -> int:
-    """Multiply-accumulates of one window through every Conv, Linear, recurrent and attention
-    layer (BN folds away; activations, softmax and norms are not counted)."""
+    """Multiply-accumulates of one window through every Conv, Linear, LSTM/GRU and attention
+    (nn.MultiheadAttention, and matrix products written in a forward, as TinyHAR's); BN folds
+    away; activations, softmax and norms are not counted."""
+    from torch.overrides import TorchFunctionMode
+
     from .registry import io_of
 
     io = io_of(model)
-    macs = 0
+    macs, in_attention = 0, 0
 
     def hook(mod, inp, out):
         nonlocal macs
@@ -199,19 +207,38 @@ def count_macs(model: nn.Module) -> int:
             for layer in range(mod.num_layers):
                 cin = mod.input_size if layer == 0 else mod.hidden_size * dirs
                 macs += dirs * steps * gates * mod.hidden_size * (cin + mod.hidden_size)
-        elif isinstance(mod, nn.MultiheadAttention):
-            q = inp[0]   # (L, N, E) or (N, L, E): one window, so L is the non-unit axis
-            length, embed = max(q.shape[0], q.shape[1]), mod.embed_dim
-            macs += 4 * length * embed * embed + 2 * length * length * embed
 
-    kinds = (nn.Conv1d, nn.Conv2d, nn.Linear, nn.LSTM, nn.GRU, nn.MultiheadAttention)
+    def attention_in(mod, inp):
+        nonlocal in_attention
+        in_attention += 1
+
+    def attention_out(mod, inp, out):
+        nonlocal macs, in_attention
+        in_attention -= 1
+        q = inp[0]   # (L, N, E) or (N, L, E): one window, so L is the non-unit axis
+        length, embed = max(q.shape[0], q.shape[1]), mod.embed_dim
+        macs += 4 * length * embed * embed + 2 * length * length * embed
+
+    class Products(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            nonlocal macs
+            out = func(*args, **(kwargs or {}))
+            if func in _PRODUCTS and not in_attention:
+                macs += out.numel() * args[0].shape[-1]
+            return out
+
+    kinds = (nn.Conv1d, nn.Conv2d, nn.Linear, nn.LSTM, nn.GRU)
     # a MultiheadAttention's out_proj is a Linear: counted once, by the attention hook
     inner = {id(m.out_proj) for m in model.modules() if isinstance(m, nn.MultiheadAttention)}
     handles = [m.register_forward_hook(hook) for m in model.modules()
                if isinstance(m, kinds) and id(m) not in inner]
+    for m in model.modules():
+        if isinstance(m, nn.MultiheadAttention):
+            handles += [m.register_forward_pre_hook(attention_in),
+                        m.register_forward_hook(attention_out)]
     was_training = model.training
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), Products():
         model(torch.zeros(1, io.window, io.channels))
     model.train(was_training)
     for h in handles:
