@@ -197,19 +197,19 @@ def _recipe(model_name, epochs, seed, lr, ema, select, teachers, **extra):
     from dataclasses import replace
 
     from .train.registry import DEFAULT_MODEL, resolve_factory
-    from .train.trainer import TrainConfig, default_recipe
+    from .train.trainer import TrainConfig, check_config, default_recipe
 
     model_name = model_name or DEFAULT_MODEL
     resolve_factory(model_name)   # an unknown name or a broken factory fails before any work
-    if epochs is not None and epochs < 1:
-        raise EdgeharError(None, "--epochs must be >= 1")
     for t in teachers:
         if "{fold}" not in t and not Path(t).exists():
             raise EdgeharError(t, "--teacher: run or bundle not found")
     base = default_recipe() if extra.get("init") is None else TrainConfig()
     given = {"epochs": epochs, "lr": lr, "ema": ema, "select": select}
-    return replace(base, model=model_name, seed=seed, teachers=tuple(teachers),
-                   **{k: v for k, v in given.items() if v is not None}, **extra)
+    cfg = replace(base, model=model_name, seed=seed, teachers=tuple(teachers),
+                  **{k: v for k, v in given.items() if v is not None}, **extra)
+    check_config(cfg)   # before the data is read
+    return cfg
 
 
 @main.command()
@@ -237,9 +237,9 @@ def train(model_name, epochs, seed, lr, ema, select, teachers, data, init, freez
     from .train.trainer import train as run_train
 
     if init is not None:   # fine-tuning keeps the architecture of what it starts from
-        from .train.checkpoint import load_run
+        from .train.checkpoint import run_config
 
-        model_name = load_run(init)[2]["model"]
+        model_name = run_config(init)[0]["model"]
     if any("{fold}" in t for t in teachers):
         raise EdgeharError(None, "--teacher with {fold} names cross-validation fold models: "
                                  "use it with `edgehar cv`")

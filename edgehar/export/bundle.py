@@ -329,6 +329,7 @@ class _Export:
 def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> ExportResult:
     from ..data.windows import cap_windows, dataset_of_run, trained_on_val
     from ..quantize.calibration import CalibrationSet
+    from ..quantize.input_scaling import foldable
     from ..train.checkpoint import load_run, predict_logits
     from ..train.models import count_macs, count_params
 
@@ -345,8 +346,6 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     splits = dataset.splits
     train = splits["train"]
     folded = False
-    from ..quantize.input_scaling import foldable
-
     if opts.input_scaling and norm.input_clip is None and foldable(model):
         from ..quantize.input_scaling import choose_clips, fold_input_clips
 

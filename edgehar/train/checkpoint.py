@@ -51,13 +51,16 @@ def load_weights(model_config: dict, weights: Path) -> nn.Module:
     return model.eval()
 
 
-def load_run(run_dir: Path) -> tuple[nn.Module, Normalization, dict]:
-    """A training run directory (or a bundle, whose manifest carries the same facts): the
-    chosen weights, their normalization and the run config."""
+def run_config(run_dir: Path) -> tuple[dict, Normalization]:
+    """A training run's config (or a bundle's, from its manifest) and its normalization,
+    without loading the weights."""
     run_dir = Path(run_dir)
     cfg_path = run_dir / CONFIG
     if not cfg_path.is_file() and (run_dir / MANIFEST).is_file() and (run_dir / WEIGHTS).is_file():
-        return _load_bundle_weights(run_dir)
+        m = read_manifest(run_dir)
+        if m.model is None:
+            raise EdgeharError(run_dir / MANIFEST, "the manifest names no model config")
+        return m.run_config(), m.normalization
     if not cfg_path.is_file() or not (run_dir / WEIGHTS).is_file():
         raise EdgeharError(run_dir, f"not a training run (needs {CONFIG} and {WEIGHTS}) "
                                     f"nor a bundle with {WEIGHTS}")
@@ -67,14 +70,14 @@ def load_run(run_dir: Path) -> tuple[nn.Module, Normalization, dict]:
                                        config["model_config"]["in_channels"])
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
         raise EdgeharError(cfg_path, f"malformed run config ({type(e).__name__}: {e})") from None
-    return load_weights(config["model_config"], run_dir / WEIGHTS), norm, config
+    return config, norm
 
 
-def _load_bundle_weights(bundle: Path) -> tuple[nn.Module, Normalization, dict]:
-    m = read_manifest(bundle)
-    if m.model is None:
-        raise EdgeharError(bundle / MANIFEST, "the manifest names no model config")
-    return load_weights(m.model.config, bundle / WEIGHTS), m.normalization, m.run_config()
+def load_run(run_dir: Path) -> tuple[nn.Module, Normalization, dict]:
+    """A training run directory (or a bundle, whose manifest carries the same facts): the
+    chosen weights, their normalization and the run config."""
+    config, norm = run_config(run_dir)
+    return load_weights(config["model_config"], Path(run_dir) / WEIGHTS), norm, config
 
 
 @torch.no_grad()

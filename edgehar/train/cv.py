@@ -21,7 +21,7 @@ from ..data.sources import WindowSet
 from ..data.windows import cap_windows, concat, load_dataset, subset
 from ..runtime.errors import EdgeharError
 from ..runtime.files import write_json
-from .trainer import TrainConfig, fit
+from .trainer import TrainConfig, fit, run_facts
 
 
 def folds_of(subjects: list, k: int, seed: int = 0) -> list[tuple]:
@@ -66,8 +66,7 @@ def cross_validate(cfg: TrainConfig, k: int = 5, fold_seed: int = 0,
     import torch
 
     from ..runtime.metrics import classification_report
-    from ..runtime.spec import WindowSpec
-    from .checkpoint import CONFIG, WEIGHTS, model_config_of, predict_logits
+    from .checkpoint import CONFIG, WEIGHTS, predict_logits
 
     if cfg.select != "last":
         raise EdgeharError(None, "cross-validation keeps each fold's last epoch (--select "
@@ -95,11 +94,7 @@ def cross_validate(cfg: TrainConfig, k: int = 5, fold_seed: int = 0,
             run.mkdir(parents=True, exist_ok=True)
             torch.save(result.model.state_dict(), run / WEIGHTS)
             write_json(run / CONFIG, {
-                "model": cfg.model, "model_config": model_config_of(result.model),
-                "normalization": result.norm.to_dict(),
-                "window_spec": WindowSpec(labels=ds.classes).to_dict(),
-                "orientation": {"vertical": [round(float(v), 6) for v in result.vertical],
-                                "heading_invariant": cfg.aug_yaw_deg >= 180},
+                **run_facts(cfg, result, ds.classes),
                 "data": {"source": cfg.data.source, "spec": cfg.data.to_dict()},
                 "cv_fold": {"index": i, "held_out": list(held), "k": k, "fold_seed": fold_seed}})
         pred = predict_logits(result.model, result.norm.apply(va.x)).argmax(1)

@@ -96,9 +96,15 @@ def _rotations(n: int, max_deg: float, gen: torch.Generator,
     return eye + s * k + (1 - c) * (k @ k)
 
 
-def augment_raw(xb: torch.Tensor, cfg: TrainConfig, gen: torch.Generator,
-                vertical: torch.Tensor | None = None) -> torch.Tensor:
-    """Augment raw-unit windows (b, t, 9). Rotation acts on each xyz triple."""
+def normalize(xb: torch.Tensor, norm: Normalization) -> torch.Tensor:
+    return (xb - torch.tensor(norm.mean)) / torch.tensor(norm.std)
+
+
+def augment(xb: torch.Tensor, cfg: TrainConfig, norm: Normalization, gen: torch.Generator,
+            vertical: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Augment raw-unit windows (b, t, 9); rotation acts on each xyz triple. Returns them (what
+    teachers see, each through its own normalization) and the student's input: normalized,
+    with noise in those units."""
     b = xb.shape[0]
     if cfg.aug_yaw_deg > 0 and vertical is not None:
         rot = _rotations(b, cfg.aug_yaw_deg, gen, vertical)
@@ -108,20 +114,11 @@ def augment_raw(xb: torch.Tensor, cfg: TrainConfig, gen: torch.Generator,
         xb = torch.cat([xb[:, :, i:i + 3] @ rot.transpose(1, 2) for i in (0, 3, 6)], dim=2)
     if cfg.aug_gain > 0:
         xb = xb * (1 + cfg.aug_gain * (2 * torch.rand(b, 1, 1, generator=gen) - 1))
-    return xb
-
-
-def normalize(xb: torch.Tensor, norm: Normalization) -> torch.Tensor:
-    return (xb - torch.tensor(norm.mean)) / torch.tensor(norm.std)
-
-
-def augment(xb: torch.Tensor, cfg: TrainConfig, norm: Normalization, gen: torch.Generator,
-            vertical: torch.Tensor | None = None) -> torch.Tensor:
-    """Augment raw-unit windows (b, t, 9), then normalize and add noise in those units."""
-    xb = normalize(augment_raw(xb, cfg, gen, vertical), norm)
+    raw = xb
+    xb = normalize(raw, norm)
     if cfg.aug_noise > 0:
         xb = xb + cfg.aug_noise * torch.randn(xb.shape, generator=gen)
-    return xb
+    return raw, xb
 
 
 def _initial_model(cfg: TrainConfig, classes: tuple[str, ...], channels: int):
@@ -144,10 +141,11 @@ def _initial_model(cfg: TrainConfig, classes: tuple[str, ...], channels: int):
     # the trunk carries over; the classifier starts afresh when the labels differ (even with
     # as many classes). Whatever the model calls it, the head is the tensors whose shape
     # follows the class count.
-    wider = build_from_config({**config, "num_classes": len(classes) + 1}).state_dict()
-    target = model.state_dict()
-    head = {k for k, v in target.items() if wider[k].shape != v.shape}
-    state = {k: v for k, v in base.state_dict().items() if same_head or k not in head}
+    state = base.state_dict()
+    if not same_head:
+        wider = build_from_config({**config, "num_classes": len(classes) + 1}).state_dict()
+        head = {k for k, v in model.state_dict().items() if wider[k].shape != v.shape}
+        state = {k: v for k, v in state.items() if k not in head}
     model.load_state_dict(state, strict=same_head)
     frozen = [n for n, _ in model.named_parameters() if n.startswith(tuple(cfg.freeze))]
     unknown = [f for f in cfg.freeze if not any(n.startswith(f) for n in frozen)]
@@ -185,10 +183,10 @@ class Teachers:
     @staticmethod
     def check_unseen(paths: tuple[str, ...], test_subjects: list) -> None:
         """A teacher that trained on the student's test subjects would leak them."""
-        from .checkpoint import load_run
+        from .checkpoint import run_config
 
         for p in paths:
-            config = load_run(Path(p))[2]
+            config = run_config(Path(p))[0]
             subjects = (config.get("data") or {}).get("subjects") or {}
             if "test" not in subjects:
                 raise EdgeharError(p, "the teacher does not say which subjects it trained on "
@@ -207,7 +205,8 @@ class Teachers:
         return torch.stack(probs).mean(0)
 
 
-def _check(cfg: TrainConfig) -> None:
+def check_config(cfg: TrainConfig) -> None:
+    """The recipe's own consistency, before any data is read or any model built."""
     if cfg.freeze and cfg.init is None:
         raise EdgeharError(None, "--freeze applies when fine-tuning: give --init RUN_OR_BUNDLE")
     if not (cfg.lr > 0 and np.isfinite(cfg.lr)):
@@ -261,7 +260,7 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
     from torch.optim.swa_utils import AveragedModel
     from tqdm import tqdm
 
-    _check(cfg)
+    check_config(cfg)
     seed_everything(cfg.seed, cfg.device)
     model, norm, init_notes = _initial_model(cfg, classes, tr.x.shape[2])
     model = model.to(cfg.device)
@@ -296,10 +295,7 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
             idx = order[i:i + cfg.batch_size]
             if len(idx) < 2:
                 continue  # BatchNorm needs two samples
-            raw = augment_raw(x_tr[idx], cfg, gen, vertical_t)
-            xb = normalize(raw, norm)
-            if cfg.aug_noise > 0:
-                xb = xb + cfg.aug_noise * torch.randn(xb.shape, generator=gen)
+            raw, xb = augment(x_tr[idx], cfg, norm, gen, vertical_t)
             xb, yb = xb.to(cfg.device), y_tr[idx].to(cfg.device)
             logits = model(xb)
             loss = loss_fn(logits, yb)
@@ -339,6 +335,19 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
     return Fit(scored.eval(), norm, vertical, history, best[1], init_notes, seconds)
 
 
+def run_facts(cfg: TrainConfig, result: Fit, classes: tuple[str, ...]) -> dict:
+    """What every saved model's config carries (a run's, a cross-validation fold's): how to
+    rebuild it, its normalization, its orientation and its window contract."""
+    from .checkpoint import model_config_of
+
+    return {"model": result.init_notes.get("init_model", cfg.model),
+            "model_config": model_config_of(result.model),
+            "normalization": result.norm.to_dict(),
+            "orientation": {"vertical": [round(float(v), 6) for v in result.vertical],
+                            "heading_invariant": cfg.aug_yaw_deg >= 180},
+            "window_spec": WindowSpec(labels=classes).to_dict()}
+
+
 def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = None,
           progress: bool = True, classes: tuple[str, ...] | None = None) -> dict:
     """Train, keep the chosen weights (see ``TrainConfig.select``), write RUN_DIR; returns the
@@ -347,7 +356,6 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
     The data comes from ``cfg.data`` (loaded before RUN_DIR is created, so a bad dataset leaves
     nothing behind), or from ``splits`` with ``classes`` (tests)."""
     from ..data.windows import concat, subset
-    from .checkpoint import model_config_of
     from .evaluate import write_evaluation
 
     data_spec = cfg.data
@@ -362,7 +370,6 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
     for name in ("train", "val", "test"):
         if not len(splits[name].y) and not (name == "val" and cfg.select == "last"):
             raise EdgeharError(cfg.data.source, f"the {name} split has no window")
-    _check(cfg)
     if cfg.teachers:
         Teachers.check_unseen(cfg.teachers, sorted(set(splits["test"].subject.tolist())))
     if cfg.select == "last":   # nothing is chosen on validation: its subjects train too
@@ -377,13 +384,8 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
     train_cfg = asdict(cfg)
     train_cfg["data"] = data_spec.to_dict()
     config = {
-        "model": result.init_notes.get("init_model", cfg.model),
-        "model_config": model_config_of(model),
+        **run_facts(cfg, result, classes),
         "train": train_cfg,
-        "normalization": result.norm.to_dict(),
-        "orientation": {"vertical": [round(float(v), 6) for v in result.vertical],
-                        "heading_invariant": cfg.aug_yaw_deg >= 180},
-        "window_spec": WindowSpec(labels=classes).to_dict(),
         "data": {"source": cfg.data.source, "spec": data_spec.to_dict(),
                  "subjects": {k: sorted(set(v.subject.tolist()), key=subject_key)
                               for k, v in splits.items()},
