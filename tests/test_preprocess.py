@@ -23,7 +23,8 @@ def test_stored_coefficients_match_scipy_design(signal, coeffs):
 
 @pytest.mark.parametrize("coeffs", [NOISE_LOWPASS, GRAVITY_LOWPASS])
 def test_block_iir_equals_lfilter_with_steady_state_start(signal, coeffs, rng):
-    x = rng.normal(size=(1000, 3)) + 0.8
+    # 5000 samples: several groups of blocks solved at once, then a partial block
+    x = rng.normal(size=(5000, 3)) + 0.8
     f = BlockIIR(coeffs, 3)
     y = f(x)
     zi = signal.lfilter_zi(coeffs.b, coeffs.a)

@@ -33,8 +33,11 @@ class Preprocessor:
             raise ValueError(f"expected (n, 6) samples, got {raw.shape}")
         smooth = self._noise(raw)
         total = smooth[:, :3]
-        body = total - self._gravity(total)
-        return np.concatenate([body, smooth[:, 3:], total], axis=1).astype(np.float32)
+        out = np.empty((len(raw), 9), np.float32)   # [body_acc, gyro, total_acc], cast once
+        np.subtract(total, self._gravity(total), out=out[:, :3])
+        out[:, 3:6] = smooth[:, 3:]
+        out[:, 6:9] = total
+        return out
 
 
 def window_label(labels: np.ndarray, window: int, classes: int = 6) -> int:
