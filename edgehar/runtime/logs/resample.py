@@ -96,8 +96,13 @@ class TimedStream:
             return np.repeat(self.v, len(grid), axis=0), np.zeros(len(grid))
         i = np.clip(np.searchsorted(self.t, grid, side="right"), 1, len(self.t) - 1)
         t0, t1 = self.t[i - 1], self.t[i]
-        w = ((grid - t0) / np.where(t1 > t0, t1 - t0, 1.0))[:, None]
-        return self.v[i - 1] * (1 - w) + self.v[i] * w, t1 - t0
+        span = t1 - t0
+        w = ((grid - t0) / np.where(span > 0, span, 1.0))[:, None]
+        v0 = self.v[i - 1]
+        out = self.v[i] - v0   # v0 + (v1 - v0) w, in place: one gather and two passes fewer
+        out *= w
+        out += v0
+        return out, span
 
     def trim(self, before: float) -> None:
         """Forget rows no longer needed to interpolate at times >= ``before``."""
