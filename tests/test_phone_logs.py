@@ -4,6 +4,7 @@ sensor files, units, and the orientation estimate. Real recordings through the r
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -320,3 +321,26 @@ def test_a_bad_orientation_in_a_manifest_is_refused(shipped_bundle, tmp_path):
     (b / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(EdgeharError, match="malformed manifest"):
         run_replay(ReplayOptions(log=tmp_path / "x.csv", model=b, quiet=True))
+
+
+def test_interpolation_slices_rows_on_the_grid_and_gathers_them_elsewhere():
+    """TimedStream.sample takes rows by slicing where the points take consecutive rows (a log
+    written at 50 Hz) and by gathering elsewhere: the same linear interpolation either way."""
+    from edgehar.runtime.logs.chunk import DataQuality
+    from edgehar.runtime.logs.resample import TimedStream
+
+    rng = np.random.default_rng(5)
+    for rate in (50.0, 50.0, 100.0, 37.3, 200.0):
+        n = int(rng.integers(50, 400))
+        t = np.round(np.arange(n) / rate + rng.normal(0, 2e-4, n) * (rate == 200.0), 3)
+        t = np.unique(t)
+        stream = TimedStream(Path("x.csv"), DataQuality(), 1.0)
+        stream.push(t, rng.normal(size=(len(t), 7)), 2)
+        grid = t[0] + np.arange(int((t[-1] - t[0]) * 50 + 1e-9) + 1) * 0.02
+        for g in (grid, grid[3:], grid[:-2], grid[:1]):
+            i = np.clip(np.searchsorted(stream.t, g + 1e-6, side="right"), 1, len(t) - 1)
+            w = ((g - stream.t[i - 1]) / (stream.t[i] - stream.t[i - 1]))[:, None]
+            want = stream.v[i - 1] + (stream.v[i] - stream.v[i - 1]) * w
+            got, span = stream.sample(g)
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(span, stream.t[i] - stream.t[i - 1])

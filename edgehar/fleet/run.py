@@ -23,7 +23,7 @@ from ..runtime.logs import (
     check_options,
     open_log,
 )
-from ..runtime.memory import peak_rss_mb
+from ..runtime.memory import keep_freed_memory, peak_rss_mb
 from ..runtime.orientation import DEFAULT_ORIENTATION
 from .discover import find_logs, jsonl_name
 
@@ -65,6 +65,7 @@ def load_offline_model(opts: FleetOptions):
     # a worker pays pyarrow's import once, for all its logs; below ~32 KB (500 rows) a
     # pyarrow call costs more than the careful parser (set for the whole process)
     csvlog.ARROW_MIN_BYTES = 1 << 15
+    keep_freed_memory()   # big pushes: no page faults on every numpy temporary
     return load_model(opts.model or PRETRAINED, Backend(opts.backend) if opts.backend else None,
                       threads=1, batched=True)
 

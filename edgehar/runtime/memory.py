@@ -25,6 +25,25 @@ def peak_rss_mb() -> float:
     return rss / 2**20 if sys.platform == "darwin" else rss / 1024
 
 
+def keep_freed_memory(limit_bytes: int = 1 << 25) -> bool:
+    """glibc only: serve blocks up to ``limit_bytes`` from the heap and keep freed memory there.
+    By default every numpy temporary above ~128 KB is a fresh mmap whose pages fault in on
+    first touch and go back to the OS when freed: an offline replay pays that on every push
+    (about 6 % of a fleet worker's time, measured). The process's peak is unchanged: what is
+    kept is reused, not added to. Returns whether it took effect."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # malloc.h
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, limit_bytes)
+                    and libc.mallopt(M_TRIM_THRESHOLD, 2 * limit_bytes))
+    except (OSError, AttributeError):   # musl or another libc: nothing to tune
+        return False
+
+
 def run_fresh(code: str, site: bool = True):
     """Run ``code`` in a fresh interpreter; returns the JSON it prints last.
 

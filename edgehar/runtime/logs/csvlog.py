@@ -301,8 +301,10 @@ def read_csv_log(path: Path, acc_units: str = "g", gyro_units: str = "rad/s",
     grid = GridAligner([stream], quality)
     has_labels = rows.label_col is not None
     for t, v, line in rows:
-        v[:, :3] *= acc_k
-        v[:, 3:6] *= gyro_k
+        if acc_k != 1.0:
+            v[:, :3] *= acc_k
+        if gyro_k != 1.0:
+            v[:, 3:6] *= gyro_k
         stream.push(t, v, line)
         quality.input_rate_hz = stream.rate_hz()
         for chunk in grid.emit():

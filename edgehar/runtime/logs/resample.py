@@ -28,6 +28,7 @@ GAP_MIN_S = 0.1                # an interval longer than this is counted as a (b
 DEFAULT_MAX_GAP_S = 1.0        # longer gaps split the stream
 MAX_JUMP_S = 1e6               # ~12 days between two rows: a broken clock, not a pause
 GRID_PIECE = 1 << 16           # grid samples built at a time
+ON_ROW_S = 1e-6                # a grid point this close to a row's time is on it
 
 
 class TimedStream:
@@ -94,14 +95,27 @@ class TimedStream:
         point was interpolated across."""
         if len(self.t) == 1:
             return np.repeat(self.v, len(grid), axis=0), np.zeros(len(grid))
-        i = np.clip(np.searchsorted(self.t, grid, side="right"), 1, len(self.t) - 1)
+        # a grid point within ON_ROW_S of a row takes the interval that starts there, so a log
+        # written on the 50 Hz grid maps one row to one point whatever its time rounding
+        i = np.clip(np.searchsorted(self.t, grid + ON_ROW_S, side="right"), 1, len(self.t) - 1)
         t0, t1 = self.t[i - 1], self.t[i]
         span = t1 - t0
         w = ((grid - t0) / np.where(span > 0, span, 1.0))[:, None]
-        v0 = self.v[i - 1]
-        out = self.v[i] - v0   # v0 + (v1 - v0) w, in place: one gather and two passes fewer
+        # v0 + (v1 - v0) w. Rows are sliced, not gathered, over the leading run of points
+        # that take consecutive rows (all of them for a log on the grid, but the last point,
+        # which sits on the last row)
+        n = len(i)
+        k = n - 1 if n > 1 and i[-1] == i[-2] else n
+        a = int(i[0])
+        if not (i[k - 1] - a == k - 1 and (np.diff(i[:k]) == 1).all()):
+            k, a = 0, 0
+        out = np.empty((n, self.v.shape[1]))
+        np.subtract(self.v[a:a + k], self.v[a - 1:a - 1 + k] if k else self.v[:0], out=out[:k])
+        rest = i[k:]
+        np.subtract(self.v[rest], self.v[rest - 1], out=out[k:])
         out *= w
-        out += v0
+        out[:k] += self.v[a - 1:a - 1 + k] if k else 0.0
+        out[k:] += self.v[rest - 1]
         return out, span
 
     def trim(self, before: float) -> None:

@@ -81,7 +81,7 @@ def checked(chunks: Iterable[LogChunk], quality: DataQuality, acc_units: str, gy
             break
     scale = None
     if n:
-        first = np.concatenate([c.samples for c in held])[:CHECK_SAMPLES]
+        first = np.concatenate([c.samples[:CHECK_SAMPLES] for c in held])[:CHECK_SAMPLES]
         if "auto" in (acc_units, gyro_units):
             acc_guess, gyro_guess = guess_units(first)
             acc_units = acc_guess if acc_units == "auto" else acc_units
