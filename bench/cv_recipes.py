@@ -24,6 +24,10 @@ RECIPES = {
     "baseline": BASE,                                         # the previous recipe, last epoch
     "ema60": replace(BASE, ema=0.999, epochs=60),
     "kd": replace(BASE, teachers=("{cv}/baseline/models/fold{fold}", "{cv}/ema60/models/fold{fold}")),
+    # the phone's tilt on the waist is the cue that tells SITTING from STANDING: less of the
+    # random whole-phone rotation (the heading about the vertical stays free)
+    "ema60_rot5": replace(BASE, ema=0.999, epochs=60, aug_rotate_deg=5.0),
+    "ema60_rot0": replace(BASE, ema=0.999, epochs=60, aug_rotate_deg=0.0),
     "kd_ema60": replace(BASE, ema=0.999, epochs=60,
                         teachers=("{cv}/baseline/models/fold{fold}", "{cv}/ema60/models/fold{fold}")),
 }
