@@ -11,6 +11,7 @@ value (an epoch clock works: times are taken relative to the first row). Rows go
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -152,7 +153,10 @@ class _CsvRows:
                 if self.counter is not None:   # the careful parser counts from here on
                     self.counter.done = self._counted_before + self._arrow_offset
             for lines in chunks_of(self.f, self.chunk_rows, self.path, line, self.counter):
-                yield self._timed(self._parse(lines, line), line)
+                data, error = self._parse_upto_error(lines, line)
+                yield self._timed(data, line)
+                if error is not None:
+                    raise error
                 line += len(lines)
         if line == 2:
             raise EdgeharError(self.path, "no data rows after the header")
@@ -241,6 +245,24 @@ class _CsvRows:
                 yield values, lines
                 line += lines
                 self._arrow_offset += len(data)
+
+    def _parse_upto_error(self, lines: list[str], line: int
+                          ) -> tuple[np.ndarray, EdgeharError | None]:
+        """``_parse``; for a chunk with a bad row, the rows before it and the row's error. The
+        stream takes those rows first and so meets an earlier problem (time running backwards)
+        first, as on the pyarrow path, whose blocks end where a bad row begins: both name the
+        first bad line of the file."""
+        try:
+            return self._parse(lines, line), None
+        except EdgeharError as e:
+            m = re.search(r"line (\d+)", str(e))
+            head = int(m.group(1)) - line if m else 0
+            if not 0 < head < len(lines):
+                raise
+            try:
+                return self._parse(lines[:head], line), e
+            except EdgeharError:
+                raise e from None
 
     def _parse(self, lines: list[str], line: int) -> np.ndarray:
         width = len(self.header)
