@@ -21,9 +21,9 @@ Prep = Callable[[np.ndarray], np.ndarray]   # windows -> the graph's input tenso
 
 # A fixed-batch graph's last, short group of n windows is padded to a whole batch from this
 # share of the batch on, and goes window by window through the batch-1 parent below it: one
-# batch-64 invoke costs as much as ~42 single ones (bench/fleet.py, model_only: 41.1k vs 26.6k
+# batch-64 invoke costs as much as ~50 single ones (bench/fleet.py, model_only: 42.4k vs 33.4k
 # windows/s).
-PAD_FROM = 0.65
+PAD_FROM = 0.78
 
 
 class Backend(str, Enum):
