@@ -28,6 +28,8 @@ RECIPES = {
     # random whole-phone rotation (the heading about the vertical stays free)
     "ema60_rot5": replace(BASE, ema=0.999, epochs=60, aug_rotate_deg=5.0),
     "ema60_rot0": replace(BASE, ema=0.999, epochs=60, aug_rotate_deg=0.0),
+    # the default as the code now runs it: ema60's CV ran a constant decay, before the warm-up
+    "ema60_warmup": replace(BASE, ema=0.999, epochs=60),
     "ema100": replace(BASE, ema=0.999, epochs=100),               # a longer schedule
     "kd_ema60": replace(BASE, ema=0.999, epochs=60,
                         teachers=("{cv}/baseline/models/fold{fold}", "{cv}/ema60/models/fold{fold}")),
