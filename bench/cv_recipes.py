@@ -31,6 +31,10 @@ RECIPES = {
     # the default as the code now runs it: ema60's CV ran a constant decay, before the warm-up
     "ema60_warmup": replace(BASE, ema=0.999, epochs=60),
     "ema100": replace(BASE, ema=0.999, epochs=100),               # a longer schedule
+    # distilled from four of the fold's models above (every one held out the fold's subjects)
+    "kd4_ema60": replace(BASE, ema=0.999, epochs=60,
+                         teachers=tuple(f"{{cv}}/{r}/models/fold{{fold}}" for r in
+                                        ("ema60_warmup", "ema60", "ema100", "ema60_rot5"))),
     "kd_ema60": replace(BASE, ema=0.999, epochs=60,
                         teachers=("{cv}/baseline/models/fold{fold}", "{cv}/ema60/models/fold{fold}")),
 }
