@@ -107,6 +107,21 @@ def test_time_running_backwards_names_the_line(tmp_path):
         run_replay(ReplayOptions(log=log, quiet=True))
 
 
+def test_the_first_bad_line_is_named_when_a_bad_row_follows_a_time_step_back(tmp_path):
+    """Careful parser: the rows before a malformed one reach the stream first, so the earlier
+    problem is named, whatever digits the log's path holds."""
+    from edgehar.runtime.logs import open_log
+
+    rows = [f"{i / 50:.3f},0.1,0.9,0.2,0.01,0.0,0.02" for i in range(10)]
+    rows[3] = "0.000,0.1,0.9,0.2,0.01,0.0,0.02"   # line 5: time steps back
+    rows[5] = "0"                                 # line 7: one column
+    path = tmp_path / "line 3" / "log.csv"
+    path.parent.mkdir()
+    path.write_text("\n".join(["t,ax,ay,az,gx,gy,gz", *rows]) + "\n")
+    with pytest.raises(EdgeharError, match="time runs backwards at line 5 "):
+        list(open_log(path))
+
+
 @pytest.mark.parametrize("cut1", [6144, 6150])   # data resumes on / off the 64-sample hop grid
 def test_a_long_gap_splits_the_stream_and_restarts_the_filters(rec, tmp_path, cut1):
     n = len(rec.raw)

@@ -6,10 +6,11 @@ class EdgeharError(Exception):
 
     exit_code = 2
 
-    def __init__(self, path: object, problem: str):
+    def __init__(self, path: object, problem: str, line: int | None = None):
         # one line whatever the input held: no newlines, no unbounded echo of a bad file
         self.path = _one_line(str(path), 200) if path is not None else None
         self.problem = _one_line(problem, 400)
+        self.line = line   # the input line it names, when it names one
         super().__init__(f"{self.path}: {self.problem}" if self.path else self.problem)
 
 

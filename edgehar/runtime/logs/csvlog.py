@@ -11,7 +11,6 @@ value (an epoch clock works: times are taken relative to the first row). Rows go
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -255,8 +254,7 @@ class _CsvRows:
         try:
             return self._parse(lines, line), None
         except EdgeharError as e:
-            m = re.search(r"line (\d+)", str(e))
-            head = int(m.group(1)) - line if m else 0
+            head = e.line - line if e.line is not None else 0
             if not 0 < head < len(lines):
                 raise
             try:
@@ -275,7 +273,8 @@ class _CsvRows:
             parts = [ln.rstrip("\r\n").rpartition(",") for ln in lines]
             if any(not p[1] for p in parts):
                 i = next(i for i, p in enumerate(parts) if not p[1])
-                raise EdgeharError(self.path, f"line {line + i}: expected {width} columns")
+                raise EdgeharError(self.path, f"line {line + i}: expected {width} columns",
+                                   line + i)
             labels = self.vocab([p[2] for p in parts], self.path, line)
             data = parse_rows([p[0] + "\n" for p in parts], self.path, line, width - 1, ",")
             return np.concatenate([data[:, self.cols], labels[:, None]], 1)
@@ -283,7 +282,7 @@ class _CsvRows:
         bad = [i for i, r in enumerate(split) if len(r) != width]
         if bad:
             raise EdgeharError(self.path, f"line {line + bad[0]}: expected {width} columns, "
-                                          f"found {len(split[bad[0]])}")
+                                          f"found {len(split[bad[0]])}", line + bad[0])
         labels = self.vocab([r[self.label_col] for r in split], self.path, line)
         data = parse_rows([",".join(r[c] for c in self.cols) for r in split], self.path, line,
                           len(self.cols), ",")

@@ -46,14 +46,16 @@ def parse_rows(lines: list[str], path: Path, first_line: int, columns: int,
         m = re.search(r"(?:row|line) (\d+)", msg)
         # numpy counts rows from 0 in conversion errors, from 1 in column-count errors
         base = 0 if msg.startswith("could not convert") else 1
-        where = f"line {first_line + int(m.group(1)) - base}" if m else f"lines from {first_line}"
-        raise EdgeharError(path, f"malformed data near {where} ({msg})") from None
+        bad = first_line + int(m.group(1)) - base if m else None
+        where = f"line {bad}" if m else f"lines from {first_line}"
+        raise EdgeharError(path, f"malformed data near {where} ({msg})", bad) from None
     if data.shape[1] != columns:
         raise EdgeharError(path, f"expected {columns} columns, found {data.shape[1]} "
                                  f"(line {first_line})")
     bad = ~np.isfinite(data).all(axis=1)
     if bad.any():
-        raise EdgeharError(path, f"NaN or infinite value at line {first_line + int(np.argmax(bad))}")
+        at = first_line + int(np.argmax(bad))
+        raise EdgeharError(path, f"NaN or infinite value at line {at}", at)
     return data
 
 
