@@ -152,9 +152,9 @@ class TFLiteRunner:
             outs.append(self.remainder(chunk[full:], prep=prep))
         elif n:
             part = self._input(chunk[full:], prep)
-            pad = np.zeros((b, *part.shape[1:]), part.dtype)
-            if self._quant_in:   # padding is the quantized zero; its outputs are dropped anyway
-                pad[:] = self.input.zero_point
+            # padding is zero (quantized: the zero point); its outputs are dropped anyway
+            pad = np.full((b, *part.shape[1:]), self.input.zero_point if self._quant_in else 0,
+                          part.dtype)
             pad[:n] = part
             outs.append(self._run(pad)[:n])
         return outs

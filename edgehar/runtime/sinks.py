@@ -124,11 +124,10 @@ class Scorer:
                 return
         pred = batch.probs.argmax(1)
         if self._vote is None:   # offline replay scores millions of windows: no Python loop
-            keep = batch.truth >= 0
+            keep = batch.truth >= 0   # (cm_smooth is only read when votes smooth)
             if first is not None:
                 keep &= batch.starts > first
             np.add.at(self.cm, (batch.truth[keep], pred[keep]), 1)
-            np.add.at(self.cm_smooth, (batch.truth[keep], pred[keep]), 1)
             return
         for start, truth, k in zip(batch.starts, batch.truth, pred):
             voted = self._vote(int(k)) if self._vote else int(k)

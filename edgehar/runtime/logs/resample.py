@@ -109,13 +109,15 @@ class TimedStream:
         a = int(i[0])
         if not (i[k - 1] - a == k - 1 and (np.diff(i[:k]) == 1).all()):
             k, a = 0, 0
-        out = np.empty((n, self.v.shape[1]))
-        np.subtract(self.v[a:a + k], self.v[a - 1:a - 1 + k] if k else self.v[:0], out=out[:k])
+        v0 = self.v[a - 1:a - 1 + k]   # empty when k == 0
         rest = i[k:]
-        np.subtract(self.v[rest], self.v[rest - 1], out=out[k:])
+        r0 = self.v[rest - 1]
+        out = np.empty((n, self.v.shape[1]))
+        np.subtract(self.v[a:a + k], v0, out=out[:k])
+        np.subtract(self.v[rest], r0, out=out[k:])
         out *= w
-        out[:k] += self.v[a - 1:a - 1 + k] if k else 0.0
-        out[k:] += self.v[rest - 1]
+        out[:k] += v0
+        out[k:] += r0
         return out, span
 
     def trim(self, before: float) -> None:
