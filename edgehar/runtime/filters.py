@@ -44,7 +44,7 @@ def _balanced(A: np.ndarray, B: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, 
     """The same filter in balanced coordinates (square-root method). The canonical form of a
     0.3 Hz low-pass carries states ~2e4 times its input read out by a C of ~4e-5; a group of
     blocks sums A^(32 j) terms of that size and lost 1e-8 of the output. Balanced, the states
-    are of the input's size and the grouped recursion stays within 1e-13 of lfilter."""
+    are of the input's size and the output stays within ~1e-11 of lfilter, offline and live."""
     n = len(A)
     eye = np.eye(n * n)
     wc = np.linalg.solve(eye - np.kron(A, A), (B @ B.T).ravel()).reshape(n, n)

@@ -10,6 +10,13 @@ import numpy as np
 _BOUNDS = {"int8": (-128, 127), "uint8": (0, 255)}
 
 
+def _clipped(q: np.ndarray, dtype: str) -> np.ndarray:
+    """Rounded float values -> the integer type, clipped to its range (in place, then cast)."""
+    lo, hi = _BOUNDS[dtype]   # np.iinfo costs ~7 us a call, as much as the math
+    np.clip(q, lo, hi, out=q)
+    return q.astype(dtype)
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     name: str
@@ -23,12 +30,10 @@ class TensorInfo:
         return self.dtype in ("int8", "uint8") and self.scale > 0
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
-        lo, hi = _BOUNDS[self.dtype]   # np.iinfo costs ~7 us a call, as much as the math
         q = np.divide(x, self.scale)   # == round(x / scale) + zp, clipped; in place
         np.rint(q, out=q)
         q += self.zero_point
-        np.clip(q, lo, hi, out=q)
-        return q.astype(self.dtype)
+        return _clipped(q, self.dtype)
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         # Python scalars keep the float32 array float32: no trailing astype copy.
@@ -42,14 +47,11 @@ def folded_quantizer(info: TensorInfo, mean: np.ndarray, std: np.ndarray
     a = 1.0 / (np.asarray(std, np.float64) * info.scale)
     b = (info.zero_point - np.asarray(mean, np.float64) * a).astype(np.float32)
     a = a.astype(np.float32)
-    lo, hi = _BOUNDS[info.dtype]
-    dtype = np.dtype(info.dtype)
 
     def quantize(x: np.ndarray) -> np.ndarray:
         q = np.multiply(x, a, dtype=np.float32)
         q += b
         np.rint(q, out=q)
-        np.clip(q, lo, hi, out=q)
-        return q.astype(dtype)
+        return _clipped(q, info.dtype)
 
     return quantize
