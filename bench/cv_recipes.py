@@ -28,8 +28,12 @@ RECIPES = {
     # random whole-phone rotation (the heading about the vertical stays free)
     "ema60_rot5": replace(BASE, ema=0.999, epochs=60, aug_rotate_deg=5.0),
     "ema60_rot0": replace(BASE, ema=0.999, epochs=60, aug_rotate_deg=0.0),
+    # CV ranked 0 < 5 < 15 degrees: does more of it go on paying?
+    "ema60_rot25": replace(BASE, ema=0.999, epochs=60, aug_rotate_deg=25.0),
     # the default as the code now runs it: ema60's CV ran a constant decay, before the warm-up
     "ema60_warmup": replace(BASE, ema=0.999, epochs=60),
+    # mixup: blended windows with blended labels smooth the SITTING/STANDING boundary
+    "ema60_mixup": replace(BASE, ema=0.999, epochs=60, mixup_alpha=0.2),
     "ema100": replace(BASE, ema=0.999, epochs=100),               # a longer schedule
     # distilled from four of the fold's models above (every one held out the fold's subjects)
     "kd4_ema60": replace(BASE, ema=0.999, epochs=60,

@@ -134,3 +134,27 @@ def test_last_epoch_recipe_trains_on_validation_subjects_with_an_ema(tiny_splits
     with pytest.raises(EdgeharError, match="--ema"):
         train(TrainConfig(model="resnext1d_tiny", ema=1.0), tmp_path / "bad", splits=tiny_splits)
     assert not (tmp_path / "bad").exists()
+
+
+def test_mixup_blends_windows_and_labels_deterministically(tiny_splits, tmp_path):
+    from edgehar.train.trainer import TrainConfig, _blend, _mixup_draw, train
+
+    lam, other = _mixup_draw(1000, 0.2, np.random.default_rng(0))
+    assert lam.min() >= 0.5 and lam.max() <= 1 and sorted(other.tolist()) == list(range(1000))
+    x = torch.arange(6.0).reshape(3, 2, 1)
+    mixed = _blend(x, torch.tensor([1.0, 0.5, 0.75]), torch.tensor([2, 0, 1]))
+    np.testing.assert_allclose(mixed[:, 0, 0].numpy(), [0, 1, 3.5])   # 4*.75 + 2*.25 = 3.5
+    cfg = TrainConfig(model="resnext1d_tiny", epochs=2, max_windows=600, mixup_alpha=0.2)
+    a = train(cfg, tmp_path / "a", splits=tiny_splits, progress=False)
+    b = train(cfg, tmp_path / "b", splits=tiny_splits, progress=False)
+    assert a["confusion"] == b["confusion"]
+    wa = torch.load(tmp_path / "a" / "weights.pt", weights_only=True)
+    wb = torch.load(tmp_path / "b" / "weights.pt", weights_only=True)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    from dataclasses import replace
+
+    train(replace(cfg, mixup_alpha=0.0), tmp_path / "off", splits=tiny_splits, progress=False)
+    woff = torch.load(tmp_path / "off" / "weights.pt", weights_only=True)
+    assert not all(torch.equal(wa[k], woff[k]) for k in wa)
+    with pytest.raises(EdgeharError, match="mixup_alpha"):
+        train(replace(cfg, mixup_alpha=-1.0), tmp_path / "bad", splits=tiny_splits)

@@ -42,6 +42,9 @@ class TrainConfig:
     # 180 the model does not depend on how the phone is turned about the body's vertical, so
     # `--orientation auto` only needs to find the vertical (runtime/orientation.py).
     aug_yaw_deg: float = 180.0
+    # Mixup (Zhang et al. 2018): each window blended with another of the batch, weight ~
+    # Beta(a, a) per window, the loss blended alike; 0 = off.
+    mixup_alpha: float = 0.0
     # Weights: an exponential moving average of them (decay per step; 0 = off) is what is
     # scored and kept. Selection: "val_loss" keeps the epoch with the lowest validation loss;
     # "last" keeps the last epoch and trains on the validation subjects too (the recipe, epochs
@@ -218,6 +221,8 @@ def check_config(cfg: TrainConfig) -> None:
         raise EdgeharError(None, f"--ema is a decay in [0, 1), got {cfg.ema}")
     if cfg.epochs < 1:
         raise EdgeharError(None, "--epochs must be >= 1")
+    if not (cfg.mixup_alpha >= 0 and np.isfinite(cfg.mixup_alpha)):
+        raise EdgeharError(None, f"mixup_alpha must be >= 0 (0: off), got {cfg.mixup_alpha}")
 
 
 SELECTIONS = ("val_loss", "last")
@@ -239,6 +244,19 @@ def _ema_update(decay: float):
                 a.copy_(a * d + c * (1 - d))
 
     return update
+
+
+def _mixup_draw(n: int, alpha: float, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-window blend weights ~ Beta(alpha, alpha), folded to >= 0.5 so each window keeps its
+    own label as the larger part, and the partner of each (a permutation of the batch)."""
+    lam = rng.beta(alpha, alpha, n)
+    lam = np.maximum(lam, 1 - lam)
+    return torch.from_numpy(lam).float(), torch.from_numpy(rng.permutation(n))
+
+
+def _blend(x: torch.Tensor, lam: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    w = lam[:, None, None]
+    return w * x + (1 - w) * x[other]
 
 
 @dataclass
@@ -279,7 +297,10 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
     steps = cfg.epochs * int(np.ceil(len(tr.y) / cfg.batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=max(steps, 1))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    loss_each = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing, reduction="none")
     gen = torch.Generator().manual_seed(cfg.seed)
+    # its own stream: the other augmentations draw the same numbers with mixup on or off
+    mix_rng = np.random.default_rng([cfg.seed, 1])
     x_tr, y_tr = torch.from_numpy(tr.x), torch.from_numpy(tr.y)
     x_val = norm.apply(va.x) if va is not None and len(va.y) else None
 
@@ -297,9 +318,17 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
             if len(idx) < 2:
                 continue  # BatchNorm needs two samples
             raw, xb = augment(x_tr[idx], cfg, norm, gen, vertical_t)
-            xb, yb = xb.to(cfg.device), y_tr[idx].to(cfg.device)
-            logits = model(xb)
-            loss = loss_fn(logits, yb)
+            yb = y_tr[idx].to(cfg.device)
+            if cfg.mixup_alpha > 0:
+                lam, other = _mixup_draw(len(idx), cfg.mixup_alpha, mix_rng)
+                raw, xb = _blend(raw, lam, other), _blend(xb, lam, other)
+            logits = model(xb.to(cfg.device))
+            if cfg.mixup_alpha > 0:
+                lam_d = lam.to(cfg.device)
+                loss = (lam_d * loss_each(logits, yb)
+                        + (1 - lam_d) * loss_each(logits, yb[other])).mean()
+            else:
+                loss = loss_fn(logits, yb)
             if teachers is not None:
                 t = cfg.distill_temp
                 soft = teachers.soft(raw, t).to(cfg.device)
