@@ -177,6 +177,9 @@ def run_local(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], flo
     return entries, ready
 
 
+RAY_CHUNK = 16   # logs per Ray call
+
+
 def run_ray(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], float]:
     """One Ray actor per worker, each holding the model; every log is queued on an actor up
     front. Logs and --out-dir must be on a file system every node sees."""
@@ -200,8 +203,8 @@ def run_ray(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], float
             def __init__(self, o: FleetOptions):
                 self.model = load_offline_model(o)
 
-            def replay(self, task: LogTask, o: FleetOptions) -> dict:
-                return replay_one(self.model, task, o)
+            def replay(self, chunk: list[LogTask], o: FleetOptions) -> list[dict]:
+                return [replay_one(self.model, t, o) for t in chunk]
 
             def ready(self) -> bool:
                 return True
@@ -211,19 +214,26 @@ def run_ray(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], float
         ready = time.perf_counter() - t0
         # Every log queued on an actor up front (no round trip between logs), largest files
         # first, each to the actor with the fewest bytes so far: the queues end together.
+        queues: list[list[int]] = [[] for _ in actors]
         load = [0] * len(actors)
-        refs: list = [None] * len(tasks)
         for i in sorted(range(len(tasks)), key=lambda i: -tasks[i].size):
             a = min(range(len(actors)), key=load.__getitem__)
             load[a] += tasks[i].size
-            refs[i] = actors[a].replay.remote(tasks[i], opts)
-        entries = []
-        for task, ref in zip(tasks, refs):
+            queues[a].append(i)
+        # A few logs per call: each call costs the driver, the raylet and the actor a round of
+        # scheduling and serialization, which on a small machine shares the workers' cores.
+        calls = [(actor, q[j:j + RAY_CHUNK]) for actor, q in zip(actors, queues)
+                 for j in range(0, len(q), RAY_CHUNK)]
+        refs = [actor.replay.remote([tasks[i] for i in chunk], opts) for actor, chunk in calls]
+        entries: list = [None] * len(tasks)
+        for (_, chunk), ref in zip(calls, refs):
             try:
-                entries.append(ray.get(ref))
+                for i, entry in zip(chunk, ray.get(ref), strict=True):
+                    entries[i] = entry
             except ray.exceptions.RayError as e:   # the actor died, or its node
-                entries.append(failed_entry(task, f"the Ray worker replaying it failed "
-                                                  f"({type(e).__name__})"))
+                for i in chunk:
+                    entries[i] = failed_entry(tasks[i], f"the Ray worker replaying it failed "
+                                                        f"({type(e).__name__})")
         return entries, ready
     finally:
         if started:
