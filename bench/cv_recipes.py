@@ -34,6 +34,12 @@ RECIPES = {
     "ema60_warmup": replace(BASE, ema=0.999, epochs=60),
     # mixup: blended windows with blended labels smooth the SITTING/STANDING boundary
     "ema60_mixup": replace(BASE, ema=0.999, epochs=60, mixup_alpha=0.2),
+    # time warp: walking, upstairs and downstairs told apart across people's cadences
+    "ema60_warp10": replace(BASE, ema=0.999, epochs=60, aug_time_warp=0.1),
+    # weight averaging over the last 15 of 60 epochs at a constant rate, instead of the EMA
+    "swa15": replace(BASE, epochs=60, swa_epochs=15, swa_lr=1e-3),
+    # the default again with another seed: how far one seed per fold moves the pooled figure
+    "ema60_warmup_seed1": replace(BASE, ema=0.999, epochs=60, seed=1),
     "ema100": replace(BASE, ema=0.999, epochs=100),               # a longer schedule
     # distilled from four of the fold's models above (every one held out the fold's subjects)
     "kd4_ema60": replace(BASE, ema=0.999, epochs=60,

@@ -158,3 +158,36 @@ def test_mixup_blends_windows_and_labels_deterministically(tiny_splits, tmp_path
     assert not all(torch.equal(wa[k], woff[k]) for k in wa)
     with pytest.raises(EdgeharError, match="mixup_alpha"):
         train(replace(cfg, mixup_alpha=-1.0), tmp_path / "bad", splits=tiny_splits)
+
+
+def test_time_warp_changes_speed_about_the_centre():
+    from edgehar.train.trainer import time_warp
+
+    gen = torch.Generator().manual_seed(0)
+    ramp = torch.arange(128.0).reshape(1, 128, 1).repeat(64, 1, 3)
+    assert torch.equal(time_warp(ramp, 0.0, gen), ramp)
+    warped = time_warp(ramp, 0.2, gen)
+    slope = warped[:, 64, 0] - warped[:, 63, 0]            # the speed each window got
+    assert 0.8 <= slope.min() < 0.9 and 1.1 < slope.max() <= 1.2
+    np.testing.assert_allclose((warped[:, 63, 0] + warped[:, 64, 0]) / 2, 63.5, atol=1e-4)
+    assert torch.equal(warped[..., 0], warped[..., 2])     # every channel alike
+    assert warped.min() >= 0 and warped.max() <= 127       # edges repeat, never extrapolate
+
+
+def test_weight_averaging_runs_its_last_epochs_at_a_constant_rate(tiny_splits, tmp_path):
+    from edgehar.train.trainer import TrainConfig, train
+
+    cfg = TrainConfig(model="resnext1d_tiny", epochs=3, max_windows=600, select="last",
+                      swa_epochs=2, swa_lr=5e-4)
+    res = train(cfg, tmp_path / "swa", splits=tiny_splits, progress=False)
+    history = json.loads((tmp_path / "swa" / "history.json").read_text())
+    # the one-cycle schedule ends within epoch 1 (near zero), then the constant rate
+    assert [round(h["lr"], 8) for h in history] == [round(history[0]["lr"], 8), 5e-4, 5e-4]
+    assert history[0]["lr"] < 5e-4
+    assert res["accuracy"] > 0.3   # the average (BatchNorm re-estimated) is a working model
+    from dataclasses import replace
+
+    for bad in ({"ema": 0.99}, {"select": "val_loss"}, {"swa_epochs": 3}):
+        with pytest.raises(EdgeharError, match="swa_epochs"):
+            train(replace(cfg, **bad), tmp_path / "bad", splits=tiny_splits)
+    assert not (tmp_path / "bad").exists()

@@ -45,12 +45,20 @@ class TrainConfig:
     # Mixup (Zhang et al. 2018): each window blended with another of the batch, weight ~
     # Beta(a, a) per window, the loss blended alike; 0 = off.
     mixup_alpha: float = 0.0
+    # Time warp: each window played faster or slower by a factor uniform in 1 +- this (cadence
+    # differs between people), about its centre, edge samples repeated where it runs out.
+    aug_time_warp: float = 0.0
     # Weights: an exponential moving average of them (decay per step; 0 = off) is what is
     # scored and kept. Selection: "val_loss" keeps the epoch with the lowest validation loss;
     # "last" keeps the last epoch and trains on the validation subjects too (the recipe, epochs
     # included, is then chosen by subject-wise cross-validation: `edgehar cv`).
     ema: float = 0.0
     select: str = "val_loss"
+    # Stochastic weight averaging (Izmailov et al. 2018): the last swa_epochs run at a constant
+    # swa_lr (the one-cycle schedule fits in the epochs before) and the weights at the end of
+    # each are averaged equally; BatchNorm statistics are then re-estimated. Instead of --ema.
+    swa_epochs: int = 0
+    swa_lr: float = 1e-3
     # Knowledge distillation from teachers (runs or bundles; their mean softened probabilities
     # on the same augmented batch): loss = (1 - a) CE + a T^2 KL.
     teachers: tuple[str, ...] = ()
@@ -100,6 +108,18 @@ def _rotations(n: int, max_deg: float, gen: torch.Generator,
     return eye + s * k + (1 - c) * (k @ k)
 
 
+def time_warp(xb: torch.Tensor, max_change: float, gen: torch.Generator) -> torch.Tensor:
+    """(b, t, c) windows resampled at speed 1 +- max_change (uniform, per window) about their
+    centre, linear interpolation; positions past an edge take the edge sample."""
+    b, t, c = xb.shape
+    speed = 1 + (torch.rand(b, 1, generator=gen) * 2 - 1) * max_change
+    pos = ((torch.arange(t) - (t - 1) / 2) * speed + (t - 1) / 2).clamp(0, t - 1)
+    lo = pos.floor().long().clamp(max=t - 2)
+    frac = (pos - lo)[:, :, None]
+    at = lambda i: torch.gather(xb, 1, i[:, :, None].expand(b, t, c))  # noqa: E731
+    return at(lo) * (1 - frac) + at(lo + 1) * frac
+
+
 def normalize(xb: torch.Tensor, norm: Normalization) -> torch.Tensor:
     return (xb - torch.tensor(norm.mean)) / torch.tensor(norm.std)
 
@@ -118,6 +138,8 @@ def augment(xb: torch.Tensor, cfg: TrainConfig, norm: Normalization, gen: torch.
         xb = torch.cat([xb[:, :, i:i + 3] @ rot.transpose(1, 2) for i in (0, 3, 6)], dim=2)
     if cfg.aug_gain > 0:
         xb = xb * (1 + cfg.aug_gain * (2 * torch.rand(b, 1, 1, generator=gen) - 1))
+    if cfg.aug_time_warp > 0:
+        xb = time_warp(xb, cfg.aug_time_warp, gen)
     raw = xb
     xb = normalize(raw, norm)
     if cfg.aug_noise > 0:
@@ -221,6 +243,14 @@ def check_config(cfg: TrainConfig) -> None:
         raise EdgeharError(None, f"--ema is a decay in [0, 1), got {cfg.ema}")
     if cfg.epochs < 1:
         raise EdgeharError(None, "--epochs must be >= 1")
+    if not 0 <= cfg.swa_epochs < cfg.epochs:
+        raise EdgeharError(None, f"swa_epochs must be in [0, epochs), got {cfg.swa_epochs}")
+    if cfg.swa_epochs and (cfg.ema > 0 or cfg.select != "last"):
+        raise EdgeharError(None, "weight averaging (swa_epochs) replaces --ema and keeps the "
+                                 "average: use it with --ema 0 --select last")
+    if not 0 <= cfg.aug_time_warp < 1:
+        raise EdgeharError(None, f"aug_time_warp is a relative speed change in [0, 1), got "
+                                 f"{cfg.aug_time_warp}")
     if not (cfg.mixup_alpha >= 0 and np.isfinite(cfg.mixup_alpha)):
         raise EdgeharError(None, f"mixup_alpha must be >= 0 (0: off), got {cfg.mixup_alpha}")
 
@@ -294,7 +324,9 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
 
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps = cfg.epochs * int(np.ceil(len(tr.y) / cfg.batch_size))
+    swa_from = cfg.epochs - cfg.swa_epochs   # the epochs after this one are averaged
+    swa = AveragedModel(model) if cfg.swa_epochs else None
+    steps = swa_from * int(np.ceil(len(tr.y) / cfg.batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=max(steps, 1))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     loss_each = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing, reduction="none")
@@ -311,6 +343,9 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
     t0 = time.perf_counter()
     for epoch in bar:
         _train_mode(model, cfg.freeze)
+        if epoch > swa_from:
+            for group in opt.param_groups:
+                group["lr"] = cfg.swa_lr
         order = torch.randperm(len(y_tr), generator=gen)
         tot_loss, correct = 0.0, 0
         for i in range(0, len(order), cfg.batch_size):
@@ -338,13 +373,16 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sched.step()
+            if epoch <= swa_from:
+                sched.step()
             if ema is not None:
                 ema.update_parameters(model)
             tot_loss += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == yb).sum())
         row = {"epoch": epoch, "train_loss": tot_loss / len(y_tr),
-               "train_acc": correct / len(y_tr), "lr": sched.get_last_lr()[0]}
+               "train_acc": correct / len(y_tr), "lr": opt.param_groups[0]["lr"]}
+        if epoch > swa_from:
+            swa.update_parameters(model)
         if x_val is not None:
             val_logits = predict_logits(scored, x_val)
             row["val_loss"] = float(loss_fn(torch.from_numpy(val_logits), torch.from_numpy(va.y)))
@@ -359,6 +397,13 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", best=f"ep{best[1]}",
                         **({"val_acc": f"{100 * row['val_acc']:.2f}%"} if x_val is not None
                            else {}))
+    if swa is not None:   # the average's BatchNorm statistics, on batches as training saw them
+        from torch.optim.swa_utils import update_bn
+
+        order = torch.randperm(len(y_tr), generator=gen)
+        update_bn((augment(x_tr[order[i:i + cfg.batch_size]], cfg, norm, gen, vertical_t)[1]
+                   .to(cfg.device) for i in range(0, len(order), cfg.batch_size)), swa.module)
+        scored, best_state = swa.module, copy.deepcopy(swa.module.state_dict())
     seconds = time.perf_counter() - t0
     scored = scored.cpu()
     scored.load_state_dict({k: v.cpu() for k, v in best_state.items()})
