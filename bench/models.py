@@ -28,14 +28,21 @@ def one(model: str, seed: int, runs: Path, epochs: int | None = None) -> dict:
     from edgehar.export.bundle import ExportFailed, ExportOptions, export_bundle
     from edgehar.train.trainer import default_recipe, train
 
-    run, bundle = runs / model / f"seed{seed}", runs / model / f"seed{seed}" / "bundle"
+    cfg = replace(default_recipe(), model=model, seed=seed)
+    cfg = replace(cfg, epochs=epochs or cfg.epochs)
+    # a shortened run has its own folder: one resumed run is never another's
+    run = runs / model / (f"seed{seed}" if cfg.epochs == default_recipe().epochs
+                          else f"seed{seed}_ep{cfg.epochs}")
+    bundle = run / "bundle"
     if not (run / "metrics.json").is_file():
         t0 = time.perf_counter()
-        cfg = replace(default_recipe(), model=model, seed=seed)
-        train(replace(cfg, epochs=epochs or cfg.epochs), run, progress=False)
+        train(cfg, run, progress=False)
         print(f"[{model} seed {seed}] trained in {time.perf_counter() - t0:.0f} s", flush=True)
     metrics = json.loads((run / "metrics.json").read_text())
     config = json.loads((run / "config.json").read_text())
+    if config["train"]["epochs"] != cfg.epochs:
+        raise SystemExit(f"{run} ran {config['train']['epochs']} epochs, not {cfg.epochs}: "
+                         f"move it away to train it afresh")
     row = {"model": model, "seed": seed, "accuracy": metrics["accuracy"],
            "macro_f1": metrics["macro_f1"], "params": metrics["params"], "macs": metrics["macs"],
            "torch_ms": metrics["latency_ms"]["p50"], "train_seconds": config["train_seconds"],
