@@ -79,8 +79,8 @@ def default_recipe() -> TrainConfig:
     against the previous 40 epochs without, 96.58 %, distillation, other tilt augmentation,
     100 epochs, mixup, time warp and SWA, see docs/results.md. Its own seed 1 scores 96.75 %:
     one seed per fold does not separate these recipes. The last epoch is kept, so the
-    validation subjects train too. The decay's warm-up, (1 + n) / (10 + n), stays below 0.999 for the
-    whole ~7,900 steps (0.9988 at the end)."""
+    validation subjects train too. The decay's warm-up, (1 + n) / (10 + n), stays below 0.999
+    for the whole ~7,900 steps (0.9988 at the end)."""
     return TrainConfig(epochs=60, ema=0.999, select="last")
 
 
