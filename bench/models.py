@@ -3,7 +3,7 @@ through the whole chain (--int8), and tabulate test accuracy over seeds, params,
 TFLite latency and the INT8 drop. Resumable: a finished run or bundle is reused.
 
     python bench/models.py --runs runs/models --json docs/results/models.json \\
-        --models resnext1d_small:0-4,tinyhar:0-2,deepconvlstm:0
+        --models resnext1d_small:0-4,tinyhar:0-1,deepconvlstm:0@10,deepconvlstm:0
 
 The test subjects only score; every choice (the recipe, the epoch) is made without them.
 """
@@ -73,8 +73,8 @@ def table(rows: list[dict]) -> str:
     out = ["| model | seeds | epochs | accuracy (mean +- sd) | params | MACs | torch ms | TFLite FP32 ms "
            "| TFLite INT8 ms | TFLite INT8 drop (pp, per seed) | integer-only |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for model in dict.fromkeys(r["model"] for r in rows):
-        rs = [r for r in rows if r["model"] == model]
+    for model, epochs in dict.fromkeys((r["model"], r["epochs"]) for r in rows):
+        rs = [r for r in rows if (r["model"], r["epochs"]) == (model, epochs)]
         acc = 100 * np.array([r["accuracy"] for r in rs])
         sd = f" +- {acc.std(ddof=1):.2f}" if len(acc) > 1 else ""
         drops = ", ".join(f"{r['tflite_int8_drop_pp']:+.2f}" for r in rs
@@ -84,7 +84,7 @@ def table(rows: list[dict]) -> str:
             vals = [r[k] for r in rs if k in r]
             return f"{np.median(vals):.2f}" if vals else "-"
 
-        out.append(f"| `{model}` | {len(rs)} | {rs[0]['epochs']} | {acc.mean():.2f}{sd} % | "
+        out.append(f"| `{model}` | {len(rs)} | {epochs} | {acc.mean():.2f}{sd} % | "
                    f"{rs[0]['params']:,} | "
                    f"{rs[0]['macs'] / 1e6:.2f} M | {med('torch_ms')} | "
                    f"{med('model_fp32_tflite_ms')} | {med('model_int8_tflite_ms')} | "
