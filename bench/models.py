@@ -28,11 +28,10 @@ def one(model: str, seed: int, runs: Path, epochs: int | None = None) -> dict:
     from edgehar.export.bundle import ExportFailed, ExportOptions, export_bundle
     from edgehar.train.trainer import default_recipe, train
 
-    cfg = replace(default_recipe(), model=model, seed=seed)
-    cfg = replace(cfg, epochs=epochs or cfg.epochs)
+    base = default_recipe()
+    cfg = replace(base, model=model, seed=seed, epochs=epochs or base.epochs)
     # a shortened run has its own folder: one resumed run is never another's
-    run = runs / model / (f"seed{seed}" if cfg.epochs == default_recipe().epochs
-                          else f"seed{seed}_ep{cfg.epochs}")
+    run = runs / model / (f"seed{seed}" if cfg.epochs == base.epochs else f"seed{seed}_ep{cfg.epochs}")
     bundle = run / "bundle"
     if not (run / "metrics.json").is_file():
         t0 = time.perf_counter()
