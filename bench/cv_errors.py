@@ -3,6 +3,10 @@ each recipe's saved fold models (``bench/cv_recipes.py`` saves them). Training s
 
     python bench/cv_errors.py --cv runs/cv --recipes ema60_warmup,ema60_warmup_seed1 \\
         --json docs/results/cv_recipes/errors.json
+    python bench/cv_errors.py --cv runs/cv --ensemble ema60_warmup,ema60_warmup_seed1,ema60_warmup_seed2
+
+``--ensemble``: the pooled accuracy of the recipes' mean probabilities (fold by fold), beside
+each recipe's own: how much a distilled student could gain from them as teachers.
 """
 
 from __future__ import annotations
@@ -35,14 +39,50 @@ def recipe_errors(models: Path, pool, classes: tuple[str, ...]) -> dict:
     return out
 
 
+def held_out_probs(models: Path, pool) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, labels) of every fold model on its held-out subjects, subject by subject."""
+    probs, labels = [], []
+    for run in sorted(models.glob("fold*")):
+        held = json.loads((run / "config.json").read_text())["cv_fold"]["held_out"]
+        model, norm, _ = load_run(run)
+        for s in held:
+            va = subset(pool, pool.subject == s)
+            logits = predict_logits(model, norm.apply(va.x))
+            e = np.exp(logits - logits.max(1, keepdims=True))
+            probs.append(e / e.sum(1, keepdims=True))
+            labels.append(va.y)
+    return np.concatenate(probs), np.concatenate(labels)
+
+
+def ensemble(cv: Path, recipes: list[str], pool) -> dict:
+    outs = [held_out_probs(cv / r / "models", pool) for r in recipes]
+    y = outs[0][1]
+    if any(len(o[1]) != len(y) or (o[1] != y).any() for o in outs):
+        raise SystemExit("these recipes did not hold out the same subjects in the same folds")
+    single = {r: float((p.argmax(1) == y).mean()) for r, (p, _) in zip(recipes, outs)}
+    mean = float((np.mean([p for p, _ in outs], 0).argmax(1) == y).mean())
+    return {"recipes": recipes, "windows": int(len(y)), "single": single, "ensemble": mean}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cv", type=Path, default=Path("runs/cv"))
-    ap.add_argument("--recipes", required=True)
+    ap.add_argument("--recipes", help="comma-separated: per-subject errors of each")
+    ap.add_argument("--ensemble", help="comma-separated: the pooled accuracy of their mean")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     ds = load_dataset(TrainConfig().data)
     pool = concat([ds.splits["train"], ds.splits["val"]])   # never the test split
+    if args.ensemble:
+        res = ensemble(args.cv, args.ensemble.split(","), pool)
+        print(" ".join(f"{r} {100 * a:.2f} %" for r, a in res["single"].items()))
+        print(f"ensemble of the {len(res['recipes'])}: {100 * res['ensemble']:.2f} % pooled "
+              f"(their mean {100 * np.mean(list(res['single'].values())):.2f} %)")
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=2))
+        return
+    if not args.recipes:
+        ap.error("give --recipes or --ensemble")
     result = {}
     for name in args.recipes.split(","):
         result[name] = errs = recipe_errors(args.cv / name / "models", pool, ds.classes)
