@@ -3,7 +3,7 @@ through the whole chain (--int8), and tabulate test accuracy over seeds, params,
 TFLite latency and the INT8 drop. Resumable: a finished run or bundle is reused.
 
     python bench/models.py --runs runs/models --json docs/results/models.json \\
-        --models resnext1d_small:0-4,tinyhar:0-1,deepconvlstm:0@10,deepconvlstm:0
+        --models resnext1d_small:0-4,tinyhar:0-2,deepconvlstm:0@10,deepconvlstm:0
 
 The test subjects only score; every choice (the recipe, the epoch) is made without them.
 """
