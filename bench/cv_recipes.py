@@ -34,6 +34,7 @@ RECIPES = {
     "ema60_warmup": replace(BASE, ema=0.999, epochs=60),
     # mixup: blended windows with blended labels smooth the SITTING/STANDING boundary
     "ema60_mixup": replace(BASE, ema=0.999, epochs=60, mixup_alpha=0.2),
+    "ema60_mixup_seed1": replace(BASE, ema=0.999, epochs=60, mixup_alpha=0.2, seed=1),
     # time warp: walking, upstairs and downstairs told apart across people's cadences
     "ema60_warp10": replace(BASE, ema=0.999, epochs=60, aug_time_warp=0.1),
     # weight averaging over the last 15 of 60 epochs at a constant rate, instead of the EMA
