@@ -52,8 +52,8 @@ RECIPES = {
                                teachers=tuple(f"{{cv}}/{r}/models/fold{{fold}}" for r in
                                               ("ema60_warmup", "ema60", "ema100", "ema60_rot5"))),
     # distilled from the default's own three seeds per fold (97.77 % pooled as an ensemble, against
-    # 97.20 % for one of them on average): what `bench/models.py resnext1d_small+kd` does with
-    # the five full-data seeds
+    # 97.20 % for one of them on average): the fold's stand-in for a student of the default's
+    # full-data seeds
     **{f"kd3_default_seed{s}": replace(BASE, ema=0.999, epochs=60, seed=s,
                                        teachers=tuple(f"{{cv}}/{r}/models/fold{{fold}}" for r in
                                                       ("ema60_warmup", "ema60_warmup_seed1",
