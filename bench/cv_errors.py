@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,34 +24,35 @@ from edgehar.train.checkpoint import load_run, predict_logits
 from edgehar.train.trainer import TrainConfig
 
 
-def recipe_errors(models: Path, pool, classes: tuple[str, ...]) -> dict:
-    """{subject: {"windows", "errors", "confusions": {"TRUE->PREDICTED": n}}} over the folds."""
-    out = {}
+def held_out(models: Path, pool) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(subject, logits, labels) of every fold model on each subject it held out."""
     for run in sorted(models.glob("fold*")):
         held = json.loads((run / "config.json").read_text())["cv_fold"]["held_out"]
         model, norm, _ = load_run(run)
         for s in held:
             va = subset(pool, pool.subject == s)
-            pred = predict_logits(model, norm.apply(va.x)).argmax(1)
-            wrong = va.y != pred
-            pairs = Counter(f"{classes[a]}->{classes[b]}" for a, b in zip(va.y[wrong], pred[wrong]))
-            out[str(s)] = {"windows": int(len(va.y)), "errors": int(wrong.sum()),
-                           "confusions": dict(pairs.most_common())}
+            yield s, predict_logits(model, norm.apply(va.x)), va.y
+
+
+def recipe_errors(models: Path, pool, classes: tuple[str, ...]) -> dict:
+    """{subject: {"windows", "errors", "confusions": {"TRUE->PREDICTED": n}}} over the folds."""
+    out = {}
+    for s, logits, y in held_out(models, pool):
+        pred = logits.argmax(1)
+        wrong = y != pred
+        pairs = Counter(f"{classes[a]}->{classes[b]}" for a, b in zip(y[wrong], pred[wrong]))
+        out[str(s)] = {"windows": int(len(y)), "errors": int(wrong.sum()),
+                       "confusions": dict(pairs.most_common())}
     return out
 
 
 def held_out_probs(models: Path, pool) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities, labels) of every fold model on its held-out subjects, subject by subject."""
     probs, labels = [], []
-    for run in sorted(models.glob("fold*")):
-        held = json.loads((run / "config.json").read_text())["cv_fold"]["held_out"]
-        model, norm, _ = load_run(run)
-        for s in held:
-            va = subset(pool, pool.subject == s)
-            logits = predict_logits(model, norm.apply(va.x))
-            e = np.exp(logits - logits.max(1, keepdims=True))
-            probs.append(e / e.sum(1, keepdims=True))
-            labels.append(va.y)
+    for _, logits, y in held_out(models, pool):
+        e = np.exp(logits - logits.max(1, keepdims=True))
+        probs.append(e / e.sum(1, keepdims=True))
+        labels.append(y)
     return np.concatenate(probs), np.concatenate(labels)
 
 

@@ -59,6 +59,11 @@ RECIPES = {
                                                       ("ema60_warmup", "ema60_warmup_seed1",
                                                        "ema60_warmup_seed2")))
        for s in (0, 1)},
+    # the same teachers with more weight on them (alpha 0.9 instead of 0.5)
+    "kd3_default_a09": replace(BASE, ema=0.999, epochs=60, distill_alpha=0.9,
+                               teachers=tuple(f"{{cv}}/{r}/models/fold{{fold}}" for r in
+                                              ("ema60_warmup", "ema60_warmup_seed1",
+                                               "ema60_warmup_seed2"))),
     "kd_ema60": replace(BASE, ema=0.999, epochs=60,
                         teachers=("{cv}/baseline/models/fold{fold}", "{cv}/ema60/models/fold{fold}")),
 }
