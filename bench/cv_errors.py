@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edgehar.data.windows import concat, load_dataset, subset
+from edgehar.runtime.model import softmax
 from edgehar.train.checkpoint import load_run, predict_logits
 from edgehar.train.trainer import TrainConfig
 
@@ -50,8 +51,7 @@ def held_out_probs(models: Path, pool) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities, labels) of every fold model on its held-out subjects, subject by subject."""
     probs, labels = [], []
     for _, logits, y in held_out(models, pool):
-        e = np.exp(logits - logits.max(1, keepdims=True))
-        probs.append(e / e.sum(1, keepdims=True))
+        probs.append(softmax(logits))
         labels.append(y)
     return np.concatenate(probs), np.concatenate(labels)
 
@@ -59,7 +59,7 @@ def held_out_probs(models: Path, pool) -> tuple[np.ndarray, np.ndarray]:
 def ensemble(cv: Path, recipes: list[str], pool) -> dict:
     outs = [held_out_probs(cv / r / "models", pool) for r in recipes]
     y = outs[0][1]
-    if any(len(o[1]) != len(y) or (o[1] != y).any() for o in outs):
+    if not all(np.array_equal(labels, y) for _, labels in outs):
         raise SystemExit("these recipes did not hold out the same subjects in the same folds")
     single = {r: float((p.argmax(1) == y).mean()) for r, (p, _) in zip(recipes, outs)}
     mean = float((np.mean([p for p, _ in outs], 0).argmax(1) == y).mean())

@@ -20,10 +20,19 @@ from edgehar.train.cv import cross_validate
 from edgehar.train.trainer import TrainConfig
 
 BASE = TrainConfig(select="last")
+
+
+def fold_models(*recipes: str) -> tuple[str, ...]:
+    """Teacher paths: each recipe's model of the fold being trained (it held out the same subjects)."""
+    return tuple(f"{{cv}}/{r}/models/fold{{fold}}" for r in recipes)
+
+
+KD4_TEACHERS = fold_models("ema60_warmup", "ema60", "ema100", "ema60_rot5")
+DEFAULT_SEEDS = fold_models("ema60_warmup", "ema60_warmup_seed1", "ema60_warmup_seed2")
 RECIPES = {
     "baseline": BASE,                                         # the previous recipe, last epoch
     "ema60": replace(BASE, ema=0.999, epochs=60),
-    "kd": replace(BASE, teachers=("{cv}/baseline/models/fold{fold}", "{cv}/ema60/models/fold{fold}")),
+    "kd": replace(BASE, teachers=fold_models("baseline", "ema60")),
     # the phone's tilt on the waist is the cue that tells SITTING from STANDING: less of the
     # random whole-phone rotation (the heading about the vertical stays free)
     "ema60_rot5": replace(BASE, ema=0.999, epochs=60, aug_rotate_deg=5.0),
@@ -44,28 +53,18 @@ RECIPES = {
     "ema60_warmup_seed2": replace(BASE, ema=0.999, epochs=60, seed=2),
     "ema100": replace(BASE, ema=0.999, epochs=100),               # a longer schedule
     # distilled from four of the fold's models above (every one held out the fold's subjects)
-    "kd4_ema60": replace(BASE, ema=0.999, epochs=60,
-                         teachers=tuple(f"{{cv}}/{r}/models/fold{{fold}}" for r in
-                                        ("ema60_warmup", "ema60", "ema100", "ema60_rot5"))),
+    "kd4_ema60": replace(BASE, ema=0.999, epochs=60, teachers=KD4_TEACHERS),
     # the same distillation, student seed 1 (the teachers stay the same fold models)
-    "kd4_ema60_seed1": replace(BASE, ema=0.999, epochs=60, seed=1,
-                               teachers=tuple(f"{{cv}}/{r}/models/fold{{fold}}" for r in
-                                              ("ema60_warmup", "ema60", "ema100", "ema60_rot5"))),
+    "kd4_ema60_seed1": replace(BASE, ema=0.999, epochs=60, seed=1, teachers=KD4_TEACHERS),
     # distilled from the default's own three seeds per fold (97.77 % pooled as an ensemble, against
     # 97.20 % for one of them on average): the fold's stand-in for a student of the default's
     # full-data seeds
-    **{f"kd3_default_seed{s}": replace(BASE, ema=0.999, epochs=60, seed=s,
-                                       teachers=tuple(f"{{cv}}/{r}/models/fold{{fold}}" for r in
-                                                      ("ema60_warmup", "ema60_warmup_seed1",
-                                                       "ema60_warmup_seed2")))
+    **{f"kd3_default_seed{s}": replace(BASE, ema=0.999, epochs=60, seed=s, teachers=DEFAULT_SEEDS)
        for s in (0, 1)},
     # the same teachers with more weight on them (alpha 0.9 instead of 0.5)
     "kd3_default_a09": replace(BASE, ema=0.999, epochs=60, distill_alpha=0.9,
-                               teachers=tuple(f"{{cv}}/{r}/models/fold{{fold}}" for r in
-                                              ("ema60_warmup", "ema60_warmup_seed1",
-                                               "ema60_warmup_seed2"))),
-    "kd_ema60": replace(BASE, ema=0.999, epochs=60,
-                        teachers=("{cv}/baseline/models/fold{fold}", "{cv}/ema60/models/fold{fold}")),
+                               teachers=DEFAULT_SEEDS),
+    "kd_ema60": replace(BASE, ema=0.999, epochs=60, teachers=fold_models("baseline", "ema60")),
 }
 
 
