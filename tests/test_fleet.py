@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgehar.fleet.discover import find_logs
-from edgehar.fleet.run import FLEET_JSON, FleetOptions, run_fleet
+from edgehar.fleet.run import FLEET_JSON, FleetOptions, ray_init_options, run_fleet
 from edgehar.runtime.errors import EdgeharError
 from edgehar.runtime.replay import ReplayOptions, run_replay
 
@@ -117,6 +117,19 @@ def test_predictions_identical_across_workers_and_engines(corpus, tmp_path):
     first = runs[("local", 1)]
     assert len(first) == 4
     assert all(h == first for h in runs.values())
+
+
+@pytest.mark.slow
+def test_a_local_ray_runs_its_workers_at_normal_priority(tmp_path):
+    """Ray's default nice 15 starved the workers beside any busy process (3 % of a core)."""
+    ray = pytest.importorskip("ray")
+    import os
+
+    ray.init(**ray_init_options(FleetOptions(paths=[], out_dir=tmp_path, workers=1)))
+    try:
+        assert ray.get(ray.remote(num_cpus=1)(lambda: os.nice(0)).remote()) == os.nice(0)
+    finally:
+        ray.shutdown()
 
 
 def test_cli_exit_codes(corpus, tmp_path):

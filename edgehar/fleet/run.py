@@ -128,6 +128,14 @@ def failed_entry(task: LogTask, why: str, quality: dict | None = None,
 
 # --- engines: each runs the tasks and returns the entries in task order
 
+
+@dataclass
+class EngineRun:
+    entries: list[dict]       # in task order
+    startup_s: float          # until the workers were ready: a local Ray starts a whole cluster
+    stop_s: float = 0.0       # from the last log's entry to the workers gone (Ray: its shutdown)
+
+
 _worker_model = None
 
 
@@ -144,13 +152,12 @@ def _worker_task(args: tuple[LogTask, FleetOptions]) -> dict:
     return replay_one(_worker_model, task, opts)
 
 
-def run_local(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], float]:
-    """(entries in task order, seconds until the workers were ready)."""
+def run_local(tasks: list[LogTask], opts: FleetOptions) -> EngineRun:
     t0 = time.perf_counter()
     if opts.workers == 1:
         model = load_offline_model(opts)
         ready = time.perf_counter() - t0
-        return [replay_one(model, t, opts) for t in tasks], ready
+        return EngineRun([replay_one(model, t, opts) for t in tasks], ready)
     import multiprocessing
     import sys
     import threading
@@ -174,13 +181,27 @@ def run_local(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], flo
             except BrokenProcessPool:   # a worker died (out of memory, a crash in a library)
                 entries[i] = failed_entry(tasks[i], "the worker replaying it died (killed or "
                                                     "crashed); the logs after it were not run")
-    return entries, ready
+        done = time.perf_counter()
+    return EngineRun(entries, ready, time.perf_counter() - done)
 
 
 RAY_CHUNK = 16   # logs per Ray call
 
 
-def run_ray(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], float]:
+def ray_init_options(opts: FleetOptions) -> dict:
+    """``ray.init`` keywords: connect to ``--ray-address``, or start a local Ray of --workers CPUs.
+
+    Ray starts its workers at nice 15: beside any other busy process (a training, a second
+    replay) they got 3 % of a core here. The local Ray we start runs them at the priority the
+    local pool's workers have; a cluster's own setting is left alone."""
+    common = {"log_to_driver": False, "configure_logging": False}
+    if opts.ray_address:
+        return common | {"address": opts.ray_address}
+    return common | {"num_cpus": opts.workers, "include_dashboard": False,
+                     "_system_config": {"worker_niceness": 0}}
+
+
+def run_ray(tasks: list[LogTask], opts: FleetOptions) -> EngineRun:
     """One Ray actor per worker, each holding the model; every log is queued on an actor up
     front. Logs and --out-dir must be on a file system every node sees."""
     try:
@@ -190,10 +211,8 @@ def run_ray(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], float
     t0 = time.perf_counter()
     started = not ray.is_initialized()
     if started:
-        kwargs = {"address": opts.ray_address} if opts.ray_address else {
-            "num_cpus": opts.workers, "include_dashboard": False}
         try:
-            ray.init(log_to_driver=False, configure_logging=False, **kwargs)
+            ray.init(**ray_init_options(opts))
         except Exception as e:  # unreachable address, a cluster that refuses us
             msg = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
             raise EdgeharError(None, f"cannot start or reach Ray ({msg})") from None
@@ -234,10 +253,11 @@ def run_ray(tasks: list[LogTask], opts: FleetOptions) -> tuple[list[dict], float
                 for i in chunk:
                     entries[i] = failed_entry(tasks[i], f"the Ray worker replaying it failed "
                                                         f"({type(e).__name__})")
-        return entries, ready
     finally:
+        done = time.perf_counter()
         if started:
             ray.shutdown()
+    return EngineRun(entries, ready, time.perf_counter() - done)
 
 
 def _check_options(opts: FleetOptions) -> None:
@@ -275,16 +295,18 @@ def run_fleet(opts: FleetOptions) -> dict:
     taken: set[str] = {FLEET_JSON}
     tasks = [LogTask(str(p.resolve()), jsonl_name(p, taken), _log_bytes(p)) for p in logs]
     t0 = time.perf_counter()
-    entries, startup = (run_ray if opts.engine == "ray" else run_local)(tasks, opts)
+    run = (run_ray if opts.engine == "ray" else run_local)(tasks, opts)
     wall = time.perf_counter() - t0
+    entries = run.entries
     windows = sum(e["windows"] for e in entries)
     failed = sum(1 for e in entries if "failed" in e)
     fleet = {"engine": opts.engine, "workers": opts.workers, "logs": entries,
              "totals": {"logs": len(entries), "failed": failed, "windows": windows,
                         "wall_s": round(wall, 3),
                         "windows_per_s": round(windows / wall, 1) if wall > 0 else None,
-                        # engine start: a local Ray starts a whole cluster; a pool forks
-                        "startup_s": round(startup, 3)},
+                        # engine start and stop: a local Ray starts and stops a whole
+                        # cluster; a pool forks and joins
+                        "startup_s": round(run.startup_s, 3), "stop_s": round(run.stop_s, 3)},
              "options": {k: (str(v) if isinstance(v, Path) else v)
                          for k, v in asdict(opts).items() if k not in ("paths", "out_dir")}}
     write_json(out_dir / FLEET_JSON, fleet)
