@@ -121,7 +121,7 @@ def test_predictions_identical_across_workers_and_engines(corpus, tmp_path):
 
 @pytest.mark.slow
 def test_a_local_ray_runs_its_workers_at_normal_priority(tmp_path):
-    """Ray's default nice 15 starved the workers beside any busy process (3 % of a core)."""
+    """Ray's default nice 15 starves the workers beside any busy process (bench/ray_priority.py)."""
     ray = pytest.importorskip("ray")
     import os
 

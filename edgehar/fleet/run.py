@@ -191,9 +191,10 @@ RAY_CHUNK = 16   # logs per Ray call
 def ray_init_options(opts: FleetOptions) -> dict:
     """``ray.init`` keywords: connect to ``--ray-address``, or start a local Ray of --workers CPUs.
 
-    Ray starts its workers at nice 15: beside any other busy process (a training, a second
-    replay) they got 3 % of a core here. The local Ray we start runs them at the priority the
-    local pool's workers have; a cluster's own setting is left alone."""
+    Ray starts its workers at nice 15, so beside any other busy process (a training, a second
+    replay) they starve: 50 logs replayed in 30.9 s instead of 3.0 s (bench/ray_priority.py).
+    The local Ray we start runs them at the priority the local pool's workers have; a
+    cluster's own setting is left alone."""
     common = {"log_to_driver": False, "configure_logging": False}
     if opts.ray_address:
         return common | {"address": opts.ray_address}
