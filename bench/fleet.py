@@ -154,7 +154,7 @@ def main() -> None:
     engines = args.engines.split(",")
 
     def replaying(r: dict) -> float:   # windows/s between the engine's start and its stop
-        return r["windows"] / (r["wall_s"] - r["startup_s"] - r.get("stop_s", 0.0))
+        return r["windows"] / (r["wall_s"] - r["startup_s"] - r["stop_s"])
 
     res["summary"] = {
         "end_to_end_all_cores_windows_per_s": max(r["windows_per_s"] for r in res["runs"]),

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -123,8 +124,6 @@ def test_predictions_identical_across_workers_and_engines(corpus, tmp_path):
 def test_a_local_ray_runs_its_workers_at_normal_priority(tmp_path):
     """Ray's default nice 15 starves the workers beside any busy process (bench/ray_priority.py)."""
     ray = pytest.importorskip("ray")
-    import os
-
     ray.init(**ray_init_options(FleetOptions(paths=[], out_dir=tmp_path, workers=1)))
     try:
         assert ray.get(ray.remote(num_cpus=1)(lambda: os.nice(0)).remote()) == os.nice(0)
