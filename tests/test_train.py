@@ -158,6 +158,38 @@ def test_mixup_blends_windows_and_labels_deterministically(tiny_splits, tmp_path
     assert not all(torch.equal(wa[k], woff[k]) for k in wa)
     with pytest.raises(EdgeharError, match="mixup_alpha"):
         train(replace(cfg, mixup_alpha=-1.0), tmp_path / "bad", splits=tiny_splits)
+    train(replace(cfg, mixup_alpha=0.0, aug_shift=True), tmp_path / "shift", splits=tiny_splits,
+          progress=False)
+    wshift = torch.load(tmp_path / "shift" / "weights.pt", weights_only=True)
+    assert not all(torch.equal(wshift[k], woff[k]) for k in wa)
+
+
+def test_time_shift_cuts_windows_from_the_stream_between_the_grid():
+    """A shifted window is the recording's samples from its new start, never across a label
+    change, another recording or a gap; windows without a successor stay where they are."""
+    from edgehar.data.sources import WindowSet
+    from edgehar.train.trainer import shift_windows, successors
+
+    stream = np.arange(1000.0, dtype=np.float32)[:, None].repeat(9, 1)
+    starts = np.array([0, 64, 128, 192, 256, 320, 448, 0, 64])
+    x = np.stack([stream[s:s + 128] for s in starts]) + np.repeat([0, 5000], [7, 2])[:, None, None]
+    y = np.array([0, 0, 0, 1, 1, 1, 1, 0, 0])              # a label change after window 2
+    exp = np.array([1] * 7 + [2] * 2)                      # a second recording
+    ws = WindowSet(x, y, np.ones(9, np.int64), exp, starts)
+    nxt, gap = successors(ws)
+    assert nxt.tolist() == [1, 2, -1, 4, 5, -1, -1, 8, -1]  # 320 -> 448 leaves a gap
+    assert gap[nxt >= 0].tolist() == [64] * 5
+    seen = set()
+    xt = torch.from_numpy(x)
+    for k in range(50):
+        idx = torch.arange(9)
+        out = shift_windows(xt, idx, nxt, gap, np.random.default_rng(k)).numpy()
+        d = out[:, 0, 0] - x[:, 0, 0]                      # how far each window moved
+        np.testing.assert_array_equal(out, x[:, :1, :] + d[:, None, None]
+                                      + np.arange(128.0)[None, :, None])
+        assert (d[nxt < 0] == 0).all() and d.min() >= 0 and d.max() < 64
+        seen |= set(d[nxt >= 0].tolist())
+    assert len(seen) > 55                                  # every start in between is drawn
 
 
 def test_time_warp_changes_speed_about_the_centre():

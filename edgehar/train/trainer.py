@@ -48,6 +48,10 @@ class TrainConfig:
     # Time warp: each window played faster or slower by a factor uniform in 1 +- this (cadence
     # differs between people), about its centre, edge samples repeated where it runs out.
     aug_time_warp: float = 0.0
+    # Time shift: each window moved later by a random 0..hop-1 samples, cut from it and the next
+    # window of its recording (same label; they overlap by half, so the samples in between are
+    # there). Over the epochs training sees every start between the grid's, not only the grid.
+    aug_shift: bool = False
     # Weights: an exponential moving average of them (decay per step; 0 = off) is what is
     # scored and kept. Selection: "val_loss" keeps the epoch with the lowest validation loss;
     # "last" keeps the last epoch and trains on the validation subjects too (the recipe, epochs
@@ -121,6 +125,35 @@ def time_warp(xb: torch.Tensor, max_change: float, gen: torch.Generator) -> torc
     frac = (pos - lo)[:, :, None]
     at = lambda i: torch.gather(xb, 1, i[:, :, None].expand(b, t, c))  # noqa: E731
     return at(lo) * (1 - frac) + at(lo + 1) * frac
+
+
+def successors(ws: WindowSet) -> tuple[np.ndarray, np.ndarray]:
+    """For each window, the index of the next overlapping window of its recording with the same
+    label (-1: none, or the start is unknown) and how many samples later it starts."""
+    nxt, gap = np.full(len(ws.y), -1, np.int64), np.zeros(len(ws.y), np.int64)
+    known = np.flatnonzero((ws.start >= 0) & (ws.experiment >= 0))
+    order = known[np.lexsort((ws.start[known], ws.experiment[known], ws.subject[known]))]
+    a, b = order[:-1], order[1:]
+    g = ws.start[b] - ws.start[a]
+    ok = ((ws.subject[a] == ws.subject[b]) & (ws.experiment[a] == ws.experiment[b])
+          & (ws.y[a] == ws.y[b]) & (g > 0) & (g < ws.x.shape[1]))
+    nxt[a[ok]], gap[a[ok]] = b[ok], g[ok]
+    return nxt, gap
+
+
+def shift_windows(x: torch.Tensor, idx: torch.Tensor, nxt: np.ndarray, gap: np.ndarray,
+                  rng: np.random.Generator) -> torch.Tensor:
+    """Windows ``idx`` of ``x``, each started a random 0..gap-1 samples later: its own samples
+    from there on, then the next window's (see ``successors``)."""
+    i = idx.numpy()
+    j, g = nxt[i], gap[i]
+    d = np.where(j >= 0, np.floor(rng.random(len(i)) * np.maximum(g, 1)), 0).astype(np.int64)
+    t = x.shape[1]
+    pos = d[:, None] + np.arange(t)                        # positions in the window's own frame
+    own = x[torch.from_numpy(i[:, None]), torch.from_numpy(np.minimum(pos, t - 1))]
+    later = x[torch.from_numpy(np.maximum(j, 0)[:, None]),
+              torch.from_numpy(np.clip(pos - g[:, None], 0, t - 1))]
+    return torch.where(torch.from_numpy(pos < t)[:, :, None], own, later)
 
 
 def normalize(xb: torch.Tensor, norm: Normalization) -> torch.Tensor:
@@ -336,6 +369,8 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
     gen = torch.Generator().manual_seed(cfg.seed)
     # its own stream: the other augmentations draw the same numbers with mixup on or off
     mix_rng = np.random.default_rng([cfg.seed, 1])
+    shift_rng = np.random.default_rng([cfg.seed, 2])
+    nxt, gap = successors(tr) if cfg.aug_shift else (None, None)
     x_tr, y_tr = torch.from_numpy(tr.x), torch.from_numpy(tr.y)
     x_val = norm.apply(va.x) if va is not None and len(va.y) else None
 
@@ -355,7 +390,8 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
             idx = order[i:i + cfg.batch_size]
             if len(idx) < 2:
                 continue  # BatchNorm needs two samples
-            raw, xb = augment(x_tr[idx], cfg, norm, gen, vertical_t)
+            xr = shift_windows(x_tr, idx, nxt, gap, shift_rng) if cfg.aug_shift else x_tr[idx]
+            raw, xb = augment(xr, cfg, norm, gen, vertical_t)
             yb = y_tr[idx].to(cfg.device)
             if cfg.mixup_alpha > 0:
                 lam, other = _mixup_draw(len(idx), cfg.mixup_alpha, mix_rng)
