@@ -24,6 +24,18 @@ def seeds_of(spec: str) -> list[int]:
     return list(range(int(lo), int(hi or lo) + 1))
 
 
+def recipe_differences(saved: dict, cfg) -> list[str]:
+    """The TrainConfig fields (data aside) where a saved run's recipe is not ``cfg``; a field the
+    run predates counts as its default then."""
+    from dataclasses import asdict, fields
+
+    want = json.loads(json.dumps(asdict(cfg)))
+    default = json.loads(json.dumps(asdict(type(cfg)())))
+    return [f"{f.name}: {saved.get(f.name, default[f.name])!r} != {want[f.name]!r}"
+            for f in fields(cfg) if f.name != "data"
+            and saved.get(f.name, default[f.name]) != want[f.name]]
+
+
 def one(model: str, seed: int, runs: Path, epochs: int | None = None) -> dict:
     from edgehar.export.bundle import ExportFailed, ExportOptions, export_bundle
     from edgehar.train.trainer import default_recipe, train
@@ -39,9 +51,10 @@ def one(model: str, seed: int, runs: Path, epochs: int | None = None) -> dict:
         print(f"[{model} seed {seed}] trained in {time.perf_counter() - t0:.0f} s", flush=True)
     metrics = json.loads((run / "metrics.json").read_text())
     config = json.loads((run / "config.json").read_text())
-    if config["train"]["epochs"] != cfg.epochs:
-        raise SystemExit(f"{run} ran {config['train']['epochs']} epochs, not {cfg.epochs}: "
-                         f"move it away to train it afresh")
+    differs = recipe_differences(config["train"], cfg)
+    if differs:
+        raise SystemExit(f"{run} was trained with another recipe ({', '.join(differs)}): move "
+                         f"it away to train it afresh")
     row = {"model": model, "seed": seed, "accuracy": metrics["accuracy"],
            "macro_f1": metrics["macro_f1"], "params": metrics["params"], "macs": metrics["macs"],
            "torch_ms": metrics["latency_ms"]["p50"], "train_seconds": config["train_seconds"],
