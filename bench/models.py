@@ -5,6 +5,8 @@ TFLite latency and the INT8 drop. Resumable: a finished run or bundle is reused.
     python bench/models.py --runs runs/models --json docs/results/models.json \\
         --models resnext1d_small:0-4,tinyhar:0-2,deepconvlstm:0@10,deepconvlstm:0
 
+A model may carry keyword arguments: ``resnext1d_small+kernel=7:0-4``.
+
 The test subjects only score; every choice (the recipe, the epoch) is made without them.
 """
 
@@ -36,12 +38,27 @@ def recipe_differences(saved: dict, cfg) -> list[str]:
             and saved.get(f.name, default[f.name]) != want[f.name]]
 
 
+def model_of(spec: str) -> tuple[str, dict]:
+    """``name`` or ``name+key=value+...`` (values as JSON, else strings): a registered model and
+    keyword arguments for it, e.g. ``resnext1d_small+kernel=7``."""
+    name, *pairs = spec.split("+")
+    kwargs = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            kwargs[key] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[key] = value
+    return name, kwargs
+
+
 def one(model: str, seed: int, runs: Path, epochs: int | None = None) -> dict:
     from edgehar.export.bundle import ExportFailed, ExportOptions, export_bundle
     from edgehar.train.trainer import default_recipe, train
 
     base = default_recipe()
-    cfg = replace(base, model=model, seed=seed, epochs=epochs or base.epochs)
+    name, kwargs = model_of(model)
+    cfg = replace(base, model=name, model_kwargs=kwargs, seed=seed, epochs=epochs or base.epochs)
     # a shortened run has its own folder: one resumed run is never another's
     run = runs / model / (f"seed{seed}" if cfg.epochs == base.epochs else f"seed{seed}_ep{cfg.epochs}")
     bundle = run / "bundle"
