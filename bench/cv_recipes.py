@@ -110,13 +110,14 @@ RECIPES = {
     # 0, so fewer may pay. Rule set before they ran: adopted if the paired gain over seeds 0
     # and 1 averages > +0.15 pp with both seeds ahead of the default's
     **{f"ema40_seed{s}": replace(EMA60, seed=s, epochs=40) for s in (0, 1)},
-    # Cardinality 24, group width 1 (depthwise grouped convolutions; 67,302 params, 1.74 M
-    # MACs). Proposed by the cardinality ablation in docs/results.md, which is one seed of the
-    # old recipe on the test subjects (98.19 % against 97.67 %): the idea came from them, so
-    # only CV decides. Shapes differ from the default's, so compared unpaired, as kernel 7's
-    # second rule. Rule set before they ran: taken to the test subjects if seeds 0-2 average
-    # above 97.35 % pooled (the default's three seeds average 97.20 %). Stopped after seed 1
-    # if seeds 0 and 1 average below 96.90 % (seed 2 would need above 98.25 %)
+    # Cardinality 24, group width 1 (depthwise at the first stage, widths 2 and 4 after;
+    # 67,302 params, 1.74 M MACs). Proposed by the cardinality ablation in docs/results.md,
+    # which is one seed of the old recipe on the test subjects (98.19 % against 97.67 %):
+    # the idea came from them, so only CV decides. Shapes differ from the default's, so
+    # compared unpaired, as kernel 7's second rule. Rule set before they ran: taken to the
+    # test subjects if seeds 0-2 average above 97.35 % pooled (the default's three seeds
+    # average 97.20 %). Stopped after seed 1 if seeds 0 and 1 average below 96.90 % (seed 2
+    # would need above 98.25 %)
     **{f"card24_seed{s}": replace(EMA60, seed=s,
                                   model_kwargs={"cardinality": 24, "base_width": 1})
        for s in (0, 1, 2)},
