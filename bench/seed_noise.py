@@ -46,13 +46,11 @@ def main() -> None:
     cv = json.loads(CV.read_text())
     pooled = lambda name: 100 * cv[name]["pooled_accuracy"]  # noqa: E731
     default_cv = np.array([pooled(n) for n in DEFAULT_CV])
-    diffs = [pooled(r) - default_cv[i] for runs in PAIRED.values() for i, r in enumerate(runs)]
+    gains = [np.array([pooled(r) - default_cv[i] for i, r in enumerate(runs)])
+             for runs in PAIRED.values()]
     # spread of a recipe's paired gain over seeds, pooled over the recipes (each around its mean)
-    centred = [pooled(r) - default_cv[i] - np.mean([pooled(q) - default_cv[j]
-                                                   for j, q in enumerate(runs)])
-               for runs in PAIRED.values() for i, r in enumerate(runs)]
-    dof = sum(len(runs) - 1 for runs in PAIRED.values())
-    paired_sd = float(np.sqrt(np.sum(np.square(centred)) / dof))
+    dof = sum(len(g) - 1 for g in gains)
+    paired_sd = float(np.sqrt(sum(np.sum((g - g.mean()) ** 2) for g in gains) / dof))
 
     rows = [r for r in json.loads(MODELS.read_text())["rows"]
             if r["model"] == "resnext1d_small" and r["failure"] is None]
@@ -69,7 +67,7 @@ def main() -> None:
     out = {
         "cv_default_seeds_pooled_pct": [round(v, 2) for v in default_cv],
         "cv_default_sd_pp": round(float(default_cv.std(ddof=1)), 3),
-        "cv_paired_gains_pp": [round(d, 2) for d in diffs],
+        "cv_paired_gains_pp": [round(float(d), 2) for g in gains for d in g],
         "cv_paired_sd_pp": round(paired_sd, 3),
         "cv_paired_sd_dof": dof,
         "effect_pp": args.effect,
