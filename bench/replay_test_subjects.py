@@ -17,6 +17,7 @@ import numpy as np
 
 from edgehar.data.sources import load_package, write_hapt_dir
 from edgehar.data.windows import TEST_SUBJECTS, windows_from_recordings
+from edgehar.runtime.files import write_json
 from edgehar.runtime.metrics import classification_report
 from edgehar.runtime.model import load_model
 from edgehar.runtime.preprocess import window_label
@@ -86,8 +87,7 @@ def main() -> None:
                                       - out["hapt"]["accuracy"])
     print(json.dumps(out, indent=2))
     if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps(out, indent=2) + "\n")
+        write_json(a.json, out)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from edgehar.runtime.files import write_json
+
 CV = Path("docs/results/cv_recipes/summary.json")
 MODELS = Path("docs/results/models.json")
 # the default recipe's CV runs at seeds 0, 1, 2 (bench/cv_recipes.py)
@@ -84,8 +86,7 @@ def main() -> None:
     }
     print(json.dumps(out, indent=2))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2) + "\n")
+        write_json(args.json, out)
 
 
 if __name__ == "__main__":
