@@ -19,8 +19,8 @@ import numpy as np
 
 from edgehar.fleet.run import FleetOptions, LogTask, load_offline_model, replay_one
 from edgehar.runtime.engine import StreamEngine
-from edgehar.runtime.logs import LabelVocabulary, open_log
-from edgehar.runtime.logs.csvlog import SENSOR_COLUMNS, _CsvRows
+from edgehar.runtime.logs import LabelVocabulary, csv_rows, open_log
+from edgehar.runtime.logs.csvlog import SENSOR_COLUMNS
 from edgehar.runtime.sinks import jsonl_lines
 
 
@@ -74,7 +74,7 @@ def main() -> None:
     x = np.random.default_rng(0).normal(size=(windows, 128, 9)).astype(np.float32)
     p = np.random.default_rng(0).dirichlet(np.ones(6), size=windows).astype(np.float32)
     cum = {
-        "parse": timed(lambda: [list(_CsvRows(q, SENSOR_COLUMNS, vocab=vocab())) for q in logs]),
+        "parse": timed(lambda: [list(csv_rows(q, SENSOR_COLUMNS, "arrow", vocab=vocab())) for q in logs]),
         "parse+resample+units": timed(lambda: [list(open_log(q, vocab=vocab())) for q in logs]),
         "+filters+windows": timed(lambda: front(None)),
         "+orientation": timed(lambda: front("auto")),

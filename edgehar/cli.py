@@ -1,4 +1,7 @@
-"""The ``edgehar`` command line. Heavy imports (torch, onnx, litert) happen inside commands."""
+"""The ``edgehar`` command line. Heavy imports (torch, onnx, litert) happen inside commands.
+
+Every command ends under the runtime's one error policy (``runtime.entry``): any failure is one
+line on stderr and an exit code from ``runtime.errors``; click's own usage errors too."""
 
 from __future__ import annotations
 
@@ -9,24 +12,39 @@ from pathlib import Path
 
 import click
 
-from .runtime.errors import EdgeharError
+from .runtime.entry import UsageError, run_main
+from .runtime.errors import EXIT_BAD_INPUT, EdgeharError
+
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())   # click >= 8.2
 
 
-def clean_errors(fn):
-    """Bad input -> one line on stderr, exit 2 (1 for a failed export), no traceback."""
+class _Edgehar(click.Group):
+    """The top-level group: click runs without its own error handling (``standalone_mode=False``)
+    inside ``run_main``, whose one line and exit code end the process."""
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except EdgeharError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(e.exit_code)
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        def invoke():
+            try:
+                return super(_Edgehar, self).main(args, prog_name or "edgehar", complete_var,
+                                                  standalone_mode=False, **extra)
+            except _NO_ARGS_IS_HELP as e:   # bare `edgehar`: the help
+                click.echo(e.ctx.get_help(), err=True)
+                return EXIT_BAD_INPUT
+            except click.UsageError as e:
+                where = f"{e.ctx.command_path}: " if e.ctx is not None else ""
+                raise UsageError(where + e.format_message()) from None
+            except click.ClickException as e:   # a file click could not open, ...
+                raise EdgeharError(None, e.format_message()) from None
+            except click.Abort:   # click's form of Ctrl-C
+                raise KeyboardInterrupt from None
 
-    return wrapper
+        code = run_main(invoke)
+        if standalone_mode:
+            sys.exit(code)
+        return code
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Edgehar, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgehar")
 def main():
     """edgehar: train, export, INT8-quantize and replay a HAR ResNeXt on edge devices."""
@@ -58,7 +76,6 @@ def data_options(source_default: str | None = "package"):
         @click.option("--val-fraction", default=0.15, show_default=True, type=float)
         @click.option("--split-seed", default=0, show_default=True, type=int)
         @functools.wraps(fn)
-        @clean_errors
         def wrapper(*args, source, task, classes, test_subjects, val_subjects, test_fraction,
                     val_fraction, split_seed, **kwargs):
             from .data.dataset import DataSpec
@@ -94,7 +111,6 @@ def data():
 @data.command("info")
 @data_options()
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
-@clean_errors
 def data_info(data, as_json: bool):
     """Windows per split and class, subjects per split, sample rate, channels."""
     import numpy as np
@@ -136,7 +152,6 @@ def data_info(data, as_json: bool):
 @click.option("--source", default="package", show_default=True,
               help="'package' or an official HAPT directory")
 @click.option("--task", default="uci6", show_default=True, type=click.Choice(["uci6", "hapt12"]))
-@clean_errors
 def data_export_csv(out_dir: Path, source: str, task: str):
     """Write the built-in recordings as a labelled CSV directory (one CSV per recording, 50 Hz,
     g and rad/s, a label column, subjects.csv): the layout `--source DIR` reads."""
@@ -222,7 +237,6 @@ def _recipe(model_name, epochs, seed, lr, ema, select, teachers, **extra):
 @click.option("--out", type=click.Path(path_type=Path),
               help="run directory (default: runs/<model>, runs/<model>-2, ...)")
 @click.option("--list", "list_only", is_flag=True, help="list registered models and exit")
-@clean_errors
 def train(model_name, epochs, seed, lr, ema, select, teachers, data, init, freeze, out,
           list_only):
     """Train a model (see the recipe in docs/results.md; validation picks nothing with
@@ -262,7 +276,6 @@ def train(model_name, epochs, seed, lr, ema, select, teachers, data, init, freez
 @click.option("--fold-seed", default=0, show_default=True)
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
               help="write the per-fold figures here")
-@clean_errors
 def cv(model_name, epochs, seed, lr, ema, select, teachers, data, folds, fold_seed, json_out):
     """Subject-wise k-fold cross-validation of a recipe on the training subjects (the test
     subjects never enter): how to choose recipes and hyper-parameters."""
@@ -281,7 +294,6 @@ def cv(model_name, epochs, seed, lr, ema, select, teachers, data, folds, fold_se
 @data_options(source_default=None)
 @click.option("--backend", type=click.Choice(["tflite", "onnx"]), default=None)
 @click.option("--json", "as_json", is_flag=True)
-@clean_errors
 def evaluate(model_path, split, data, source, backend, as_json):
     """Evaluate a run dir, a bundle, or one .tflite/.onnx file on a split (default: the data
     and split it was trained on)."""
@@ -344,10 +356,11 @@ def _report_export(res, out: Path, opts) -> None:
     if not res.ok:
         worst = max(res.chain.failed, key=lambda r: r.drop_vs_torch_pp)
         names = ", ".join(f"{r.step} ({r.drop_vs_torch_pp:+.2f} pp)" for r in res.chain.failed)
-        click.echo(f"error: accuracy drop exceeds --max-drop {opts.max_drop_pp} pp at {names}; "
-                   f"worst {worst.step}. Files written so far are valid and listed in "
-                   f"{out}/report.md", err=True)
-        sys.exit(1)
+        from .export.bundle import ExportFailed
+
+        raise ExportFailed(None, f"accuracy drop exceeds --max-drop {opts.max_drop_pp} pp at "
+                                 f"{names}; worst {worst.step}. Files written so far are valid "
+                                 f"and listed in {out}/report.md")
 
 
 def _int8_options(fn):
@@ -381,7 +394,6 @@ def _int8_options(fn):
 @click.option("--chain-split", default="test", show_default=True,
               type=click.Choice(["val", "test"]),
               help="split the chain is scored on; use val when making choices")
-@clean_errors
 def export(run_dir, out, int8, max_drop, calib_windows, float_modules, mcu, progress, formats,
            float_atol, chain_split):
     """Convert a training run into a model bundle with the accuracy-drop chain.
@@ -405,7 +417,6 @@ def export(run_dir, out, int8, max_drop, calib_windows, float_modules, mcu, prog
 @main.command()
 @click.argument("bundle", type=click.Path(path_type=Path))
 @_int8_options
-@clean_errors
 def quantize(bundle, max_drop, calib_windows, float_modules, mcu, progress):
     """Add the INT8 files, chain rows, manifest entries and golden outputs to a bundle.
 
@@ -419,19 +430,15 @@ def quantize(bundle, max_drop, calib_windows, float_modules, mcu, progress):
     _report_export(res, Path(bundle), opts)
 
 
-@main.command(add_help_option=False,  # --help goes through to the runtime's own parser
+@main.command(add_help_option=False,  # --help goes through to the replay parser
               context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def replay(ctx):
     """Replay a sensor log (same options as `python -m edgehar.runtime replay`), or many:
     PATH [PATH ...] --out-dir DIR [--workers N] [--engine local|ray]."""
-    if any(a == "--out-dir" or a.startswith("--out-dir=") for a in ctx.args):
-        from .fleet.cli import main as fleet_main
+    from .fleet.cli import replay as run_replay_command
 
-        sys.exit(fleet_main(ctx.args))
-    from .runtime.cli import main as runtime_main
-
-    sys.exit(runtime_main(["replay", *ctx.args], prog="edgehar"))
+    return run_replay_command(ctx.args)
 
 
 @main.command()
@@ -441,13 +448,12 @@ def replay(ctx):
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 @click.option("--max-drop", default=1.0, show_default=True)
 @data_options()
-@clean_errors
 def pipeline(model_name, epochs, seed, out, max_drop, data):
     """The main job: train -> export --int8 (drop chain) -> replay a test subject's recording."""
     from .pipeline import run_pipeline
 
     ok = run_pipeline(model_name, epochs, seed, out, max_drop, echo=click.echo, data=data)
-    sys.exit(0 if ok else 1)
+    return 0 if ok else 1
 
 
 @main.command()
@@ -459,7 +465,6 @@ def pipeline(model_name, epochs, seed, out, max_drop, data):
               help="experiment in labels.txt (default: the expNN in the prediction file name)")
 @click.option("--summary", type=click.Path(path_type=Path), default=None,
               help="replay summary JSON (default: replay_X.json beside pred_X.jsonl)")
-@clean_errors
 def plot(pred, out, labels, experiment, summary):
     """Timeline picture of a replay's predictions: activity bands, truth, confidence, gaps."""
     from .report.timeline import plot_timeline
@@ -474,7 +479,6 @@ def plot(pred, out, labels, experiment, summary):
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
 @click.option("--repeats", default=1200, show_default=True,
               help="Timed single-window runs per model file and thread count.")
-@clean_errors
 def bench(bundle, json_out, repeats):
     """Size, latency (1 thread and all cores), throughput, cold start and RSS per model file."""
     from .bench import run_bench

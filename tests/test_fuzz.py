@@ -147,11 +147,10 @@ def _read_all(path: Path, arrow: bool):
     import numpy as np
 
     from edgehar.runtime.errors import EdgeharError
-    from edgehar.runtime.logs import csvlog, open_log
+    from edgehar.runtime.logs import open_log
 
-    saved, csvlog.ARROW_MIN_BYTES = csvlog.ARROW_MIN_BYTES, (0 if arrow else 1 << 62)
     try:
-        src = open_log(path, "auto", gyro_units="auto")
+        src = open_log(path, "auto", gyro_units="auto", reader="arrow" if arrow else "text")
         chunks = list(src)   # chunk boundaries may differ; the stream may not
         samples = np.concatenate([c.samples for c in chunks]) if chunks else np.zeros(0)
         labels = [c.labels for c in chunks if c.labels is not None]
@@ -159,8 +158,6 @@ def _read_all(path: Path, arrow: bool):
                 np.concatenate(labels).tobytes() if labels else None, src.quality.to_dict())
     except EdgeharError as e:
         return ("error", str(e))
-    finally:
-        csvlog.ARROW_MIN_BYTES = saved
 
 
 @FUZZ

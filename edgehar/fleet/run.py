@@ -14,38 +14,32 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ..runtime.errors import EdgeharError
-from ..runtime.files import atomic_path, write_json
-from ..runtime.logs import (
-    DEFAULT_MAX_GAP_S,
-    HAPT_NAME,
-    LabelVocabulary,
-    check_options,
-    open_log,
-)
+from ..runtime.errors import EdgeharError, one_line
+from ..runtime.files import write_json
+from ..runtime.logs import HAPT_NAME, check_options
 from ..runtime.memory import keep_freed_memory, peak_rss_mb
-from ..runtime.orientation import DEFAULT_ORIENTATION
+from ..runtime.options import LogOptions
 from .discover import find_logs, jsonl_name
 
 ENGINES = ("local", "ray")
 OFFLINE_PUSH = 16384     # samples per push offline: 256 windows (fastest of 4k-64k, measured)
 FLEET_JSON = "fleet.json"
+# reader "auto" in a fleet: pyarrow from 32 KB (500 rows) on, not 2 MB: a worker pays its
+# import once for all its logs, and below this size a pyarrow call costs more than the text
+# parser even once imported
+ARROW_MIN_BYTES = 1 << 15
 
 
-@dataclass
-class FleetOptions:
+@dataclass(kw_only=True)
+class FleetOptions(LogOptions):
+    """Many logs: the shared ``LogOptions`` (``labels``: HAPT labels.txt for every HAPT log;
+    default: a labels.txt beside each log) and what only a fleet has."""
+
     paths: list[str]
     out_dir: Path
-    model: Path | None = None          # default: the shipped bundle
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     engine: str = "local"
     ray_address: str | None = None
-    labels: Path | None = None         # HAPT labels.txt; default: a labels.txt beside the log
-    backend: str | None = None
-    acc_units: str = "g"
-    gyro_units: str = "rad/s"
-    max_gap: float = DEFAULT_MAX_GAP_S
-    orientation: str = DEFAULT_ORIENTATION
 
 
 @dataclass(frozen=True)
@@ -56,15 +50,11 @@ class LogTask:
 
 
 def load_offline_model(opts: FleetOptions):
-    """The bundle's fixed-batch file for offline replay (pyarrow parses every CSV, if there)."""
+    """The bundle's fixed-batch file for offline replay."""
     from ..runtime.assets import PRETRAINED
     from ..runtime.backends import Backend
-    from ..runtime.logs import csvlog
     from ..runtime.model import load_model
 
-    # a worker pays pyarrow's import once, for all its logs; below ~32 KB (500 rows) a
-    # pyarrow call costs more than the careful parser (set for the whole process)
-    csvlog.ARROW_MIN_BYTES = 1 << 15
     keep_freed_memory()   # big pushes: no page faults on every numpy temporary
     return load_model(opts.model or PRETRAINED, Backend(opts.backend) if opts.backend else None,
                       threads=1, batched=True)
@@ -73,8 +63,8 @@ def load_offline_model(opts: FleetOptions):
 def replay_one(model, task: LogTask, opts: FleetOptions) -> dict:
     """One log -> its JSON Lines file (written whole or not at all) and its fleet.json entry."""
     from ..runtime.engine import StreamEngine
-    from ..runtime.replay import predict_log
-    from ..runtime.sinks import JsonlSink, Scorer
+    from ..runtime.replay import jsonl_file, open_replayed_log, replay_into
+    from ..runtime.sinks import Scorer
 
     log = Path(task.log)
     t0 = time.perf_counter()
@@ -85,27 +75,19 @@ def replay_one(model, task: LogTask, opts: FleetOptions) -> dict:
             labels = opts.labels
             if labels is None and (log.parent / "labels.txt").is_file():
                 labels = log.parent / "labels.txt"
+        reader = opts.reader
+        if reader == "auto":
+            reader = "arrow" if _log_bytes(log) >= ARROW_MIN_BYTES else "text"
         engine = StreamEngine(model, opts.orientation)
-        chunks = open_log(log, opts.acc_units, labels, opts.gyro_units, opts.max_gap,
-                          vocab=LabelVocabulary(model.labels))
+        chunks = open_replayed_log(log, opts, labels, model, reader=reader)
         scorer = Scorer(model.labels)
-        windows = 0
-        with atomic_path(Path(opts.out_dir) / task.jsonl) as tmp, open(tmp, "w") as f:
-            sink = JsonlSink(f, model.spec)
-            for batch in predict_log(engine, chunks, OFFLINE_PUSH):
-                sink(batch)
-                scorer(batch)
-                windows += len(batch)
-            f.close()
-            if windows == 0:
-                raise EdgeharError(log, f"too short for one window ({engine.samples_processed} "
-                                        f"samples at {model.spec.sample_rate} Hz)")
+        with jsonl_file(Path(opts.out_dir) / task.jsonl, model.spec) as sink:
+            windows = replay_into(engine, chunks, log, [sink, scorer], OFFLINE_PUSH)
     except Exception as e:  # bad input (EdgeharError) or a bug: this log's one line, the rest go on
         if isinstance(e, EdgeharError):
             why = str(e)
         else:
-            msg = str(e).splitlines()[0][:200] if str(e) else ""
-            why = f"internal error ({type(e).__name__}: {msg})"
+            why = f"internal error ({type(e).__name__}: {one_line(e)})"
         (Path(opts.out_dir) / task.jsonl).unlink(missing_ok=True)   # no earlier run's file
         return failed_entry(task, why, chunks.quality.to_dict() if chunks is not None else {},
                             time.perf_counter() - t0)
@@ -122,7 +104,7 @@ def replay_one(model, task: LogTask, opts: FleetOptions) -> dict:
 
 def failed_entry(task: LogTask, why: str, quality: dict | None = None,
                  seconds: float = 0.0) -> dict:
-    return {"log": task.log, "windows": 0, "failed": why.splitlines()[0][:300] if why else "failed",
+    return {"log": task.log, "windows": 0, "failed": one_line(why) or "failed",
             "data_quality": quality or {}, "seconds": round(seconds, 4)}
 
 
@@ -215,8 +197,7 @@ def run_ray(tasks: list[LogTask], opts: FleetOptions) -> EngineRun:
         try:
             ray.init(**ray_init_options(opts))
         except Exception as e:  # unreachable address, a cluster that refuses us
-            msg = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
-            raise EdgeharError(None, f"cannot start or reach Ray ({msg})") from None
+            raise EdgeharError(None, f"cannot start or reach Ray ({one_line(e)})") from None
     try:
         @ray.remote(num_cpus=1)
         class Worker:

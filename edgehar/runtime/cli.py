@@ -1,60 +1,60 @@
 """``python -m edgehar.runtime``: the device command line (argparse: the runtime stays
-click-free). ``edgehar replay`` hands its arguments here unchanged."""
+click-free). ``edgehar replay`` builds the same parser with the fleet's options added
+(``build_parser(extra=...)``), so every replay option is declared here, once."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from .assets import PRETRAINED, SAMPLE_LOG
-from .backends import Backend
+from .assets import SAMPLE_LOG
+from .entry import OneLineParser, UsageError, run_main
 from .errors import EdgeharError
-from .logs import ACC_UNITS, DEFAULT_MAX_GAP_S, GYRO_UNITS
-from .orientation import DEFAULT_ORIENTATION, MODES
+from .options import add_log_options, log_options
 from .replay import ReplayOptions, run_replay
 
-
-class _OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr (the CLI contract), not argparse's usage block."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see --help)\n")
+PROG = "python -m edgehar.runtime"
+# one-log options a fleet does not take, with their defaults (to tell a user who gives one)
+ONE_LOG_ONLY = {"acc": None, "gyro": None, "sample": False, "out": None, "summary": None,
+                "realtime": False, "smooth": 0, "chunk": 64, "threads": 1, "progress": False}
 
 
-def build_parser(prog: str = "python -m edgehar.runtime") -> argparse.ArgumentParser:
-    p = _OneLineParser(prog=prog,
-                                description="edgehar runtime: replay sensor logs on a device.")
+def build_parser(prog: str = PROG, extra: Callable[[argparse.ArgumentParser], None] | None = None
+                 ) -> argparse.ArgumentParser:
+    """The runtime's parser; ``extra`` adds more options to ``replay`` (the fleet's, in
+    ``edgehar replay``). Without it, ``--out-dir`` is refused with a pointer to the command
+    that takes it."""
+    p = OneLineParser(prog=prog, description="edgehar runtime: replay sensor logs on a device.")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("replay", help="replay a recorded accelerometer+gyroscope log",
                        epilog="Many logs at once (a directory, globs): edgehar replay PATH ... "
                               "--out-dir DIR [--workers N] [--engine local|ray] "
                               "(docs: README, 'A whole fleet of logs').")
-    r.add_argument("log", nargs="?", type=Path, help="HAPT acc_expXX_userYY.txt or a CSV log")
-    r.add_argument("--acc", type=Path, help="accelerometer CSV (time column + x,y,z), with --gyro")
-    r.add_argument("--gyro", type=Path, help="gyroscope CSV (time column + x,y,z), with --acc")
-    r.add_argument("--sample", action="store_true", help="replay the sample log shipped inside")
-    r.add_argument("--model", type=Path, default=PRETRAINED,
-                   help="bundle dir, .tflite or .onnx (default: the shipped pretrained bundle)")
-    r.add_argument("--labels", type=Path, help="HAPT labels.txt, to score the replay")
-    r.add_argument("--out", type=Path, help="write predictions as JSON Lines")
-    r.add_argument("--summary", type=Path, help="write the replay summary as JSON")
-    r.add_argument("--backend", choices=[b.value for b in Backend])
-    r.add_argument("--realtime", action="store_true", help="pace input at the sample rate")
-    r.add_argument("--acc-units", default="g", choices=sorted(ACC_UNITS))
-    r.add_argument("--gyro-units", default="rad/s", choices=sorted(GYRO_UNITS))
-    r.add_argument("--max-gap", type=float, default=DEFAULT_MAX_GAP_S,
-                   help="seconds without data that split the stream (shorter gaps are "
-                        f"interpolated; default {DEFAULT_MAX_GAP_S:g})")
-    r.add_argument("--orientation", choices=MODES, default=DEFAULT_ORIENTATION,
-                   help="auto: estimate the phone's orientation from the stream and rotate it "
-                        f"into the training frame (default {DEFAULT_ORIENTATION})")
-    r.add_argument("--smooth", type=int, default=0, help="majority vote over the last K windows")
-    r.add_argument("--chunk", type=int, default=64, help="samples per push (default: one hop)")
-    r.add_argument("--threads", type=int, default=1)
-    r.add_argument("--progress", action="store_true",
-                   help="a progress line on stderr even when stdout is not a terminal")
+    r.add_argument("paths", nargs="*", metavar="LOG",
+                   help="HAPT acc_expXX_userYY.txt or a CSV log" + (
+                       " (many, directories or globs with --out-dir)" if extra else ""))
+    one = r.add_argument_group("one log")
+    one.add_argument("--acc", type=Path,
+                     help="accelerometer CSV (time column + x,y,z), with --gyro")
+    one.add_argument("--gyro", type=Path, help="gyroscope CSV (time column + x,y,z), with --acc")
+    one.add_argument("--sample", action="store_true",
+                     help="replay the sample log shipped inside")
+    one.add_argument("--out", type=Path, help="write predictions as JSON Lines")
+    one.add_argument("--summary", type=Path, help="write the replay summary as JSON")
+    one.add_argument("--realtime", action="store_true", help="pace input at the sample rate")
+    one.add_argument("--smooth", type=int, default=0,
+                     help="majority vote over the last K windows (0: off)")
+    one.add_argument("--chunk", type=int, default=64, help="samples per push (one hop)")
+    one.add_argument("--threads", type=int, default=1, help="inference threads")
+    one.add_argument("--progress", action="store_true",
+                     help="a progress line on stderr even when stdout is not a terminal")
     r.add_argument("--quiet", action="store_true", help="no timeline, summary line or progress")
+    add_log_options(r)
+    if extra is not None:
+        extra(r)
+    else:
+        r.add_argument("--out-dir", type=Path, help=argparse.SUPPRESS)
     return p
 
 
@@ -62,31 +62,29 @@ def options_from_args(a: argparse.Namespace) -> ReplayOptions:
     pair = a.acc is not None or a.gyro is not None
     if pair and (a.acc is None or a.gyro is None):
         raise EdgeharError(None, "--acc and --gyro go together (one CSV each)")
-    if [a.sample, a.log is not None, pair].count(True) != 1:
+    if len(a.paths) > 1:
+        raise UsageError("one LOG at a time here; many logs: edgehar replay PATH ... "
+                         "--out-dir DIR")
+    log = a.paths[0] if a.paths else None
+    if [a.sample, log is not None, pair].count(True) != 1:
         raise EdgeharError(None, "give one of: a LOG file, --acc with --gyro, or --sample")
     if a.threads < 1 or a.smooth < 0 or a.chunk < 1:
         raise EdgeharError(None, "--threads and --chunk must be >= 1, --smooth >= 0")
-    log = SAMPLE_LOG if a.sample else (a.acc if pair else a.log)
-    return ReplayOptions(log=log, model=a.model, labels=a.labels, out=a.out, summary=a.summary,
-                         backend=a.backend, realtime=a.realtime, acc_units=a.acc_units,
-                         gyro_units=a.gyro_units, gyro=a.gyro if pair else None,
-                         max_gap=a.max_gap, orientation=a.orientation, smooth=a.smooth,
-                         chunk=a.chunk, threads=a.threads, quiet=a.quiet, progress=a.progress)
+    log = SAMPLE_LOG if a.sample else (a.acc if pair else Path(log))
+    return ReplayOptions(log=log, out=a.out, summary=a.summary, realtime=a.realtime,
+                         gyro=a.gyro if pair else None, smooth=a.smooth, chunk=a.chunk,
+                         threads=a.threads, quiet=a.quiet, progress=a.progress,
+                         **log_options(a))
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m edgehar.runtime") -> int:
-    args = build_parser(prog).parse_args(argv)
-    try:
-        run_replay(options_from_args(args))
-    except EdgeharError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    except Exception as e:  # a bug, not bad input: still one line, and an exit code that says so
-        msg = str(e).splitlines()[0][:160] if str(e) else ""
-        print(f"error: internal error ({type(e).__name__}: {msg}); please report it with the "
-              "command line", file=sys.stderr)
-        return 70
+def replay(a: argparse.Namespace) -> int:
+    """One-log replay from parsed arguments; errors propagate (to ``run_main``)."""
+    if a.out_dir is not None:
+        raise UsageError("--out-dir replays many logs: that is `edgehar replay PATH ... "
+                         "--out-dir DIR` (the full install)")
+    run_replay(options_from_args(a))
     return 0
+
+
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    return run_main(lambda: replay(build_parser(prog).parse_args(argv)))

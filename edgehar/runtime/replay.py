@@ -1,8 +1,10 @@
 """Replay a recorded sensor log through the runtime.
 
 ``predict_log`` turns a log into a stream of ``ReplayBatch``es (the windows each push
-completed, with ground truth where the log carries labels); ``run_replay`` feeds that stream to
-the sinks the options ask for (JSON Lines, timeline, scorer, live line) and builds the summary.
+completed, with ground truth where the log carries labels); ``replay_into`` feeds that stream
+to sinks (the JSON Lines file, scorers, ...): one-log replay and fleet replay both wire a log to
+its sinks through it. ``run_replay`` picks the sinks one-log replay's options ask for and builds
+the summary.
 """
 
 from __future__ import annotations
@@ -20,32 +22,28 @@ from .assets import PRETRAINED, SAMPLE_LOG
 from .engine import ReplayBatch, StreamEngine
 from .errors import EdgeharError
 from .files import atomic_path, write_json
-from .logs import DEFAULT_MAX_GAP_S, LabelVocabulary, LogChunk, open_log
+from .logs import LabelVocabulary, LogChunk, LogSource, open_log
 from .model import Backend, load_model
-from .orientation import DEFAULT_ORIENTATION
+from .options import LogOptions
 from .preprocess import window_labels
 from .progress import ProgressLine
 from .progress import wanted as progress_wanted
 from .sinks import JsonlSink, LiveLine, Scorer, Throughput, Timeline, describe
 
-__all__ = ["PRETRAINED", "SAMPLE_LOG", "ReplayBatch", "ReplayOptions", "predict_log",
-           "run_replay"]
+__all__ = ["PRETRAINED", "SAMPLE_LOG", "LogOptions", "ReplayBatch", "ReplayOptions",
+           "jsonl_file", "open_replayed_log", "predict_log", "replay_into", "run_replay"]
 
 
-@dataclass
-class ReplayOptions:
+@dataclass(kw_only=True)
+class ReplayOptions(LogOptions):
+    """One log: the shared ``LogOptions`` (model, labels, units, gaps, orientation, reader) and
+    what only one-log replay has."""
+
     log: Path
-    model: Path = PRETRAINED
-    labels: Path | None = None
     out: Path | None = None
     summary: Path | None = None
-    backend: str | None = None
     realtime: bool = False
-    acc_units: str = "g"
-    gyro_units: str = "rad/s"
     gyro: Path | None = None     # separate gyroscope CSV (``log`` is then the accelerometer's)
-    max_gap: float = DEFAULT_MAX_GAP_S
-    orientation: str = DEFAULT_ORIENTATION
     smooth: int = 0          # majority vote over the last k windows; 0 = off
     chunk: int = 64          # samples per push: one hop, so latency is per window
     threads: int = 1
@@ -117,15 +115,50 @@ def predict_log(engine: StreamEngine, chunks: Iterable[LogChunk], push: int = 64
                               engine.samples_seen)
 
 
+@contextlib.contextmanager
+def jsonl_file(path: Path, spec) -> Iterator[JsonlSink]:
+    """A JSON Lines sink (DESIGN.md 'Prediction output') whose file appears whole or not at all:
+    written to a temp file, renamed into place when the block ends without an error."""
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        yield JsonlSink(f, spec)
+
+
+def replay_into(engine: StreamEngine, chunks: LogSource, log: Path, sinks: list,
+                push: int = 64, pace: Callable[[int], None] | None = None,
+                after_batch: Callable[[], None] | None = None) -> int:
+    """Feed every prediction batch of a log to every sink, in order; return the windows. A log
+    too short for one window is bad input (raised after the stream ends: a ``jsonl_file``
+    around this call then leaves no file)."""
+    windows = 0
+    for batch in predict_log(engine, chunks, push, pace):
+        for sink in sinks:
+            sink(batch)
+        windows += len(batch)
+        if after_batch is not None:
+            after_batch()
+    if windows == 0:
+        spec = engine.model.spec
+        raise EdgeharError(log, f"too short for one window ({engine.samples_processed} samples "
+                                f"at {spec.sample_rate} Hz, need {spec.window}"
+                                + (" without a gap)" if chunks.quality.gaps else ")"))
+    return windows
+
+
+def open_replayed_log(log: Path, opts: LogOptions, labels: Path | None, model,
+                      gyro: Path | None = None, reader: str | None = None) -> LogSource:
+    """``open_log`` with the shared options, label names mapped to the model's classes."""
+    return open_log(log, opts.acc_units, labels, opts.gyro_units, opts.max_gap, gyro,
+                    LabelVocabulary(model.labels), reader or opts.reader)
+
+
 def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dict:
     if opts.out is not None and Path(opts.out).is_dir():
         raise EdgeharError(opts.out, "--out is a directory; give a file name for the predictions")
-    model = load_model(opts.model, Backend(opts.backend) if opts.backend else None,
+    model = load_model(opts.model or PRETRAINED, Backend(opts.backend) if opts.backend else None,
                        threads=opts.threads)
     spec = model.spec
     engine = StreamEngine(model, opts.orientation)
-    chunks = open_log(opts.log, opts.acc_units, opts.labels, opts.gyro_units, opts.max_gap,
-                      opts.gyro, LabelVocabulary(spec.labels))
+    chunks = open_replayed_log(opts.log, opts, opts.labels, model, opts.gyro)
     throughput, scorer = Throughput(), Scorer(spec.labels, opts.smooth)
     settled_scorer = None
     if engine.orientation is not None:   # accuracy once the orientation estimate has settled
@@ -138,28 +171,23 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
         bar = ProgressLine(f"replay {Path(opts.log).name}", " s of log")
     with contextlib.ExitStack() as stack:
         # Predictions go to a temp file renamed into place only when the whole replay
-        # succeeded; the file (entered last) is closed before the rename.
+        # succeeded (``jsonl_file``).
         if bar is not None:
             stack.callback(bar.close)   # also when the replay stops on an error
+        if live is not None:
+            stack.callback(live.close)
         sinks = [throughput, scorer, settled_scorer, timeline, live]
         if opts.out:
-            f = stack.enter_context(open(stack.enter_context(atomic_path(opts.out)), "w"))
-            sinks.append(JsonlSink(f, spec))
-        sinks = [s for s in sinks if s is not None]
-        for batch in predict_log(engine, chunks, opts.chunk, pace):
-            for sink in sinks:
-                sink(batch)
-            if bar is not None:   # seconds of log, with the share of the file read for the ETA
-                read = chunks.read
-                done = engine.samples_processed / spec.sample_rate
-                share = read.done / read.total if read.total else 0
-                bar.update(done, done / share if share > 0 else None)
-        if live:
-            live.close()
-        if throughput.windows == 0:
-            raise EdgeharError(opts.log, f"too short for one window ({engine.samples_processed} "
-                                         f"samples at {spec.sample_rate} Hz, need {spec.window}"
-                                         + (" without a gap)" if chunks.quality.gaps else ")"))
+            sinks.append(stack.enter_context(jsonl_file(opts.out, spec)))
+
+        def progress() -> None:   # seconds of log, with the share of the file read for the ETA
+            read = chunks.read
+            done = engine.samples_processed / spec.sample_rate
+            share = read.done / read.total if read.total else 0
+            bar.update(done, done / share if share > 0 else None)
+
+        replay_into(engine, chunks, opts.log, [s for s in sinks if s is not None], opts.chunk,
+                    pace, progress if bar is not None else None)
     busy = throughput.busy_s
     stream_s = engine.samples_processed / spec.sample_rate   # gaps left out
     summary = {

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import EdgeharError
 from ..spec import SAMPLE_RATE
 from .chunk import DataQuality, LogChunk, ReadCounter
-from .csvlog import LabelVocabulary, read_csv_log, read_sensor_pair
+from .csvlog import READERS, CsvRows, LabelVocabulary, csv_rows, read_csv_log, read_sensor_pair
 from .hapt import (
     HAPT_NAME,
     hapt_experiment,
@@ -28,8 +28,9 @@ from .hapt import (
 from .resample import DEFAULT_MAX_GAP_S
 from .units import ACC_UNITS, GYRO_UNITS, checked, units_factor
 
-__all__ = ["ACC_UNITS", "DEFAULT_MAX_GAP_S", "GYRO_UNITS", "HAPT_NAME", "DataQuality",
-           "LabelVocabulary", "LogChunk", "LogSource", "check_options", "hapt_experiment",
+__all__ = ["ACC_UNITS", "DEFAULT_MAX_GAP_S", "GYRO_UNITS", "HAPT_NAME", "READERS", "CsvRows",
+           "DataQuality", "LabelVocabulary", "LogChunk", "LogSource", "check_options",
+           "csv_rows", "hapt_experiment",
            "labels_for", "open_log", "read_csv_log", "read_hapt_labels", "read_hapt_log",
            "read_label_segments", "read_sensor_pair"]
 
@@ -59,11 +60,12 @@ def check_options(acc_units: str, gyro_units: str, max_gap: float, acc_path=None
 
 def open_log(path: Path, acc_units: str = "g", labels_path: Path | None = None,
              gyro_units: str = "rad/s", max_gap: float = DEFAULT_MAX_GAP_S,
-             gyro_path: Path | None = None, vocab: LabelVocabulary | None = None) -> LogSource:
+             gyro_path: Path | None = None, vocab: LabelVocabulary | None = None,
+             reader: str = "auto") -> LogSource:
     """Pick the reader: HAPT acc_expXX_userYY.txt by its name, separate acc + gyro CSVs when
     ``gyro_path`` is given, else one CSV. Units are checked on the first 30 s. A CSV's label
     names map to ids through ``vocab`` (default: the built-in six activities); HAPT labels.txt
-    carries ids (1-12, the HAPT names)."""
+    carries ids (1-12, the HAPT names). ``reader`` picks a CSV's row parser (``READERS``)."""
     path = Path(path)
     for p, what in ((path, "log file"), (gyro_path, "gyroscope file")):
         if p is not None and not Path(p).is_file():
@@ -76,7 +78,7 @@ def open_log(path: Path, acc_units: str = "g", labels_path: Path | None = None,
         if labels_path is not None:
             raise EdgeharError(labels_path, "--labels applies to HAPT logs")
         chunks = read_sensor_pair(path, Path(gyro_path), acc_units, gyro_units, max_gap, quality,
-                                  vocab=vocab, counter=counter)
+                                  vocab=vocab, counter=counter, reader=reader)
     elif HAPT_NAME.search(path.name):
         if {acc_units, gyro_units} - {"g", "rad/s", "auto"}:
             raise EdgeharError(path, "HAPT raw files are in g and rad/s; --acc-units and "
@@ -93,7 +95,7 @@ def open_log(path: Path, acc_units: str = "g", labels_path: Path | None = None,
             raise EdgeharError(labels_path, "--labels applies to HAPT logs; a CSV log carries a "
                                             "'label' column instead")
         chunks = read_csv_log(path, acc_units, gyro_units, max_gap, quality, vocab=vocab,
-                              counter=counter)
+                              counter=counter, reader=reader)
     if vocab is not None:
         quality.unknown_labels = vocab.unknown    # filled while reading
     return LogSource(checked(chunks, quality, acc_units, gyro_units, path), quality, counter)

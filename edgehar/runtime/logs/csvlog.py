@@ -28,8 +28,10 @@ SENSOR_COLUMNS = ("ax", "ay", "az", "gx", "gy", "gz")
 AXIS_COLUMNS = ("x", "y", "z")
 
 UNLABELLED = ("", "-1", "NONE", "UNKNOWN")
-# Files from this size on are parsed by pyarrow when it is installed (the fleet extra); below
-# it, importing pyarrow (~0.25 s) would cost more than it saves. Fleet workers set 32 KB.
+# Which parser reads a CSV log's rows (``csv_rows``): "arrow", pyarrow's C++ reader when it is
+# installed (the fleet extra); "text", the careful parser; "auto", pyarrow from 2 MB on, below
+# which importing it (~0.25 s) would cost more than it saves.
+READERS = ("auto", "arrow", "text")
 ARROW_MIN_BYTES = 1 << 21
 ARROW_BLOCK_BYTES = 1 << 22
 
@@ -86,8 +88,23 @@ class LabelVocabulary:
         return out
 
 
-class _CsvRows:
-    """A CSV file's numeric columns (time first), parsed chunk by chunk with line numbers."""
+def csv_rows(path: Path, need: tuple[str, ...], reader: str = "auto",
+             chunk_rows: int = CHUNK_ROWS, vocab: LabelVocabulary | None = None,
+             counter=None) -> CsvRows:
+    """The rows of a CSV log through the parser ``reader`` picks (``READERS``)."""
+    if reader not in READERS:
+        raise EdgeharError(None, f"reader must be one of {', '.join(READERS)}, got {reader!r}")
+    path = Path(path)
+    arrow = reader == "arrow" or (reader == "auto" and path.is_file()
+                                  and path.stat().st_size >= ARROW_MIN_BYTES)
+    arrow = arrow and _arrow_csv() is not None
+    return (ArrowCsvRows if arrow else CsvRows)(path, need, chunk_rows, vocab, counter)
+
+
+class CsvRows:
+    """A CSV file's numeric columns (time first), parsed chunk by chunk with line numbers by the
+    careful text parser: iterating yields (t seconds from the first row, values (+ label id
+    last), first line number); a bad row ends in an EdgeharError naming its line."""
 
     def __init__(self, path: Path, need: tuple[str, ...], chunk_rows: int = CHUNK_ROWS,
                  vocab: LabelVocabulary | None = None, counter=None):
@@ -122,42 +139,21 @@ class _CsvRows:
         self.label_col = header.index("label") if "label" in header else None
         self.chunk_rows = chunk_rows
         self.t_origin: float | None = None
-        self._arrow_read_all = False
-        self._arrow_offset = 0        # bytes of the file the fast path has handed on
-        self._counted_before = 0
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
-        """(t seconds from the first row, values (+ label id last), first line number)."""
-        line = 2
         with self.f:
-            if self.path.stat().st_size >= ARROW_MIN_BYTES and _arrow_csv() is not None:
-                # pyarrow's C++ reader parses well-formed rows 7x faster; at the first block it
-                # cannot take (a bad row, a NaN, an empty line) the careful parser below takes
-                # over from that block's first line and names the problem
-                for data, n in self._arrow_blocks():
-                    yield self._timed(data, line)
-                    line += n
-                if self._arrow_read_all:
-                    if line == 2:
-                        raise EdgeharError(self.path, "no data rows after the header")
-                    return
-                self.f.seek(0)
-                try:
-                    self.f.readline()
-                    for _ in itertools.islice(self.f, line - 2):
-                        pass
-                except UnicodeDecodeError:
-                    raise EdgeharError(self.path, f"not a text log (bytes that are not UTF-8 "
-                                                  f"text before line {line})") from None
-                if self.counter is not None:   # the careful parser counts from here on
-                    self.counter.done = self._counted_before + self._arrow_offset
-            for lines in chunks_of(self.f, self.chunk_rows, self.path, line, self.counter):
-                data, error = self._parse_upto_error(lines, line)
-                yield self._timed(data, line)
-                if error is not None:
-                    raise error
-                line += len(lines)
-        if line == 2:
+            yield from self._text_rows(2)
+
+    def _text_rows(self, line: int) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        """The rows from ``line`` on (the file positioned there)."""
+        first = line
+        for lines in chunks_of(self.f, self.chunk_rows, self.path, line, self.counter):
+            data, error = self._parse_upto_error(lines, line)
+            yield self._timed(data, line)
+            if error is not None:
+                raise error
+            line += len(lines)
+        if line == first == 2:
             raise EdgeharError(self.path, "no data rows after the header")
 
     def _timed(self, data: np.ndarray, line: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -166,6 +162,84 @@ class _CsvRows:
         with np.errstate(all="ignore"):   # absurd times become inf: refused downstream
             t = (data[:, 0] - self.t_origin) * self.time_scale
         return t, data[:, 1:], line
+
+    def _parse_upto_error(self, lines: list[str], line: int
+                          ) -> tuple[np.ndarray, EdgeharError | None]:
+        """``_parse``; for a chunk with a bad row, the rows before it and the row's error. The
+        stream takes those rows first and so meets an earlier problem (time running backwards)
+        first, as on the pyarrow path, whose blocks end where a bad row begins: both name the
+        first bad line of the file."""
+        try:
+            return self._parse(lines, line), None
+        except EdgeharError as e:
+            head = e.line - line if e.line is not None else 0
+            if not 0 < head < len(lines):
+                raise
+            try:
+                return self._parse(lines[:head], line), e
+            except EdgeharError:
+                raise e from None
+
+    def _parse(self, lines: list[str], line: int) -> np.ndarray:
+        width = len(self.header)
+        if self.trailing_comma:
+            lines = [ln.rstrip("\r\n").removesuffix(",") + "\n" for ln in lines]
+        if self.label_col is None:
+            return parse_rows(lines, self.path, line, width, ",")[:, self.cols]
+        if self.label_col == width - 1:
+            # label last: peel it off each line, parse the numbers in one go
+            parts = [ln.rstrip("\r\n").rpartition(",") for ln in lines]
+            if any(not p[1] for p in parts):
+                i = next(i for i, p in enumerate(parts) if not p[1])
+                raise EdgeharError(self.path, f"line {line + i}: expected {width} columns",
+                                   line + i)
+            labels = self.vocab([p[2] for p in parts], self.path, line)
+            data = parse_rows([p[0] + "\n" for p in parts], self.path, line, width - 1, ",")
+            return np.concatenate([data[:, self.cols], labels[:, None]], 1)
+        split = [ln.rstrip("\r\n").split(",") for ln in lines]
+        bad = [i for i, r in enumerate(split) if len(r) != width]
+        if bad:
+            raise EdgeharError(self.path, f"line {line + bad[0]}: expected {width} columns, "
+                                          f"found {len(split[bad[0]])}", line + bad[0])
+        labels = self.vocab([r[self.label_col] for r in split], self.path, line)
+        data = parse_rows([",".join(r[c] for c in self.cols) for r in split], self.path, line,
+                          len(self.cols), ",")
+        return np.concatenate([data, labels[:, None]], 1)
+
+
+
+class ArrowCsvRows(CsvRows):
+    """The same rows parsed by pyarrow's C++ reader, 7x faster on well-formed rows; at the first
+    block it cannot take (a bad row, a NaN, an empty line) the careful parser takes over from
+    that block's first line and names the problem, so both name the same first bad line."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._arrow_read_all = False
+        self._arrow_offset = 0        # bytes of the file the fast path has handed on
+        self._counted_before = 0
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        line = 2
+        with self.f:
+            for data, n in self._arrow_blocks():
+                yield self._timed(data, line)
+                line += n
+            if self._arrow_read_all:
+                if line == 2:
+                    raise EdgeharError(self.path, "no data rows after the header")
+                return
+            self.f.seek(0)
+            try:
+                self.f.readline()
+                for _ in itertools.islice(self.f, line - 2):
+                    pass
+            except UnicodeDecodeError:
+                raise EdgeharError(self.path, f"not a text log (bytes that are not UTF-8 "
+                                              f"text before line {line})") from None
+            if self.counter is not None:   # the careful parser counts from here on
+                self.counter.done = self._counted_before + self._arrow_offset
+            yield from self._text_rows(line)
 
     def _arrow_blocks(self) -> Iterator[tuple[np.ndarray, int]]:
         """(rows as the careful parser returns them, row count) per ~4 MB of whole lines;
@@ -245,49 +319,6 @@ class _CsvRows:
                 line += lines
                 self._arrow_offset += len(data)
 
-    def _parse_upto_error(self, lines: list[str], line: int
-                          ) -> tuple[np.ndarray, EdgeharError | None]:
-        """``_parse``; for a chunk with a bad row, the rows before it and the row's error. The
-        stream takes those rows first and so meets an earlier problem (time running backwards)
-        first, as on the pyarrow path, whose blocks end where a bad row begins: both name the
-        first bad line of the file."""
-        try:
-            return self._parse(lines, line), None
-        except EdgeharError as e:
-            head = e.line - line if e.line is not None else 0
-            if not 0 < head < len(lines):
-                raise
-            try:
-                return self._parse(lines[:head], line), e
-            except EdgeharError:
-                raise e from None
-
-    def _parse(self, lines: list[str], line: int) -> np.ndarray:
-        width = len(self.header)
-        if self.trailing_comma:
-            lines = [ln.rstrip("\r\n").removesuffix(",") + "\n" for ln in lines]
-        if self.label_col is None:
-            return parse_rows(lines, self.path, line, width, ",")[:, self.cols]
-        if self.label_col == width - 1:
-            # label last: peel it off each line, parse the numbers in one go
-            parts = [ln.rstrip("\r\n").rpartition(",") for ln in lines]
-            if any(not p[1] for p in parts):
-                i = next(i for i, p in enumerate(parts) if not p[1])
-                raise EdgeharError(self.path, f"line {line + i}: expected {width} columns",
-                                   line + i)
-            labels = self.vocab([p[2] for p in parts], self.path, line)
-            data = parse_rows([p[0] + "\n" for p in parts], self.path, line, width - 1, ",")
-            return np.concatenate([data[:, self.cols], labels[:, None]], 1)
-        split = [ln.rstrip("\r\n").split(",") for ln in lines]
-        bad = [i for i, r in enumerate(split) if len(r) != width]
-        if bad:
-            raise EdgeharError(self.path, f"line {line + bad[0]}: expected {width} columns, "
-                                          f"found {len(split[bad[0]])}", line + bad[0])
-        labels = self.vocab([r[self.label_col] for r in split], self.path, line)
-        data = parse_rows([",".join(r[c] for c in self.cols) for r in split], self.path, line,
-                          len(self.cols), ",")
-        return np.concatenate([data, labels[:, None]], 1)
-
 
 def _arrow_csv():
     """(pyarrow, pyarrow.csv) when installed (the ``fleet`` extra), else None."""
@@ -311,13 +342,13 @@ def _labels_of(chunk: LogChunk, values: np.ndarray) -> None:
 def read_csv_log(path: Path, acc_units: str = "g", gyro_units: str = "rad/s",
                  max_gap: float = DEFAULT_MAX_GAP_S, quality: DataQuality | None = None,
                  chunk_rows: int = CHUNK_ROWS, vocab: LabelVocabulary | None = None,
-                 counter=None) -> Iterator[LogChunk]:
+                 counter=None, reader: str = "auto") -> Iterator[LogChunk]:
     """One CSV with a time column, ax..gz and an optional label column."""
     path = Path(path)
     acc_k = units_factor(ACC_UNITS, acc_units, "accelerometer", path)
     gyro_k = units_factor(GYRO_UNITS, gyro_units, "gyroscope", path)
     quality = quality if quality is not None else DataQuality()
-    rows = _CsvRows(path, SENSOR_COLUMNS, chunk_rows, vocab, counter)
+    rows = csv_rows(path, SENSOR_COLUMNS, reader, chunk_rows, vocab, counter)
     stream = TimedStream(path, quality, max_gap)
     grid = GridAligner([stream], quality)
     has_labels = rows.label_col is not None
@@ -337,15 +368,16 @@ def read_csv_log(path: Path, acc_units: str = "g", gyro_units: str = "rad/s",
 def read_sensor_pair(acc_path: Path, gyro_path: Path, acc_units: str = "g",
                      gyro_units: str = "rad/s", max_gap: float = DEFAULT_MAX_GAP_S,
                      quality: DataQuality | None = None, chunk_rows: int = CHUNK_ROWS,
-                     vocab: LabelVocabulary | None = None, counter=None) -> Iterator[LogChunk]:
+                     vocab: LabelVocabulary | None = None, counter=None,
+                     reader: str = "auto") -> Iterator[LogChunk]:
     """Separate accelerometer and gyroscope CSVs (time column + x,y,z each; the accelerometer's
     may carry a ``label`` column), aligned onto one 50 Hz grid where both have data. The file
     that is behind in time is read next, so memory stays bounded by one chunk of each."""
     acc_k = units_factor(ACC_UNITS, acc_units, "accelerometer", acc_path)
     gyro_k = units_factor(GYRO_UNITS, gyro_units, "gyroscope", gyro_path)
     quality = quality if quality is not None else DataQuality()
-    readers = [_CsvRows(acc_path, AXIS_COLUMNS, chunk_rows, vocab, counter)]
-    readers.append(_CsvRows(gyro_path, AXIS_COLUMNS, chunk_rows))
+    readers = [csv_rows(acc_path, AXIS_COLUMNS, reader, chunk_rows, vocab, counter),
+               csv_rows(gyro_path, AXIS_COLUMNS, reader, chunk_rows)]
     streams = [TimedStream(Path(p), quality, max_gap) for p in (acc_path, gyro_path)]
     grid = GridAligner(streams, quality)
     iters = [iter(r) for r in readers]

@@ -1,0 +1,62 @@
+"""What every way of replaying logs shares (one log, a fleet, and the coming live ``stream``):
+the model, how to read a log, and where its labels are. Declared once, as one record and one
+function that adds its options to an argparse parser (the runtime stays click-free)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .backends import Backend
+from .logs import ACC_UNITS, DEFAULT_MAX_GAP_S, GYRO_UNITS, READERS
+from .orientation import DEFAULT_ORIENTATION, MODES
+
+
+@dataclass(kw_only=True)
+class LogOptions:
+    """Extended, not copied: ``ReplayOptions`` and ``FleetOptions`` add their own fields to it
+    (keyword-only, so a record is always built by name)."""
+
+    model: Path | None = None        # bundle dir, .tflite or .onnx; None: the shipped bundle
+    labels: Path | None = None       # HAPT labels.txt, to score the replay
+    backend: str | None = None       # None: the bundle's own choice
+    acc_units: str = "g"
+    gyro_units: str = "rad/s"
+    max_gap: float = DEFAULT_MAX_GAP_S
+    orientation: str = DEFAULT_ORIENTATION
+    reader: str = "auto"             # CSV rows: "auto", "arrow" or "text" (logs.READERS)
+
+    def log_options(self) -> LogOptions:
+        """Just the shared fields (of a ReplayOptions or FleetOptions)."""
+        return LogOptions(**{f.name: getattr(self, f.name) for f in fields(LogOptions)})
+
+
+def add_log_options(p: argparse.ArgumentParser, labels_help: str = "HAPT labels.txt, to score "
+                                                                    "the replay") -> None:
+    """The options of ``LogOptions`` on a parser; ``log_options(args)`` reads them back."""
+    g = p.add_argument_group("model and log")
+    g.add_argument("--model", type=Path,
+                   help="bundle dir, .tflite or .onnx (default: the shipped pretrained bundle)")
+    g.add_argument("--labels", type=Path, help=labels_help)
+    g.add_argument("--backend", choices=[b.value for b in Backend],
+                   help="inference library (default: the bundle's own)")
+    g.add_argument("--acc-units", default="g", choices=sorted(ACC_UNITS),
+                   help="accelerometer units of a CSV log")
+    g.add_argument("--gyro-units", default="rad/s", choices=sorted(GYRO_UNITS),
+                   help="gyroscope units of a CSV log")
+    g.add_argument("--max-gap", type=float, default=DEFAULT_MAX_GAP_S,
+                   help="seconds without data that split the stream (shorter gaps are "
+                        "interpolated)")
+    g.add_argument("--orientation", choices=MODES, default=DEFAULT_ORIENTATION,
+                   help="auto: estimate the phone's orientation from the stream and rotate it "
+                        "into the training frame")
+    g.add_argument("--reader", choices=READERS, default="auto",
+                   help="CSV parser: pyarrow's (arrow, when installed), the careful text parser "
+                        "(text), or pyarrow for large files only (auto)")
+
+
+def log_options(a: argparse.Namespace) -> dict:
+    """The parsed ``add_log_options`` values, as keywords of a LogOptions (or a record that
+    extends it)."""
+    return {f.name: getattr(a, f.name) for f in fields(LogOptions)}
