@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 rm -rf .ci-rt && python3 -m venv .ci-rt
 .ci-rt/bin/pip install --quiet ".[runtime]" pytest
 if .ci-rt/bin/python -c "import torch" 2>/dev/null; then echo "torch leaked into the runtime install"; exit 1; fi
+# `edgehar` there (no click): one line naming the extra to install, exit 2, no traceback
+rc=0; msg=$(.ci-rt/bin/edgehar replay --help 2>&1) || rc=$?
+if [ "$rc" -ne 2 ] || [ "$(printf '%s\n' "$msg" | wc -l)" -ne 1 ] || ! grep -q 'edgehar\[train\]' <<<"$msg"; then
+  echo "edgehar without click: expected one line naming the extra and exit 2, got $rc: $msg"; exit 1
+fi
 work=$(mktemp -d)
 # A HAPT raw pair (test subject 2) cut from the shipped sample CSV, in the official layout.
 .ci-rt/bin/python - "$work" <<'PY'
