@@ -32,13 +32,14 @@ class LogOptions:
         return LogOptions(**{f.name: getattr(self, f.name) for f in fields(LogOptions)})
 
 
-def add_log_options(p: argparse.ArgumentParser, labels_help: str = "HAPT labels.txt, to score "
-                                                                    "the replay") -> None:
+def add_log_options(p: argparse.ArgumentParser) -> None:
     """The options of ``LogOptions`` on a parser; ``log_options(args)`` reads them back."""
     g = p.add_argument_group("model and log")
     g.add_argument("--model", type=Path,
                    help="bundle dir, .tflite or .onnx (default: the shipped pretrained bundle)")
-    g.add_argument("--labels", type=Path, help=labels_help)
+    g.add_argument("--labels", type=Path,
+                   help="HAPT labels.txt, to score a HAPT log (a fleet also finds the labels.txt "
+                        "beside each HAPT log; a CSV log carries a label column)")
     g.add_argument("--backend", choices=[b.value for b in Backend],
                    help="inference library (default: the bundle's own)")
     g.add_argument("--acc-units", default="g", choices=sorted(ACC_UNITS),
