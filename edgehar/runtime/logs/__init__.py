@@ -16,7 +16,16 @@ import numpy as np
 from ..errors import EdgeharError
 from ..spec import SAMPLE_RATE
 from .chunk import DataQuality, LogChunk, ReadCounter
-from .csvlog import READERS, CsvRows, LabelVocabulary, csv_rows, read_csv_log, read_sensor_pair
+from .csvlog import (
+    READERS,
+    ArrowCsvRows,
+    CsvRows,
+    LabelVocabulary,
+    check_reader,
+    csv_rows,
+    read_csv_log,
+    read_sensor_pair,
+)
 from .hapt import (
     HAPT_NAME,
     hapt_experiment,
@@ -28,11 +37,11 @@ from .hapt import (
 from .resample import DEFAULT_MAX_GAP_S
 from .units import ACC_UNITS, GYRO_UNITS, checked, units_factor
 
-__all__ = ["ACC_UNITS", "DEFAULT_MAX_GAP_S", "GYRO_UNITS", "HAPT_NAME", "READERS", "CsvRows",
-           "DataQuality", "LabelVocabulary", "LogChunk", "LogSource", "check_options",
-           "csv_rows", "hapt_experiment",
-           "labels_for", "open_log", "read_csv_log", "read_hapt_labels", "read_hapt_log",
-           "read_label_segments", "read_sensor_pair"]
+__all__ = ["ACC_UNITS", "DEFAULT_MAX_GAP_S", "GYRO_UNITS", "HAPT_NAME", "READERS",
+           "ArrowCsvRows", "CsvRows", "DataQuality", "LabelVocabulary", "LogChunk", "LogSource",
+           "check_options", "csv_rows", "hapt_experiment", "labels_for", "open_log",
+           "read_csv_log", "read_hapt_labels", "read_hapt_log", "read_label_segments",
+           "read_sensor_pair"]
 
 
 @dataclass
@@ -48,7 +57,7 @@ class LogSource:
 
 
 def check_options(acc_units: str, gyro_units: str, max_gap: float, acc_path=None,
-                  gyro_path=None) -> None:
+                  gyro_path=None, reader: str = "auto") -> None:
     """The options every reader takes, checked before a file is read (a fleet checks them
     once for all its logs)."""
     units_factor(ACC_UNITS, acc_units, "accelerometer", acc_path)
@@ -56,6 +65,7 @@ def check_options(acc_units: str, gyro_units: str, max_gap: float, acc_path=None
     if not max_gap >= 2 / SAMPLE_RATE:   # also refuses NaN
         raise EdgeharError(None, f"--max-gap must be at least {2 / SAMPLE_RATE:g} s (two "
                                  f"{SAMPLE_RATE} Hz samples), got {max_gap}")
+    check_reader(reader)
 
 
 def open_log(path: Path, acc_units: str = "g", labels_path: Path | None = None,
@@ -71,7 +81,7 @@ def open_log(path: Path, acc_units: str = "g", labels_path: Path | None = None,
         if p is not None and not Path(p).is_file():
             raise EdgeharError(p, f"{what} not found" if not Path(p).is_dir()
                                   else f"is a directory, not a {what}")
-    check_options(acc_units, gyro_units, max_gap, path, gyro_path or path)
+    check_options(acc_units, gyro_units, max_gap, path, gyro_path or path, reader)
     quality = DataQuality()
     counter = ReadCounter(total=path.stat().st_size)
     if gyro_path is not None:

@@ -91,14 +91,20 @@ class LabelVocabulary:
 def csv_rows(path: Path, need: tuple[str, ...], reader: str = "auto",
              chunk_rows: int = CHUNK_ROWS, vocab: LabelVocabulary | None = None,
              counter=None) -> CsvRows:
-    """The rows of a CSV log through the parser ``reader`` picks (``READERS``)."""
-    if reader not in READERS:
-        raise EdgeharError(None, f"reader must be one of {', '.join(READERS)}, got {reader!r}")
+    """The rows of a CSV log, read by the parser ``reader`` picks (``READERS``): the careful text
+    parser (``CsvRows``) or pyarrow's (``ArrowCsvRows``). Both yield the same rows and name the
+    same first bad line."""
+    check_reader(reader)
     path = Path(path)
     arrow = reader == "arrow" or (reader == "auto" and path.is_file()
                                   and path.stat().st_size >= ARROW_MIN_BYTES)
     arrow = arrow and _arrow_csv() is not None
     return (ArrowCsvRows if arrow else CsvRows)(path, need, chunk_rows, vocab, counter)
+
+
+def check_reader(reader: str) -> None:
+    if reader not in READERS:
+        raise EdgeharError(None, f"--reader must be one of {', '.join(READERS)}, got {reader!r}")
 
 
 class CsvRows:
