@@ -12,6 +12,7 @@ pytest.importorskip("click")
 from click.testing import CliRunner  # noqa: E402
 
 from edgehar.cli import main  # noqa: E402
+from edgehar.runtime.run_config import RunConfig  # noqa: E402
 from edgehar.runtime.spec import LABELS  # noqa: E402
 
 RENAME = {1: "walk", 2: "walk", 3: "walk", 4: "sit", 5: "stand", 6: "lie"}
@@ -113,9 +114,9 @@ def test_a_renamed_label_set_trains_exports_replays_and_fine_tunes(own_dir, tmp_
     r = _run("train", "--model", "resnext1d_tiny", "--epochs", "2", "--source", own_dir,
              "--test-subjects", "2,9", "--val-subjects", "3", "--out", run)
     assert r.exit_code == 0, r.output
-    cfg = json.loads((run / "config.json").read_text())
-    assert cfg["window_spec"]["labels"] == ["lie", "sit", "stand", "walk"]
-    assert cfg["data"]["spec"]["test_subjects"] == [2, 9]
+    cfg = RunConfig.read(run)
+    assert cfg.labels == ("lie", "sit", "stand", "walk")
+    assert cfg.data.test_subjects == (2, 9)
     r = _run("export", run, "--out", bundle, "--int8", "--max-drop", "100", "--calib-windows", "64",
              "--formats", "tflite")
     assert r.exit_code == 0, r.output
@@ -141,8 +142,8 @@ def test_a_renamed_label_set_trains_exports_replays_and_fine_tunes(own_dir, tmp_
     r = _run("train", "--init", run, "--epochs", "1", "--freeze", "stem", "--source", own_dir,
              "--test-subjects", "2,9", "--val-subjects", "3", "--classes", "walk,sit", "--out", ft)
     assert r.exit_code == 0, r.output
-    cfg = json.loads((ft / "config.json").read_text())
-    assert cfg["fine_tune"]["head"] == "new" and cfg["window_spec"]["labels"] == ["walk", "sit"]
+    cfg = RunConfig.read(ft)
+    assert cfg.fine_tune.head == "new" and cfg.labels == ("walk", "sit")
     import torch
 
     a = torch.load(run / "weights.pt", weights_only=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..runtime.errors import EdgeharError
+from ..runtime.spec import WINDOW
 
 _MODELS: dict[str, Callable] = {}
 DEFAULT_MODEL = "resnext1d_small"
@@ -23,7 +24,7 @@ DEFAULT_MODEL = "resnext1d_small"
 class ModelIO:
     """What every model takes and gives: (batch, window, channels) -> (batch, classes)."""
 
-    window: int = 128
+    window: int = WINDOW
     channels: int = 9
     classes: int = 6
 
