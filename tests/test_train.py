@@ -26,6 +26,14 @@ def test_registry_rejects_duplicates_and_unknown_names():
         create_model("nope")
 
 
+def test_the_registry_default_shape_is_the_default_window_contract():
+    from edgehar.runtime.spec import WindowSpec
+    from edgehar.train.registry import ModelIO
+
+    spec = WindowSpec()
+    assert ModelIO() == ModelIO(spec.window, len(spec.channels), len(spec.labels))
+
+
 def test_variants_shapes_and_sizes():
     names = list_models()
     assert {"resnext1d_tiny", "resnext1d_small", "resnext2d_seed"} <= set(names)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -224,9 +223,10 @@ class RunConfig:
 
     @classmethod
     def read(cls, run_dir: str | os.PathLike[str]) -> RunConfig:
-        path = Path(run_dir) / RUN_CONFIG
+        path = os.path.join(run_dir, RUN_CONFIG)
         try:
-            d = json.loads(path.read_text(encoding="utf-8"))
+            with open(path, encoding="utf-8") as f:
+                d = json.load(f)
         except FileNotFoundError:
             raise EdgeharError(run_dir, f"not a training run ({RUN_CONFIG} missing)") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -236,7 +236,7 @@ class RunConfig:
     def write(self, run_dir: str | os.PathLike[str]) -> None:
         from .files import write_json
 
-        write_json(Path(run_dir) / RUN_CONFIG, self.to_dict())
+        write_json(os.path.join(run_dir, RUN_CONFIG), self.to_dict())
 
 
 def _data_of_schema_1(d: dict) -> tuple[DataSpec, dict]:

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..runtime.errors import EdgeharError
-from ..runtime.spec import WINDOW
 
 _MODELS: dict[str, Callable] = {}
 DEFAULT_MODEL = "resnext1d_small"
@@ -22,9 +21,11 @@ DEFAULT_MODEL = "resnext1d_small"
 
 @dataclass(frozen=True)
 class ModelIO:
-    """What every model takes and gives: (batch, window, channels) -> (batch, classes)."""
+    """What every model takes and gives: (batch, window, channels) -> (batch, classes).
+    Training passes its data spec's; the defaults (for ``create_model(name)`` alone) are the
+    runtime's default WindowSpec, written out because the registry imports nothing."""
 
-    window: int = WINDOW
+    window: int = 128
     channels: int = 9
     classes: int = 6
 
