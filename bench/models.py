@@ -26,16 +26,14 @@ def seeds_of(spec: str) -> list[int]:
     return list(range(int(lo), int(hi or lo) + 1))
 
 
-def recipe_differences(saved: dict, cfg) -> list[str]:
-    """The TrainConfig fields (data aside) where a saved run's recipe is not ``cfg``; a field the
-    run predates counts as its default then."""
-    from dataclasses import asdict, fields
+def recipe_differences(saved, cfg) -> list[str]:
+    """The TrainConfig fields (data aside) where a saved run's recipe (``TrainConfig.from_run``;
+    a field the run predates counts as its default) is not ``cfg``."""
+    from dataclasses import fields
 
-    want = json.loads(json.dumps(asdict(cfg)))
-    default = json.loads(json.dumps(asdict(type(cfg)())))
-    return [f"{f.name}: {saved.get(f.name, default[f.name])!r} != {want[f.name]!r}"
-            for f in fields(cfg) if f.name != "data"
-            and saved.get(f.name, default[f.name]) != want[f.name]]
+    differ = [f.name for f in fields(cfg)
+              if f.name != "data" and getattr(saved, f.name) != getattr(cfg, f.name)]
+    return [f"{n}: {getattr(saved, n)!r} != {getattr(cfg, n)!r}" for n in differ]
 
 
 def model_of(spec: str) -> tuple[str, dict]:
@@ -56,7 +54,7 @@ def one(model: str, seed: int, runs: Path, epochs: int | None = None) -> dict:
     from edgehar.export.bundle import ExportFailed, ExportOptions, export_bundle
     from edgehar.runtime.manifest import MANIFEST, read_manifest
     from edgehar.runtime.run_config import RunConfig
-    from edgehar.train.trainer import default_recipe, train
+    from edgehar.train.trainer import TrainConfig, default_recipe, train
 
     base = default_recipe()
     name, kwargs = model_of(model)
@@ -70,7 +68,7 @@ def one(model: str, seed: int, runs: Path, epochs: int | None = None) -> dict:
         print(f"[{model} seed {seed}] trained in {time.perf_counter() - t0:.0f} s", flush=True)
     metrics = json.loads((run / "metrics.json").read_text())
     config = RunConfig.read(run)
-    differs = recipe_differences(config.recipe or {}, cfg)
+    differs = recipe_differences(TrainConfig.from_run(config), cfg)
     if differs:
         raise SystemExit(f"{run} was trained with another recipe ({', '.join(differs)}): move "
                          f"it away to train it afresh")
