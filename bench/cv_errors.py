@@ -28,9 +28,8 @@ from edgehar.train.trainer import TrainConfig
 def held_out(models: Path, pool) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """(subject, logits, labels) of every fold model on each subject it held out."""
     for run in sorted(models.glob("fold*")):
-        held = json.loads((run / "config.json").read_text())["cv_fold"]["held_out"]
-        model, norm, _ = load_run(run)
-        for s in held:
+        model, norm, config = load_run(run)
+        for s in config.cv_fold.held_out:
             va = subset(pool, pool.subject == s)
             yield s, predict_logits(model, norm.apply(va.x)), va.y
 

@@ -46,7 +46,7 @@ def main() -> None:
 
     model, norm, config = load_run(args.model)
     model, norm = unfold_input_clips(model, norm)
-    splits = dataset_of_run(config).splits
+    splits = dataset_of_run(config.data).splits
     val, train = splits["val"], splits["train"]
     x_val, x_train = norm.apply(val.x), norm.apply(train.x)
     calib = CalibrationSet.draw(x_train, train.y, 512, 0)
@@ -61,7 +61,7 @@ def main() -> None:
     one = np.full(x_val.shape[-1], absmax)
     out["input_only"]["one scale, all channels"] = 100 * (base - acc(predict_logits(
         model, fake_quantize(x_val, one))))
-    for c, name in enumerate(config["window_spec"]["channels"]):
+    for c, name in enumerate(config.spec.channels):
         x = x_val.copy()
         x[..., c] = fake_quantize(x[..., c:c + 1], one[c:c + 1])[..., 0]
         out["input_only"][f"one scale, only {name}"] = 100 * (base - acc(predict_logits(model, x)))

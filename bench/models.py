@@ -26,16 +26,14 @@ def seeds_of(spec: str) -> list[int]:
     return list(range(int(lo), int(hi or lo) + 1))
 
 
-def recipe_differences(saved: dict, cfg) -> list[str]:
-    """The TrainConfig fields (data aside) where a saved run's recipe is not ``cfg``; a field the
-    run predates counts as its default then."""
-    from dataclasses import asdict, fields
+def recipe_differences(saved, cfg) -> list[str]:
+    """The TrainConfig fields (data aside) where a saved run's recipe (``TrainConfig.from_run``;
+    a field the run predates counts as its default) is not ``cfg``."""
+    from dataclasses import fields
 
-    want = json.loads(json.dumps(asdict(cfg)))
-    default = json.loads(json.dumps(asdict(type(cfg)())))
-    return [f"{f.name}: {saved.get(f.name, default[f.name])!r} != {want[f.name]!r}"
-            for f in fields(cfg) if f.name != "data"
-            and saved.get(f.name, default[f.name]) != want[f.name]]
+    differ = [f.name for f in fields(cfg)
+              if f.name != "data" and getattr(saved, f.name) != getattr(cfg, f.name)]
+    return [f"{n}: {getattr(saved, n)!r} != {getattr(cfg, n)!r}" for n in differ]
 
 
 def model_of(spec: str) -> tuple[str, dict]:
@@ -54,7 +52,9 @@ def model_of(spec: str) -> tuple[str, dict]:
 
 def one(model: str, seed: int, runs: Path, epochs: int | None = None) -> dict:
     from edgehar.export.bundle import ExportFailed, ExportOptions, export_bundle
-    from edgehar.train.trainer import default_recipe, train
+    from edgehar.runtime.manifest import MANIFEST, read_manifest
+    from edgehar.runtime.run_config import RunConfig
+    from edgehar.train.trainer import TrainConfig, default_recipe, train
 
     base = default_recipe()
     name, kwargs = model_of(model)
@@ -67,32 +67,33 @@ def one(model: str, seed: int, runs: Path, epochs: int | None = None) -> dict:
         train(cfg, run, progress=False)
         print(f"[{model} seed {seed}] trained in {time.perf_counter() - t0:.0f} s", flush=True)
     metrics = json.loads((run / "metrics.json").read_text())
-    config = json.loads((run / "config.json").read_text())
-    differs = recipe_differences(config["train"], cfg)
+    config = RunConfig.read(run)
+    differs = recipe_differences(TrainConfig.from_run(config), cfg)
     if differs:
         raise SystemExit(f"{run} was trained with another recipe ({', '.join(differs)}): move "
                          f"it away to train it afresh")
     row = {"model": model, "seed": seed, "accuracy": metrics["accuracy"],
            "macro_f1": metrics["macro_f1"], "params": metrics["params"], "macs": metrics["macs"],
-           "torch_ms": metrics["latency_ms"]["p50"], "train_seconds": config["train_seconds"],
-           "epochs": config["train"]["epochs"]}
-    manifest = bundle / "manifest.json"
-    if not (manifest.is_file() and json.loads(manifest.read_text()).get("complete")):
+           "torch_ms": metrics["latency_ms"]["p50"], "train_seconds": config.train_seconds,
+           "epochs": config.recipe["epochs"]}
+    manifest = bundle / MANIFEST
+    if not (manifest.is_file() and read_manifest(bundle).complete):
         try:
             export_bundle(run, bundle, ExportOptions(int8=True, max_drop_pp=100.0),
                           log=lambda s: None)
         except ExportFailed as e:
             row["export_failure"] = str(e)
     if manifest.is_file():
-        m = json.loads(manifest.read_text())
+        m = read_manifest(bundle)
         report = json.loads((bundle / "report.json").read_text())
         chain = {r["step"]: r for r in report["chain"]}
         row |= {f"{s}_drop_pp": chain[s]["drop_vs_torch_pp"] for s in chain if s != "torch_fp32"}
         row |= {f"{Path(f).stem}_{Path(f).suffix[1:]}_ms": v["p50"]
                 for f, v in report["latency_ms"].items()}
-        row["integer_only"] = m["quantization"].get("integer_only")
-        row["tflite_int8_bytes"] = m["files"].get("model_int8.tflite", {}).get("size_bytes")
-        row["failure"] = m.get("failure")
+        row["integer_only"] = m.quantization.integer_only if m.quantization else None
+        int8 = m.files.get("model_int8.tflite")
+        row["tflite_int8_bytes"] = int8.size_bytes if int8 else None
+        row["failure"] = m.failure
     print(f"[{model} seed {seed}] {100 * row['accuracy']:.2f} %, TFLite INT8 drop "
           f"{row.get('tflite_int8_drop_pp', float('nan')):+.2f} pp", flush=True)
     return row

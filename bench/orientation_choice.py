@@ -78,7 +78,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     model = load_model(a.model)
-    vertical = tuple((model.manifest.orientation or {}).get("vertical", UCI_VERTICAL))
+    known = model.manifest.orientation
+    vertical = tuple(known.vertical) if known is not None else UCI_VERTICAL
     subjects = VAL_SUBJECTS if a.subjects == "val" else TEST_SUBJECTS
     rng = np.random.default_rng(a.seed)
     recs = [r for r in load_package() if r.user in subjects]

@@ -27,6 +27,7 @@ ABLATION = [
 
 
 def one(spec: dict, epochs: int, out: Path, device: str) -> dict:
+    from edgehar.runtime.run_config import RunConfig
     from edgehar.train.trainer import TrainConfig, train
 
     torch_threads = int(os.environ.get("MATRIX_THREADS", "2"))
@@ -37,8 +38,7 @@ def one(spec: dict, epochs: int, out: Path, device: str) -> dict:
                       seed=spec.get("seed", 0), device=spec.get("device", device))
     t = time.perf_counter()
     m = train(cfg, out / spec["name"], progress=False)
-    cfgj = json.loads((out / spec["name"] / "config.json").read_text())
-    best = cfgj["selection"]["best_epoch"]
+    best = RunConfig.read(out / spec["name"]).selection.best_epoch
     chosen = next(h for h in json.loads((out / spec["name"] / "history.json").read_text())
                   if h["epoch"] == best)
     return {**spec, "epochs": epochs, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],

@@ -41,8 +41,8 @@ def budgets(request, manifest) -> dict:
     """A budget is a device property: from the CLI, else from the bundle's manifest, else none."""
     stored = manifest.budgets
     return {
-        "latency_ms": request.config.getoption("--latency-budget-ms") or stored.get("latency_ms"),
-        "memory_mb": request.config.getoption("--memory-budget-mb") or stored.get("memory_mb"),
+        "latency_ms": request.config.getoption("--latency-budget-ms") or stored.latency_ms,
+        "memory_mb": request.config.getoption("--memory-budget-mb") or stored.memory_mb,
     }
 
 

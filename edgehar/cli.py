@@ -14,6 +14,7 @@ import click
 
 from .runtime.entry import UsageError, run_main
 from .runtime.errors import EXIT_BAD_INPUT, EdgeharError
+from .runtime.spec import HOP, SAMPLE_RATE, WINDOW
 
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())   # click >= 8.2
 
@@ -237,11 +238,19 @@ def _recipe(model_name, epochs, seed, lr, ema, select, teachers, **extra):
 @click.option("--out", type=click.Path(path_type=Path),
               help="run directory (default: runs/<model>, runs/<model>-2, ...)")
 @click.option("--list", "list_only", is_flag=True, help="list registered models and exit")
+@click.option("--window", default=WINDOW, show_default=True, type=click.IntRange(min=2),
+              help=f"window length in samples at {SAMPLE_RATE} Hz (every log is resampled to it)")
+@click.option("--hop", default=HOP, show_default=True, type=click.IntRange(min=1),
+              help="samples between window starts")
 def train(model_name, epochs, seed, lr, ema, select, teachers, data, init, freeze, out,
-          list_only):
+          list_only, window, hop):
     """Train a model (see the recipe in docs/results.md; validation picks nothing with
     --select last)."""
+    from dataclasses import replace
+
     from .train.registry import list_models
+
+    data = replace(data, window=window, hop=hop)   # flows to the windows, run config, bundle
 
     if list_only:
         click.echo("\n".join(list_models()))
@@ -253,7 +262,7 @@ def train(model_name, epochs, seed, lr, ema, select, teachers, data, init, freez
     if init is not None:   # fine-tuning keeps the architecture of what it starts from
         from .train.checkpoint import run_config
 
-        model_name = run_config(init)[0]["model"]
+        model_name = run_config(init).model
     if any("{fold}" in t for t in teachers):
         raise EdgeharError(None, "--teacher with {fold} names cross-validation fold models: "
                                  "use it with `edgehar cv`")

@@ -7,51 +7,61 @@ that spec at another copy of the data, ``data`` replaces it."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from .runtime.errors import EdgeharError
 from .runtime.manifest import MANIFEST, read_manifest
 from .runtime.metrics import classification_report
 from .runtime.model import load_model
+from .runtime.run_config import RUN_CONFIG, RunConfig
+from .runtime.spec import DataSpec
 
 
-def _config_of(path: Path) -> dict:
-    """Run config, or the same facts from a bundle manifest (beside a lone model file)."""
-    if path.is_dir() and (path / "config.json").is_file():
-        import json
-
-        return json.loads((path / "config.json").read_text())
+def _trained_on(path: Path) -> tuple[DataSpec, bool]:
+    """The data spec the artifact was trained on (labels in its output order, its window grid)
+    and whether its validation subjects trained it: from its run config, or its bundle's
+    manifest (beside a lone model file), or a lone file's own metadata (the built-in data)."""
+    if _is_run(path):
+        config = RunConfig.read(path)
+        return config.data, config.trained_on_val
     bundle = path if path.is_dir() else path.parent
     if (bundle / MANIFEST).is_file():
-        return read_manifest(bundle).run_config()
-    model = load_model(path)          # a lone .onnx carries its labels in its metadata
-    return {"window_spec": model.spec.to_dict(), "data": {"source": "package"}}
+        m = read_manifest(bundle)
+        return replace(m.dataset or DataSpec(), classes=m.labels, window=m.spec.window,
+                       hop=m.spec.hop), m.trained_on_val
+    spec = load_model(path).spec      # a lone .onnx carries its window contract in its metadata
+    return DataSpec(classes=spec.labels, window=spec.window, hop=spec.hop), False
+
+
+def _is_run(path: Path) -> bool:
+    return path.is_dir() and (path / RUN_CONFIG).is_file()
 
 
 def evaluate_path(path: Path, split: str = "test", source: str | None = None,
                   backend: str | None = None, data: dict | None = None) -> list[dict]:
     """One metrics dict per evaluated model file. ``data``: DataSpec fields that replace the
     artifact's own (another split, other subjects)."""
-    from .data.windows import dataset_of_run, trained_on_val
+    from .data.windows import dataset_of_run
 
     path = Path(path)
     if not path.exists():
         raise EdgeharError(path, "not found")
-    config = _config_of(path)
-    if split == "val" and trained_on_val(config) and not (data or {}).get("val_subjects"):
+    trained_on, trained_on_val = _trained_on(path)
+    if split == "val" and trained_on_val and not (data or {}).get("val_subjects"):
         raise EdgeharError(path, "this model trained on its validation subjects (--select "
                                  "last): score it on test, or name other --val-subjects")
-    ds = dataset_of_run(config, source, overrides=data)
+    ds = dataset_of_run(trained_on, source, overrides=data)
     if split not in ds.splits:
         raise EdgeharError(None, f"unknown split {split!r} (train, val, test)")
     ws = ds.splits[split]
-    if path.is_dir() and (path / "config.json").is_file():      # a training run
-        from .train.checkpoint import load_run
+    if _is_run(path):                                              # a training run
+        from .train.checkpoint import WEIGHTS, load_run
         from .train.evaluate import write_evaluation
 
         model, norm, config = load_run(path)
-        return [{"file": str(path / "weights.pt"), "format": "torch",
-                 **write_evaluation(path, model, norm, ws, split, config["model"], ds.classes)}]
+        return [{"file": str(path / WEIGHTS), "format": "torch",
+                 **write_evaluation(path, model, norm, ws, split, config.model, ds.classes)}]
     if path.is_dir():                                              # a bundle: every file
         if not (path / MANIFEST).is_file():
             raise EdgeharError(path, "neither a training run nor a model bundle")

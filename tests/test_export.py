@@ -177,7 +177,7 @@ def test_float_modules_make_a_hybrid_that_says_so(tiny_run, tmp_path):
                         log=lambda *_: None)
     m = load_model(out / "model_int8.tflite")
     assert m.runner.input.dtype == "float32"
-    assert res.manifest.quantization["integer_only"] is False
+    assert res.manifest.quantization.integer_only is False
     assert res.chain.rows[-1].agreement_top1 >= 0.85
 
 
@@ -190,7 +190,7 @@ def test_int8_tflite_is_integer_only_with_folded_input_clips(bundle, tiny_run):
     assert set(tensor_types(read_model(data))) <= {"INT8", "INT32"}
     m = load_model(out / "model_int8.tflite")
     assert m.runner.input.dtype == "int8" and m.runner.output.dtype == "int8"
-    assert res.manifest.quantization["integer_only"] is True
+    assert res.manifest.quantization.integer_only is True
     # the bundle's weights and normalization are the run's with the clips folded in: the same
     # function of the raw window, and every channel in [-1, 1] at the clip
     run_model, run_norm, _ = load_run(tiny_run)

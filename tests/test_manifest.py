@@ -1,6 +1,8 @@
 """The typed bundle manifest: one layout, read one way, older bundles still readable."""
 
 import json
+from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
@@ -13,10 +15,14 @@ from edgehar.runtime.manifest import (
     read_manifest,
 )
 
+# A copy of the bundle manifest the 0.1.0 release shipped (schema 2: the labels also in
+# dataset.classes, the source also in data_source); bundles on users' disks look like this.
+RELEASE_MANIFEST = Path(__file__).parent / "fixtures" / "release_v1" / "manifest.json"
+
 
 @pytest.fixture()
-def shipped_dict(shipped_bundle):
-    return json.loads((shipped_bundle / MANIFEST).read_text())
+def shipped_dict():
+    return json.loads(RELEASE_MANIFEST.read_text())
 
 
 def _as_schema_1(d: dict) -> dict:
@@ -28,11 +34,15 @@ def _as_schema_1(d: dict) -> dict:
     return {**old, "schema_version": 1, "window_spec": spec}
 
 
-def test_shipped_manifest_round_trips_and_stores_each_fact_once(shipped_dict):
-    assert shipped_dict["schema_version"] == SCHEMA_VERSION
-    m = Manifest.from_dict(shipped_dict)
-    assert m.to_dict() == shipped_dict
-    assert "window_spec" not in shipped_dict   # labels/window/hop/channels live at the top only
+def test_todays_layout_round_trips_and_stores_each_fact_once(shipped_dict):
+    d = Manifest.from_dict(shipped_dict).to_dict()
+    assert d["schema_version"] == SCHEMA_VERSION == 3
+    again = Manifest.from_dict(json.loads(json.dumps(d)))
+    assert again.to_dict() == d and again.schema_version == SCHEMA_VERSION
+    assert "window_spec" not in d   # labels/window/hop/channels live at the top only
+    assert "data_source" not in d and d["dataset"]["source"] == "package"
+    assert not {"classes", "window", "hop"} & set(d["dataset"])
+    m = again
     assert m.labels == tuple(shipped_dict["labels"]) and m.spec.window == 128
     assert m.model_files() == ["model_fp32.onnx", "model_int8.onnx", "model_fp32.tflite",
                                "model_int8.tflite", "model_int8_b64.tflite"]
@@ -42,11 +52,40 @@ def test_shipped_manifest_round_trips_and_stores_each_fact_once(shipped_dict):
             assert f.parent_sha256 == m.files[f.parent].sha256, name
 
 
+def test_the_released_schema_2_manifest_loads_with_the_same_facts(shipped_dict):
+    old = shipped_dict
+    assert old["schema_version"] == 2
+    m = Manifest.from_dict(old)
+    assert m.schema_version == 2
+    assert m.labels == tuple(old["labels"]) == m.dataset.classes
+    assert (m.spec.sample_rate, m.spec.window, m.spec.hop) == (50, 128, 64)
+    assert m.spec.channels == tuple(old["channels"])
+    assert m.normalization.to_dict() == old["normalization"]
+    assert m.model.name == old["model"]["name"] and m.model.config == old["model"]["config"]
+    assert {n: asdict(f) for n, f in m.files.items()} == old["files"]
+    assert m.calibration.to_dict() == old["calibration"]
+    assert m.quantization.to_dict() == old["quantization"] and m.quantization.integer_only
+    assert m.orientation.to_dict() == old["orientation"]
+    assert m.exported_with.python == old["exported_with"]["python"]
+    assert m.dataset.source == old["data_source"] == old["dataset"]["source"]
+    for k in ("task", "test_fraction", "val_fraction", "split_seed"):
+        assert getattr(m.dataset, k) == old["dataset"][k], k
+    assert list(m.dataset.test_subjects) == old["dataset"]["test_subjects"]
+    assert list(m.dataset.val_subjects) == old["dataset"]["val_subjects"]
+    assert (m.metrics_split, m.test_windows, m.complete) == ("test", 2874, True)
+    assert not m.trained_on_val and m.budgets.to_dict() == {}
+    # the bundle stands in for its run with the same facts
+    run = m.run_config()
+    assert (run.model, run.labels, run.normalization, run.orientation) == \
+        (m.model.name, m.labels, m.normalization, m.orientation)
+    assert run.data == m.dataset and run.spec == m.spec
+
+
 def test_schema_1_bundles_still_load(shipped_dict):
     new = Manifest.from_dict(shipped_dict)
     old = Manifest.from_dict(_as_schema_1(shipped_dict))
     assert old.spec == new.spec and old.normalization == new.normalization
-    assert old.files == new.files and old.schema_version == 1
+    assert old.files == new.files and old.schema_version == 1 and old.dataset == new.dataset
     assert old.to_dict()["schema_version"] == SCHEMA_VERSION   # written back in today's layout
 
 

@@ -12,6 +12,7 @@ pytest.importorskip("click")
 from click.testing import CliRunner  # noqa: E402
 
 from edgehar.cli import main  # noqa: E402
+from edgehar.runtime.run_config import RunConfig  # noqa: E402
 from edgehar.runtime.spec import LABELS  # noqa: E402
 
 RENAME = {1: "walk", 2: "walk", 3: "walk", 4: "sit", 5: "stand", 6: "lie"}
@@ -113,9 +114,9 @@ def test_a_renamed_label_set_trains_exports_replays_and_fine_tunes(own_dir, tmp_
     r = _run("train", "--model", "resnext1d_tiny", "--epochs", "2", "--source", own_dir,
              "--test-subjects", "2,9", "--val-subjects", "3", "--out", run)
     assert r.exit_code == 0, r.output
-    cfg = json.loads((run / "config.json").read_text())
-    assert cfg["window_spec"]["labels"] == ["lie", "sit", "stand", "walk"]
-    assert cfg["data"]["spec"]["test_subjects"] == [2, 9]
+    cfg = RunConfig.read(run)
+    assert cfg.labels == ("lie", "sit", "stand", "walk")
+    assert cfg.data.test_subjects == (2, 9)
     r = _run("export", run, "--out", bundle, "--int8", "--max-drop", "100", "--calib-windows", "64",
              "--formats", "tflite")
     assert r.exit_code == 0, r.output
@@ -141,8 +142,8 @@ def test_a_renamed_label_set_trains_exports_replays_and_fine_tunes(own_dir, tmp_
     r = _run("train", "--init", run, "--epochs", "1", "--freeze", "stem", "--source", own_dir,
              "--test-subjects", "2,9", "--val-subjects", "3", "--classes", "walk,sit", "--out", ft)
     assert r.exit_code == 0, r.output
-    cfg = json.loads((ft / "config.json").read_text())
-    assert cfg["fine_tune"]["head"] == "new" and cfg["window_spec"]["labels"] == ["walk", "sit"]
+    cfg = RunConfig.read(ft)
+    assert cfg.fine_tune.head == "new" and cfg.labels == ("walk", "sit")
     import torch
 
     a = torch.load(run / "weights.pt", weights_only=True)
@@ -199,3 +200,65 @@ def test_calibration_batches_stay_equal_when_a_rare_class_leaves_fewer_windows()
     while (b := reader.get_next()) is not None:
         sizes.append(len(b["window"]))
     assert sum(sizes) == len(calib) and len(set(sizes)) == 1
+
+
+@pytest.fixture(scope="module")
+def own_dir_25hz(recordings, tmp_path_factory):
+    """The same six subjects and classes as ``own_dir``, logged at 25 Hz (every other sample)."""
+    d = tmp_path_factory.mktemp("own25")
+    picks = {}
+    for r in recordings:
+        if r.user in (1, 2, 3, 5, 6, 9) and r.user not in picks:
+            picks[r.user] = r
+    for user, r in picks.items():
+        names = [RENAME.get(int(v), "") for v in r.labels[:12000:2]]
+        _write_csv(d / f"phone_subject{user}.csv", r.raw[:12000:2], names, rate=25.0)
+    return d
+
+
+def test_a_25_hz_directory_is_resampled_to_the_50_hz_grid(own_dir, own_dir_25hz):
+    from edgehar.data.dataset import DataSpec
+    from edgehar.data.windows import load_dataset
+
+    split = {"test_subjects": ("2", "9"), "val_subjects": ("3",)}
+    at50 = load_dataset(DataSpec(str(own_dir), **split))
+    at25 = load_dataset(DataSpec(str(own_dir_25hz), **split))
+    assert at25.window_spec().sample_rate == 50 and at25.classes == at50.classes
+    for k in ("train", "val", "test"):
+        a, b = at50.splits[k], at25.splits[k]
+        assert b.x.shape[1:] == (128, 9) and (b.start % 64 == 0).all()
+        # the same minutes of the same activities: about as many windows, on the same grid
+        assert abs(len(b.y) - len(a.y)) <= 0.05 * len(a.y), (k, len(a.y), len(b.y))
+        assert np.abs(np.bincount(b.y, minlength=4) - np.bincount(a.y, minlength=4)).max() \
+            <= 0.05 * len(a.y) + 2
+
+
+@pytest.mark.slow
+def test_window_and_hop_flow_from_train_to_the_manifest_and_replay(own_dir_25hz, tmp_path):
+    """--window 100 --hop 50 on a 25 Hz directory: windows, run config, bundle manifest and
+    replay's windowing all say 100 samples every 50, at 50 Hz."""
+    pytest.importorskip("torch")
+    pytest.importorskip("litert_torch")
+    run, bundle = tmp_path / "run", tmp_path / "bundle"
+    r = _run("train", "--model", "resnext1d_tiny", "--epochs", "1", "--source", own_dir_25hz,
+             "--test-subjects", "2,9", "--val-subjects", "3", "--window", "100", "--hop", "50",
+             "--out", run)
+    assert r.exit_code == 0, r.output
+    cfg = RunConfig.read(run)
+    assert (cfg.spec.sample_rate, cfg.spec.window, cfg.spec.hop) == (50, 100, 50)
+    assert (cfg.data.window, cfg.data.hop) == (100, 50) and cfg.model_config["window"] == 100
+    r = _run("export", run, "--out", bundle, "--formats", "tflite", "--max-drop", "100")
+    assert r.exit_code == 0, r.output
+    m = json.loads((bundle / "manifest.json").read_text())
+    assert (m["sample_rate"], m["window"], m["hop"]) == (50, 100, 50)
+    assert m["files"]["model_fp32.tflite"]["io"]["input"]["shape"] == [1, 100, 9]
+    from edgehar.runtime.replay import ReplayOptions, run_replay
+
+    s = run_replay(ReplayOptions(log=own_dir_25hz / "phone_subject2.csv", model=bundle,
+                                 quiet=True, out=tmp_path / "p.jsonl"))
+    preds = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    starts = [p["start"] for p in preds]
+    assert len(preds) == s["windows"] > 100
+    assert all(p["end"] - p["start"] == 100 for p in preds)
+    assert starts == list(range(0, 50 * len(preds), 50))   # the 25 Hz log on the 50 Hz grid
+    assert abs(preds[-1]["end"] - 12000) <= 100            # 4 minutes at 50 Hz

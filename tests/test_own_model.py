@@ -12,6 +12,7 @@ pytest.importorskip("litert_torch")
 from click.testing import CliRunner  # noqa: E402
 
 from edgehar.cli import main  # noqa: E402
+from edgehar.runtime.run_config import RunConfig  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.export]
 
@@ -83,8 +84,8 @@ def user_bundle(user_dir, recordings):
 
 def test_user_model_trains_exports_and_replays(user_bundle, shipped_bundle, tmp_path):
     user_dir, res = user_bundle
-    config = json.loads((user_dir / "run" / "config.json").read_text())
-    assert config["model_config"]["factory"] == "usermodels:little"
+    config = RunConfig.read(user_dir / "run")
+    assert config.model_config["factory"] == "usermodels:little"
     metrics = json.loads((user_dir / "run" / "metrics.json").read_text())
     assert metrics["params"] == 9 * 12 * 5 + 12 + 12 * 6 + 6 and metrics["accuracy"] > 0.5
     rows = {r.step: r for r in res.chain.rows}

@@ -10,6 +10,7 @@ pytest.importorskip("torch")
 import torch
 
 from edgehar.runtime.errors import EdgeharError
+from edgehar.runtime.run_config import RunConfig
 from edgehar.train.models import count_macs, count_params
 from edgehar.train.registry import create_model, list_models, register_model
 
@@ -23,6 +24,14 @@ def test_registry_rejects_duplicates_and_unknown_names():
             pass
     with pytest.raises(EdgeharError, match="unknown model"):
         create_model("nope")
+
+
+def test_the_registry_default_shape_is_the_default_window_contract():
+    from edgehar.runtime.spec import WindowSpec
+    from edgehar.train.registry import ModelIO
+
+    spec = WindowSpec()
+    assert ModelIO() == ModelIO(spec.window, len(spec.channels), len(spec.labels))
 
 
 def test_variants_shapes_and_sizes():
@@ -63,9 +72,11 @@ def test_same_seed_same_metrics_and_run_dir(tiny_splits, tmp_path):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     for f in ("weights.pt", "config.json", "metrics.json", "confusion.png", "curves.png"):
         assert (tmp_path / "a" / f).stat().st_size > 0
-    cfg = json.loads((tmp_path / "a" / "config.json").read_text())
-    assert cfg["data"]["subjects"] == {"train": [1], "val": [3], "test": [2]}   # as trained
-    assert len(cfg["normalization"]["mean"]) == 9
+    cfg = RunConfig.read(tmp_path / "a")
+    assert cfg.subjects == {"train": [1], "val": [3], "test": [2]}   # as trained
+    assert len(cfg.normalization.mean) == 9 and cfg.recipe["epochs"] == 4
+    assert not cfg.trained_on_val and cfg.selection.epochs_run == 4
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg
     m = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert {"accuracy", "macro_f1", "macro_precision", "macro_recall", "per_class_accuracy",
             "confusion", "params", "macs", "latency_ms"} <= set(m)
@@ -76,11 +87,11 @@ def test_same_seed_same_metrics_and_run_dir(tiny_splits, tmp_path):
 
 def test_normalization_comes_from_train_windows_only(tiny_splits, tmp_path):
     _train(tiny_splits, tmp_path / "r")
-    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    cfg = RunConfig.read(tmp_path / "r")
     from edgehar.data.windows import cap_windows
 
     tr = cap_windows(tiny_splits["train"], 600, 0)
-    np.testing.assert_allclose(cfg["normalization"]["mean"], tr.x.mean((0, 1)), rtol=1e-5)
+    np.testing.assert_allclose(cfg.normalization.mean, tr.x.mean((0, 1)), rtol=1e-5)
 
 
 def test_cross_validation_folds_cover_the_training_subjects_only(tmp_path):
@@ -99,6 +110,8 @@ def test_cross_validation_folds_cover_the_training_subjects_only(tmp_path):
     test_subjects = {2, 4, 9, 10, 12, 13, 18, 20, 24}
     assert len(held) == len(set(held)) and not set(held) & test_subjects
     assert json.loads((tmp_path / "cv.json").read_text())["k"] == 3
+    fold = RunConfig.read(tmp_path / "m" / "fold0")
+    assert list(fold.cv_fold.held_out) == res["folds"][0]["subjects"] and fold.trained_on_val
     assert 0 < res["mean_accuracy"] <= 1 and res["folds"][0]["windows"] > 0
     # a teacher trained on every subject would have seen the held-out fold
     leaky = TrainConfig(model="resnext1d_tiny", epochs=1, max_windows=400, select="last",
@@ -122,9 +135,10 @@ def test_last_epoch_recipe_trains_on_validation_subjects_with_an_ema(tiny_splits
 
     cfg = TrainConfig(model="resnext1d_tiny", epochs=2, max_windows=600, ema=0.9, select="last")
     train(cfg, tmp_path / "r", splits=tiny_splits, progress=False)
-    config = json.loads((tmp_path / "r" / "config.json").read_text())
-    assert config["data"]["subjects"]["train"] == [1, 3] and config["data"]["subjects"]["val"] == []
-    assert config["selection"]["best_epoch"] == 2 and "last epoch" in config["selection"]["criterion"]
+    config = RunConfig.read(tmp_path / "r")
+    assert config.subjects["train"] == [1, 3] and config.subjects["val"] == []
+    assert config.selection.best_epoch == 2 and "last epoch" in config.selection.criterion
+    assert config.trained_on_val
     model, _, _ = load_run(tmp_path / "r")   # the average, BatchNorm buffers included, reloads
     assert model(torch.zeros(2, 128, 9)).shape == (2, 6)
     from edgehar.evaluate_any import evaluate_path

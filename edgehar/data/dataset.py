@@ -5,16 +5,18 @@ directory of the user's own labelled recordings (``labelled.py``). Label sets: t
 activities (task ``uci6``), the twelve HAPT classes with the postural transitions (``hapt12``),
 or whatever a labelled directory holds; ``classes`` picks and orders any of them. Split: the
 UCI-HAR subjects for the built-in data, given subject lists, or seeded subject fractions.
+The spec record itself, ``DataSpec``, lives in ``runtime.spec`` (run configs and bundle
+manifests carry it) and is importable from here as before.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..runtime.errors import EdgeharError
-from ..runtime.spec import HAPT_LABELS, LABELS, WindowSpec
+from ..runtime.spec import HAPT_LABELS, LABELS, SAMPLE_RATE, DataSpec, WindowSpec
 from .sources import Recording, WindowSet
 
 TASKS = {"uci6": LABELS, "hapt12": HAPT_LABELS}
@@ -27,32 +29,6 @@ def subject_key(s) -> tuple:
     return (0, s, "") if isinstance(s, int) else (1, 0, str(s))
 
 
-@dataclass(frozen=True)
-class DataSpec:
-    source: str = "package"
-    task: str = "uci6"                          # label set of the built-in data / HAPT dirs
-    classes: tuple[str, ...] | None = None      # pick and order classes (None: all)
-    test_subjects: tuple | None = None          # None: UCI-HAR's for the built-in data, else
-    val_subjects: tuple | None = None           # fractions of the subjects drawn with a seed
-    test_fraction: float = 0.25
-    val_fraction: float = 0.15
-    split_seed: int = 0
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        for k in ("classes", "test_subjects", "val_subjects"):
-            d[k] = None if d[k] is None else list(d[k])
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> DataSpec:
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        for k in ("classes", "test_subjects", "val_subjects"):
-            if known.get(k) is not None:
-                known[k] = tuple(known[k])
-        return cls(**known)
-
-
 @dataclass
 class Dataset:
     spec: DataSpec
@@ -63,7 +39,12 @@ class Dataset:
     notes: dict = field(default_factory=dict)  # per-source facts (units found, files read)
 
     def window_spec(self) -> WindowSpec:
-        return WindowSpec(labels=self.classes)
+        return self.spec.window_spec(self.classes)
+
+
+def window_length(spec: DataSpec) -> str:
+    """A window's length for messages: ``128 samples (2.56 s)``."""
+    return f"{spec.window} samples ({spec.window / SAMPLE_RATE:.2f} s)"
 
 
 def relabel(recs: list[Recording], names: tuple[str, ...], classes: tuple[str, ...]
@@ -156,7 +137,7 @@ def make_split(spec: DataSpec, ws: WindowSet, kind: str, classes: tuple[str, ...
     nowhere = [c for i, c in enumerate(classes) if not (ws.y == i).any()]
     if nowhere:
         raise EdgeharError(spec.source, f"class(es) {', '.join(nowhere)} have no window at all: a "
-                                        "window needs 128 samples (2.56 s) of one label; label "
+                                        f"window needs {window_length(spec)} of one label; label "
                                         "longer stretches, or leave them out with --classes")
     test_y = ws.y[np.isin(ws.subject, list(test))]
     missing = [c for i, c in enumerate(classes) if not (test_y == i).any()]

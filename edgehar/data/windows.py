@@ -10,7 +10,7 @@ import numpy as np
 
 from ..runtime.errors import EdgeharError
 from ..runtime.preprocess import window_labels, windows_of
-from ..runtime.spec import LABELS, WindowSpec
+from ..runtime.spec import HOP, LABELS, WINDOW, WindowSpec
 from .dataset import (
     HAPT_LABELS,
     TASKS,
@@ -21,6 +21,7 @@ from .dataset import (
     choose_classes,
     make_split,
     relabel,
+    window_length,
 )
 from .sources import Recording, WindowSet, load_hapt_dir, load_package, load_uci_dir
 
@@ -127,7 +128,14 @@ def _package_dataset(spec: DataSpec) -> Dataset:
 def _load(spec: DataSpec) -> Dataset:
     src = Source(spec.source)
     kind, notes = src.kind, {}
+    if spec.hop < 1 or spec.window < 2:
+        raise EdgeharError(None, f"--window must be >= 2 and --hop >= 1 samples, got window "
+                                 f"{spec.window}, hop {spec.hop}")
     if kind == "uci":
+        if (spec.window, spec.hop) != (WINDOW, HOP):
+            raise EdgeharError(spec.source, f"a UCI HAR directory is windowed already ({WINDOW} "
+                                            f"samples, hop {HOP}): it cannot be cut to another "
+                                            "--window or --hop")
         if spec.task != "uci6":
             raise EdgeharError(spec.source, "a UCI HAR directory holds the six activities only "
                                             "(its windows carry no transitions)")
@@ -146,38 +154,28 @@ def _load(spec: DataSpec) -> Dataset:
             recs, names = src.recordings(), HAPT_LABELS
             available = TASKS[spec.task]
         classes = choose_classes(spec, available, spec.source)
-        ws = windows_from_recordings(relabel(recs, names, classes), WindowSpec(labels=classes))
+        ws = windows_from_recordings(relabel(recs, names, classes), spec.window_spec(classes))
         if not len(ws.y):
-            raise EdgeharError(spec.source, "no window carries one class for all its 128 samples "
-                                            "(2.56 s): label longer stretches")
+            raise EdgeharError(spec.source, f"no window carries one class for all its "
+                                            f"{window_length(spec)}: label longer stretches")
     subjects = make_split(spec, ws, kind, classes)
     return Dataset(spec, classes, split(ws, subjects), {k: list(v) for k, v in subjects.items()},
                    kind, notes)
 
 
-def dataset_of_run(config: dict, source: str | None = None, overrides: dict | None = None
+def dataset_of_run(data: DataSpec, source: str | None = None, overrides: dict | None = None
                    ) -> Dataset:
-    """The data a run (or a bundle) was trained on: its spec, labels in the model's order and
-    its resolved split; ``source`` points the same spec at another copy of the data and
-    ``overrides`` replaces fields (a list of test subjects drops the stored validation list
-    unless one is given too)."""
-    data = config.get("data") or {}
-    spec = DataSpec.from_dict(data["spec"]) if data.get("spec") else \
-        DataSpec(source=data.get("source", "package"))
-    labels = tuple(config["window_spec"]["labels"])
+    """The data a run (or a bundle) was trained on, from its run config's ``data`` (labels in
+    the model's order, its window grid and its resolved split); ``source`` points the same spec
+    at another copy of the data and ``overrides`` replaces fields (a list of test subjects drops
+    the stored validation list unless one is given too)."""
     overrides = dict(overrides or {})
     if "test_subjects" in overrides or "test_fraction" in overrides or "split_seed" in overrides:
         overrides.setdefault("val_subjects", None)
         overrides.setdefault("test_subjects", None)
-    overrides.pop("classes", None)   # scored in the model's own label order, always
-    return load_dataset(replace(spec, classes=labels, source=source or spec.source, **overrides))
-
-
-def trained_on_val(config: dict) -> bool:
-    """Whether a run (``--select last``) or its bundle trained on its validation subjects:
-    scoring it there would score it on its training data."""
-    spec = (config.get("data") or {}).get("spec") or {}
-    return (config.get("train") or {}).get("select") == "last" or bool(spec.get("trained_on_val"))
+    for fixed in ("classes", "window", "hop"):   # the model's own label order and window grid
+        overrides.pop(fixed, None)
+    return load_dataset(replace(data, source=source or data.source, **overrides))
 
 
 def load_splits(source: str = "package", spec: WindowSpec | None = None) -> dict[str, WindowSet]:

@@ -14,7 +14,7 @@ import os
 import platform
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +24,19 @@ from ..report.html import render_report_html
 from ..runtime.backends import Backend, Kernels, open_runner
 from ..runtime.errors import EdgeharError
 from ..runtime.files import atomic_path, sha256, write_json
-from ..runtime.manifest import FileEntry, Manifest, ModelInfo
+from ..runtime.manifest import (
+    Calibration,
+    ExportedWith,
+    FileEntry,
+    Manifest,
+    ModelInfo,
+    Quantization,
+)
 from ..runtime.metrics import call_latency_ms
 from ..runtime.model import Model
 from ..runtime.parity import TOLERANCE_STEPS, output_steps
 from ..runtime.quiet import silenced_fds
-from ..runtime.spec import WindowSpec
+from ..runtime.run_config import RUN_CONFIG
 from .chain import Chain, ChainRow
 from .converters import INPUT_NAME, ConvertContext, onnx_metadata, validate
 from .formats import (
@@ -223,9 +230,9 @@ class _Export:
         model = read_model(path.read_bytes())
         types = tensor_types(model)
         floats = sum(n for t, n in types.items() if t.startswith("FLOAT"))
-        q = self.manifest.quantization
-        q["integer_only"] = floats == 0
-        q["tflite_int8_graph"] = {"ops": len(op_names(model)), "tensor_types": types}
+        self.manifest.quantization = replace(
+            self.manifest.quantization, integer_only=floats == 0,
+            tflite_int8_graph={"ops": len(op_names(model)), "tensor_types": types})
         if floats:
             log(f"[tflite_int8] not integer-only: {floats} of {sum(types.values())} tensors "
                 "stay float (a hybrid: microcontrollers and int8 NPUs cannot run it)")
@@ -297,7 +304,7 @@ class _Export:
         from ..quantize.mcu import arena_bytes, write_kit
 
         name = FILENAMES["tflite_int8"]
-        if not self.manifest.quantization["integer_only"]:
+        if not self.manifest.quantization.integer_only:
             raise EdgeharError(self.out / name, "--mcu needs an integer-only model; this one "
                                                 "keeps float tensors (see quantization in "
                                                 "manifest.json)")
@@ -327,7 +334,7 @@ class _Export:
 
 
 def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> ExportResult:
-    from ..data.windows import cap_windows, dataset_of_run, trained_on_val
+    from ..data.windows import cap_windows, dataset_of_run
     from ..quantize.calibration import CalibrationSet
     from ..quantize.input_scaling import foldable
     from ..train.checkpoint import load_run, predict_logits
@@ -337,19 +344,18 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     if opts.mcu:
         _check_mcu(opts)
     model, norm, config = load_run(run_dir)
-    if opts.chain_split == "val" and trained_on_val(config):
+    if opts.chain_split == "val" and config.trained_on_val:
         raise EdgeharError(run_dir, "--chain-split val: this run trained on its validation "
                                     "subjects (--select last); use the test split")
-    spec = WindowSpec.from_dict(config["window_spec"])
-    dataset = dataset_of_run(config, opts.source)
-    source = dataset.spec.source
+    spec = config.spec
+    dataset = dataset_of_run(config.data, opts.source)
     splits = dataset.splits
     train = splits["train"]
     folded = False
     if opts.input_scaling and norm.input_clip is None and foldable(model):
         from ..quantize.input_scaling import choose_clips, fold_input_clips
 
-        if (run_dir / "config.json").is_file() and \
+        if (run_dir / RUN_CONFIG).is_file() and \
                 (run_dir / TORCH_FP32.filename).resolve() == (out / TORCH_FP32.filename).resolve():
             raise EdgeharError(out, "export into the training run itself would replace its "
                                     "weights with the bundle's; give --out another directory")
@@ -386,25 +392,23 @@ def export_bundle(run_dir: Path, out: Path, opts: ExportOptions, log=print) -> E
     torch_row = chain.add(TORCH_FP32.name, TORCH_FP32.filename, ref, "", True)
     manifest = Manifest(
         spec=spec, normalization=norm,
-        model=ModelInfo(config["model"], config["model_config"], count_params(model),
+        model=ModelInfo(config.model, config.model_config, count_params(model),
                         count_macs(model)),
-        calibration={"windows": len(calib), "seed": calib.seed,
-                     "source": "train subjects, class-balanced"},
-        quantization={
-            "float_modules": list(opts.float_modules),
-            "onnx_int8": "ONNX Runtime static QDQ: per-channel symmetric int8 weights, "
-                         "uint8 activations, Percentile 99.999 calibration",
-            "tflite_int8": "litert-torch PT2E: per-channel symmetric int8 weights, "
-                           "int8 activations (histogram observers), int8 input and output",
-            "integer_only": None,   # read from the INT8 .tflite's graph once it exists
-            "input_scaling": ("per-channel clips folded into normalization.std and the stem "
-                              "(normalization.input_clip)" if norm.input_clip else None)},
-        metrics_split=opts.chain_split, test_windows=int(len(test.y)), data_source=source,
-        complete=False, exported_with={"python": platform.python_version()},
-        dataset=dataset.spec.to_dict() | {"test_subjects": dataset.subjects["test"],
-                                          "val_subjects": dataset.subjects["val"],
-                                          "trained_on_val": trained_on_val(config)},
-        orientation=config.get("orientation"))
+        calibration=Calibration(len(calib), calib.seed, "train subjects, class-balanced"),
+        quantization=Quantization(
+            float_modules=tuple(opts.float_modules),
+            onnx_int8="ONNX Runtime static QDQ: per-channel symmetric int8 weights, "
+                      "uint8 activations, Percentile 99.999 calibration",
+            tflite_int8="litert-torch PT2E: per-channel symmetric int8 weights, "
+                        "int8 activations (histogram observers), int8 input and output",
+            integer_only=None,   # read from the INT8 .tflite's graph once it exists
+            input_scaling=("per-channel clips folded into normalization.std and the stem "
+                           "(normalization.input_clip)" if norm.input_clip else None)),
+        metrics_split=opts.chain_split, test_windows=int(len(test.y)),
+        complete=False, exported_with=ExportedWith(platform.python_version()),
+        dataset=replace(dataset.spec, test_subjects=tuple(dataset.subjects["test"]),
+                        val_subjects=tuple(dataset.subjects["val"])),
+        trained_on_val=config.trained_on_val, orientation=config.orientation)
     sha = sha256(out / TORCH_FP32.filename)
     manifest.files[TORCH_FP32.filename] = FileEntry(
         "torch", "fp32", sha, test_accuracy=torch_row.accuracy, test_macro_f1=torch_row.macro_f1,
@@ -483,8 +487,6 @@ def quantize_bundle(bundle: Path, opts: ExportOptions, log=print) -> ExportResul
     """The INT8 half of ``export --int8`` on a bundle exported without it: from the bundle's
     own weights, data spec and chain split, for the formats it holds. The float steps run
     again so the chain is scored in one pass (they come out byte-identical)."""
-    from dataclasses import replace
-
     from ..runtime.manifest import read_manifest
 
     m = read_manifest(bundle)

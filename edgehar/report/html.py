@@ -27,6 +27,11 @@ def _e(x) -> str:
     return html.escape(str(x))
 
 
+def _listed(subjects) -> list | None:
+    """A subject tuple as the manifest's JSON shows it."""
+    return None if subjects is None else list(subjects)
+
+
 def _table(head: list[str] | None, rows: list[list], left: int = 1) -> str:
     th = "".join(f'<th class="{"l" if i < left else ""}">{_e(h)}</th>'
                  for i, h in enumerate(head or []))
@@ -112,18 +117,17 @@ def render_report_html(manifest, report: dict) -> str:
         info.append(["model", f"{_e(m.model.name)}: {m.model.params:,} parameters, "
                               f"{m.model.macs / 1e6:.2f} M MACs per window"])
     if m.calibration:
-        info.append(["calibration", f'{m.calibration.get("windows")} windows, seed '
-                                    f'{m.calibration.get("seed")}'])
+        info.append(["calibration", f"{m.calibration.windows} windows, seed {m.calibration.seed}"])
     if m.quantization:
         info.append(["float modules in INT8",
-                     _e(", ".join(m.quantization.get("float_modules", [])) or "none")])
+                     _e(", ".join(m.quantization.float_modules) or "none")])
     if m.orientation:
-        info.append(["orientation", f'vertical {m.orientation.get("vertical")}; heading-invariant: '
-                                    f'{m.orientation.get("heading_invariant")}'])
+        info.append(["orientation", f"vertical {list(m.orientation.vertical)}; heading-invariant: "
+                                    f"{m.orientation.heading_invariant}"])
     if m.dataset:
         d = m.dataset
-        info.append(["data", f'{_e(d.get("source"))}; test subjects {_e(d.get("test_subjects"))}'
-                             f'; validation subjects {_e(d.get("val_subjects"))}'])
+        info.append(["data", f"{_e(d.source)}; test subjects {_e(_listed(d.test_subjects))}"
+                             f"; validation subjects {_e(_listed(d.val_subjects))}"])
     parts += ["<h2>Manifest essentials</h2>", _table(None, info, left=2)]
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>edgehar export '
             f'report</title><style>{CSS}</style></head><body>{"".join(parts)}</body></html>\n')

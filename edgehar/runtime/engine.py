@@ -45,7 +45,8 @@ class StreamEngine:
         self.samples_processed = 0   # samples pushed (samples_seen also counts skipped gaps)
         self.orientation = None
         if orientation == "auto":
-            vertical = (model.manifest.orientation or {}).get("vertical", UCI_VERTICAL)
+            known = model.manifest.orientation
+            vertical = known.vertical if known is not None else UCI_VERTICAL
             self.orientation = AutoOrientation(tuple(vertical), spec.sample_rate, spec.hop,
                                                spec.window)
 

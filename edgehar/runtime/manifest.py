@@ -1,26 +1,27 @@
 """The bundle manifest, typed: one dataclass every reader and writer goes through.
 
-Schema 2 stores each fact once: the window contract (labels, rate, window, hop, channels,
-filters) at the top level, the normalization, the model, and one entry per file with its
-lineage (the sha256 of the file it was converted from) and its measured accuracy. Schema 1
-bundles (labels/window/hop/channels also repeated under ``window_spec``) still load.
+Schema 3 stores each fact once: the window contract (labels, rate, window, hop, channels,
+filters) at the top level, the normalization, the model, one entry per file with its lineage
+(the sha256 of the file it was converted from) and its measured accuracy, and records for the
+calibration, the quantization, the orientation and the data spec it was trained on (whose
+source, classes, window and hop are not repeated elsewhere). Schema 2 bundles (the labels again
+in ``dataset.classes``, the source again in ``data_source``) and schema 1 bundles
+(labels/window/hop/channels also repeated under ``window_spec``) still load.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
-
-import numpy as np
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from .errors import EdgeharError
-from .spec import IIRCoefficients, WindowSpec
+from .run_config import Normalization, Orientation, RunConfig
+from .spec import DataSpec, IIRCoefficients, WindowSpec
 
 MANIFEST = "manifest.json"
-SCHEMA_VERSION = 2
-READABLE_SCHEMAS = (1, 2)
-NORMALIZATION_KIND = "per_channel_standardize"
+SCHEMA_VERSION = 3
+READABLE_SCHEMAS = (1, 2, 3)
 INPUT_LAYOUT = "[batch, window, channels] float32, normalized"
 OUTPUT_MEANING = "logits in label order (the runtime applies softmax)"
 ESSENTIAL_KEYS = ("schema_version", "labels", "sample_rate", "window", "hop", "channels",
@@ -28,42 +29,75 @@ ESSENTIAL_KEYS = ("schema_version", "labels", "sample_rate", "window", "hop", "c
 
 
 @dataclass(frozen=True)
-class Normalization:
-    """Per-channel standardization, fitted on training windows, applied before the model."""
+class Calibration:
+    """The windows INT8 calibration drew (DESIGN: size and seed in the manifest)."""
 
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    # Per-channel clip (in standard deviations) folded into ``std`` and the stem's weights at
-    # export, so that every channel spans [-1, 1], the range of the int8 input tensor.
-    input_clip: tuple[float, ...] | None = None
-
-    @classmethod
-    def identity(cls, channels: int) -> Normalization:
-        return cls((0.0,) * channels, (1.0,) * channels)
-
-    @classmethod
-    def fit(cls, x: np.ndarray) -> Normalization:
-        """From (windows, time, channels) training data; std floored so flat channels pass."""
-        return cls(tuple(x.mean((0, 1)).astype(float).tolist()),
-                   tuple(np.maximum(x.std((0, 1)), 1e-6).astype(float).tolist()))
-
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        return ((x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
-                ).astype(np.float32)
+    windows: int
+    seed: int
+    source: str
 
     def to_dict(self) -> dict:
-        d = {"kind": NORMALIZATION_KIND, "mean": list(self.mean), "std": list(self.std)}
-        if self.input_clip is not None:
-            d["input_clip"] = list(self.input_clip)
+        return {"windows": self.windows, "seed": self.seed, "source": self.source}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Calibration | None:
+        return None if d is None else cls(int(d["windows"]), int(d["seed"]), d["source"])
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """How the INT8 files were made, and whether the INT8 .tflite came out integer-only."""
+
+    float_modules: tuple[str, ...] = ()
+    onnx_int8: str | None = None
+    tflite_int8: str | None = None
+    integer_only: bool | None = None   # read from the INT8 .tflite's graph once it exists
+    input_scaling: str | None = None
+    tflite_int8_graph: dict | None = None   # {"ops": n, "tensor_types": {type: count}}
+
+    def to_dict(self) -> dict:
+        d = {"float_modules": list(self.float_modules), "onnx_int8": self.onnx_int8,
+             "tflite_int8": self.tflite_int8, "integer_only": self.integer_only,
+             "input_scaling": self.input_scaling}
+        if self.tflite_int8_graph is not None:
+            d["tflite_int8_graph"] = self.tflite_int8_graph
         return d
 
     @classmethod
-    def from_dict(cls, d: dict | None, channels: int) -> Normalization:
-        if not d:
-            return cls.identity(channels)
-        clip = d.get("input_clip")
-        return cls(tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]),
-                   None if clip is None else tuple(float(v) for v in clip))
+    def from_dict(cls, d: dict | None) -> Quantization | None:
+        if d is None:
+            return None
+        return cls(tuple(d.get("float_modules", ())), d.get("onnx_int8"), d.get("tflite_int8"),
+                   d.get("integer_only"), d.get("input_scaling"), d.get("tflite_int8_graph"))
+
+
+@dataclass(frozen=True)
+class ExportedWith:
+    python: str | None = None
+
+    def to_dict(self) -> dict:
+        return {} if self.python is None else {"python": self.python}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> ExportedWith:
+        return cls((d or {}).get("python"))
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """A target device's budgets (pytest device_tests reads them); None: not stated."""
+
+    latency_ms: float | None = None
+    memory_mb: float | None = None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in (("latency_ms", self.latency_ms),
+                                  ("memory_mb", self.memory_mb)) if v is not None}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Budgets:
+        d = d or {}
+        return cls(d.get("latency_ms"), d.get("memory_mb"))
 
 
 @dataclass(frozen=True)
@@ -105,20 +139,25 @@ class Manifest:
     normalization: Normalization
     model: ModelInfo | None = None
     files: dict[str, FileEntry] = field(default_factory=dict)
-    calibration: dict | None = None   # {"windows", "seed", "source"}
-    quantization: dict | None = None
+    calibration: Calibration | None = None
+    quantization: Quantization | None = None
     metrics_split: str = "test"
     test_windows: int = 0
-    data_source: str | None = None
     complete: bool = True
     failure: str | None = None        # the one line that stopped an incomplete export
-    exported_with: dict = field(default_factory=dict)
-    budgets: dict = field(default_factory=dict)  # device budgets: latency_ms, memory_mb
-    # the training frame's vertical (for --orientation auto) and whether the model was trained
-    # heading-invariant; None for bundles that predate it
-    orientation: dict | None = None
-    dataset: dict | None = None       # the data spec it was trained and scored on (edgehar.data)
+    exported_with: ExportedWith = field(default_factory=ExportedWith)
+    budgets: Budgets = field(default_factory=Budgets)
+    orientation: Orientation | None = None   # None for bundles that predate it
+    # the data spec it was trained and scored on, subjects resolved (its classes, window and
+    # hop are the window contract's); None for a lone model file's essentials
+    dataset: DataSpec | None = None
+    trained_on_val: bool = False      # its validation subjects trained it too (--select last)
     schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self):
+        if self.dataset is not None:
+            self.dataset = replace(self.dataset, classes=self.spec.labels,
+                                   window=self.spec.window, hop=self.spec.hop)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -146,14 +185,14 @@ class Manifest:
                 return name
         raise EdgeharError(MANIFEST, f"the bundle has no {backend} model file")
 
-    def run_config(self) -> dict:
-        """The facts of a training run's config.json that the bundle carries (model, labels,
-        normalization, data spec, orientation): a bundle stands in for its run."""
-        return {"model": self.model.name if self.model else None,
-                "model_config": self.model.config if self.model else None,
-                "normalization": self.normalization.to_dict(), "window_spec": self.spec.to_dict(),
-                "data": {"source": self.data_source or "package", "spec": self.dataset},
-                "orientation": self.orientation}
+    def run_config(self, where=MANIFEST) -> RunConfig:
+        """The facts of a training run's config that the bundle carries (model, labels,
+        normalization, window contract, data spec, orientation): a bundle stands in for its
+        run."""
+        if self.model is None:
+            raise EdgeharError(where, "the manifest names no model config")
+        return RunConfig(self.model.name, self.model.config, self.normalization, self.spec,
+                         self.dataset or DataSpec(), self.orientation, self.trained_on_val)
 
     def essentials(self) -> dict:
         """What a lone model file needs to be run (carried in ONNX metadata_props): the window
@@ -170,13 +209,18 @@ class Manifest:
              "input_layout": INPUT_LAYOUT, "output": OUTPUT_MEANING,
              "model": asdict(self.model) if self.model else None,
              "files": {n: asdict(f) for n, f in self.files.items()},
-             "calibration": self.calibration, "quantization": self.quantization,
+             "calibration": self.calibration.to_dict() if self.calibration else None,
+             "quantization": self.quantization.to_dict() if self.quantization else None,
              "metrics_split": self.metrics_split, "test_windows": self.test_windows,
-             "data_source": self.data_source, "complete": self.complete,
-             "failure": self.failure, "exported_with": self.exported_with,
-             "orientation": self.orientation, "dataset": self.dataset}
-        if self.budgets:
-            d["budgets"] = self.budgets
+             "complete": self.complete, "failure": self.failure,
+             "exported_with": self.exported_with.to_dict(),
+             "orientation": self.orientation.to_dict() if self.orientation else None,
+             "dataset": ({k: v for k, v in self.dataset.to_dict().items()
+                          if k not in ("classes", "window", "hop")}
+                         if self.dataset is not None else None),
+             "trained_on_val": self.trained_on_val}
+        if self.budgets.to_dict():
+            d["budgets"] = self.budgets.to_dict()
         return d
 
     @classmethod
@@ -194,13 +238,17 @@ class Manifest:
                 model=ModelInfo(model["name"], model["config"], int(model["params"]),
                                 int(model["macs"])) if model else None,
                 files={n: FileEntry.from_dict(f) for n, f in d.get("files", {}).items()},
-                calibration=d.get("calibration"), quantization=d.get("quantization"),
+                calibration=Calibration.from_dict(d.get("calibration")),
+                quantization=Quantization.from_dict(d.get("quantization")),
                 metrics_split=d.get("metrics_split", "test"),
-                test_windows=int(d.get("test_windows", 0)), data_source=d.get("data_source"),
+                test_windows=int(d.get("test_windows", 0)),
                 complete=bool(d.get("complete", True)), failure=d.get("failure"),
-                exported_with=d.get("exported_with", {}), budgets=d.get("budgets", {}),
-                orientation=_orientation(d.get("orientation")),
-                dataset=d.get("dataset"),
+                exported_with=ExportedWith.from_dict(d.get("exported_with")),
+                budgets=Budgets.from_dict(d.get("budgets")),
+                orientation=Orientation.from_dict(d.get("orientation")),
+                dataset=_dataset_of(d),
+                trained_on_val=bool(d.get("trained_on_val",
+                                          (d.get("dataset") or {}).get("trained_on_val", False))),
                 schema_version=version)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise EdgeharError(where, f"malformed manifest ({type(e).__name__}: {e})") from None
@@ -211,14 +259,14 @@ class Manifest:
         write_json(os.path.join(bundle, MANIFEST), self.to_dict())
 
 
-def _orientation(o) -> dict | None:
-    """None, or a dict whose ``vertical`` is three finite numbers, not all zero."""
-    if o is None:
-        return None
-    v = np.asarray(o["vertical"], float)
-    if v.shape != (3,) or not np.isfinite(v).all() or not np.linalg.norm(v) > 0:
-        raise ValueError(f"orientation.vertical must be three finite numbers, not all zero: {v}")
-    return dict(o)
+def _dataset_of(d: dict) -> DataSpec | None:
+    """Schema 3: ``dataset``, source included. Schemas 1-2: the same, or only ``data_source``
+    (their ``dataset.classes`` repeat the labels and are dropped)."""
+    if d.get("dataset") is not None:
+        return DataSpec.from_dict(d["dataset"])
+    if d.get("data_source") is not None:
+        return DataSpec(source=d["data_source"])
+    return None
 
 
 def _spec_of(d: dict) -> WindowSpec:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .spec import HOP, SAMPLE_RATE, WINDOW
+
 # std of |total acc| (g) inside one window above which the wearer is moving; standing, sitting
 # and laying windows of the UCI-HAR subjects stay under 0.02 g, walking is above 0.1 g.
 ACTIVE_STD_G = 0.08
@@ -93,8 +95,8 @@ class AutoOrientation:
     recordings (docs/results.md, "Field logs"). Each window is rotated by the estimate as it
     stood at that window, so the result does not depend on how the stream was chunked."""
 
-    def __init__(self, vertical: tuple[float, ...] = UCI_VERTICAL, rate: int = 50, hop: int = 64,
-                 window: int = 128, settle: int = SETTLE_WINDOWS):
+    def __init__(self, vertical: tuple[float, ...] = UCI_VERTICAL, rate: int = SAMPLE_RATE,
+                 hop: int = HOP, window: int = WINDOW, settle: int = SETTLE_WINDOWS):
         self.vertical = np.asarray(vertical, float) / np.linalg.norm(vertical)
         self.rate, self.hop, self.window, self.settle = rate, hop, window, settle
         self.reset()

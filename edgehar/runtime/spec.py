@@ -1,4 +1,6 @@
-"""The window contract shared by training, export and the runtime (DESIGN.md)."""
+"""The window contract shared by training, export and the runtime (DESIGN.md), and the data
+spec it flows from: a run's window and hop are chosen with its data and travel from there to
+its windows, its run config, its bundle's manifest and replay's windowing."""
 
 from __future__ import annotations
 
@@ -84,3 +86,45 @@ class WindowSpec:
                    tuple(d["channels"]), tuple(d["labels"]),
                    IIRCoefficients.from_dict(d["noise_filter"]),
                    IIRCoefficients.from_dict(d["gravity_filter"]))
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a run trains on: a source, a label set, a subject split and the window grid.
+
+    Sources: ``package`` (the embedded HAPT recordings), an official HAPT or UCI HAR directory,
+    or a directory of the user's own labelled recordings. ``task`` is the label set of the
+    built-in data (``uci6``, ``hapt12``); ``classes`` picks and orders classes (None: all).
+    Subjects: given lists, else UCI-HAR's for the built-in data, else seeded fractions.
+    ``window`` and ``hop`` are in samples at the fixed rate (every log is resampled to it)."""
+
+    source: str = "package"
+    task: str = "uci6"
+    classes: tuple[str, ...] | None = None
+    test_subjects: tuple | None = None
+    val_subjects: tuple | None = None
+    test_fraction: float = 0.25
+    val_fraction: float = 0.15
+    split_seed: int = 0
+    window: int = WINDOW
+    hop: int = HOP
+
+    def window_spec(self, labels: tuple[str, ...]) -> WindowSpec:
+        return WindowSpec(window=self.window, hop=self.hop, labels=tuple(labels))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("classes", "test_subjects", "val_subjects"):
+            d[k] = None if d[k] is None else list(d[k])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DataSpec:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        for k in ("classes", "test_subjects", "val_subjects"):
+            if known.get(k) is not None:
+                known[k] = tuple(known[k])
+        for k in ("window", "hop", "split_seed"):
+            if k in known:
+                known[k] = int(known[k])
+        return cls(**known)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +9,13 @@ import torch
 from torch import nn
 
 from ..runtime.errors import EdgeharError
-from ..runtime.manifest import MANIFEST, Normalization, read_manifest
+from ..runtime.manifest import MANIFEST, read_manifest
+from ..runtime.run_config import RUN_CONFIG, Normalization, RunConfig
 from .models import HarResNeXt, ResNeXtConfig
 from .registry import ModelIO, create_model, io_of, is_user_factory
 
 WEIGHTS = "weights.pt"
-CONFIG = "config.json"
+CONFIG = RUN_CONFIG
 
 
 def model_config_of(model) -> dict:
@@ -51,33 +51,25 @@ def load_weights(model_config: dict, weights: Path) -> nn.Module:
     return model.eval()
 
 
-def run_config(run_dir: Path) -> tuple[dict, Normalization]:
-    """A training run's config (or a bundle's, from its manifest) and its normalization,
-    without loading the weights."""
+def run_config(run_dir: Path) -> RunConfig:
+    """A training run's config (or a bundle's, from its manifest), without loading the
+    weights."""
     run_dir = Path(run_dir)
-    cfg_path = run_dir / CONFIG
-    if not cfg_path.is_file() and (run_dir / MANIFEST).is_file() and (run_dir / WEIGHTS).is_file():
-        m = read_manifest(run_dir)
-        if m.model is None:
-            raise EdgeharError(run_dir / MANIFEST, "the manifest names no model config")
-        return m.run_config(), m.normalization
-    if not cfg_path.is_file() or not (run_dir / WEIGHTS).is_file():
+    if not (run_dir / CONFIG).is_file() and (run_dir / MANIFEST).is_file() \
+            and (run_dir / WEIGHTS).is_file():
+        return read_manifest(run_dir).run_config(run_dir / MANIFEST)
+    if not (run_dir / CONFIG).is_file() or not (run_dir / WEIGHTS).is_file():
         raise EdgeharError(run_dir, f"not a training run (needs {CONFIG} and {WEIGHTS}) "
                                     f"nor a bundle with {WEIGHTS}")
-    try:
-        config = json.loads(cfg_path.read_text())
-        norm = Normalization.from_dict(config["normalization"],
-                                       config["model_config"]["in_channels"])
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
-        raise EdgeharError(cfg_path, f"malformed run config ({type(e).__name__}: {e})") from None
-    return config, norm
+    return RunConfig.read(run_dir)
 
 
-def load_run(run_dir: Path) -> tuple[nn.Module, Normalization, dict]:
+def load_run(run_dir: Path) -> tuple[nn.Module, Normalization, RunConfig]:
     """A training run directory (or a bundle, whose manifest carries the same facts): the
     chosen weights, their normalization and the run config."""
-    config, norm = run_config(run_dir)
-    return load_weights(config["model_config"], Path(run_dir) / WEIGHTS), norm, config
+    config = run_config(run_dir)
+    return (load_weights(config.model_config, Path(run_dir) / WEIGHTS), config.normalization,
+            config)
 
 
 @torch.no_grad()

@@ -10,8 +10,7 @@ with ``{fold}``), or it would leak.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,8 @@ from ..data.sources import WindowSet
 from ..data.windows import cap_windows, concat, load_dataset, subset
 from ..runtime.errors import EdgeharError
 from ..runtime.files import write_json
-from .trainer import TrainConfig, fit, run_facts
+from ..runtime.run_config import CvFold, RunConfig
+from .trainer import TrainConfig, fit, run_config_of
 
 
 def folds_of(subjects: list, k: int, seed: int = 0) -> list[tuple]:
@@ -37,8 +37,6 @@ def folds_of(subjects: list, k: int, seed: int = 0) -> list[tuple]:
 def _fold_teachers(paths: tuple[str, ...], i: int, held: tuple) -> tuple[str, ...]:
     """Fold ``i``'s teachers, each checked to be a fold model that held out these subjects
     (one from another k, fold seed or data would have seen them)."""
-    from .checkpoint import CONFIG
-
     out = []
     for template in paths:
         try:
@@ -47,12 +45,13 @@ def _fold_teachers(paths: tuple[str, ...], i: int, held: tuple) -> tuple[str, ..
             raise EdgeharError(template, "a teacher path takes {fold} and no other braces"
                                ) from None
         try:
-            fold = json.loads((path / CONFIG).read_text())["cv_fold"]
-        except (OSError, ValueError, KeyError, TypeError):
-            raise EdgeharError(path, "not a fold model of `edgehar cv` (saved with its "
-                                     "models)") from None
-        if list(map(str, fold["held_out"])) != list(map(str, held)):
-            raise EdgeharError(path, f"this teacher held out {fold['held_out']}, fold {i} "
+            fold = RunConfig.read(path).cv_fold
+        except EdgeharError:
+            fold = None
+        if fold is None:
+            raise EdgeharError(path, "not a fold model of `edgehar cv` (saved with its models)")
+        if list(map(str, fold.held_out)) != list(map(str, held)):
+            raise EdgeharError(path, f"this teacher held out {list(fold.held_out)}, fold {i} "
                                      f"holds out {list(held)}: it would leak")
         out.append(str(path))
     return tuple(out)
@@ -66,7 +65,7 @@ def cross_validate(cfg: TrainConfig, k: int = 5, fold_seed: int = 0,
     import torch
 
     from ..runtime.metrics import classification_report
-    from .checkpoint import CONFIG, WEIGHTS, predict_logits
+    from .checkpoint import WEIGHTS, predict_logits
 
     if cfg.select != "last":
         raise EdgeharError(None, "cross-validation keeps each fold's last epoch (--select "
@@ -93,10 +92,9 @@ def cross_validate(cfg: TrainConfig, k: int = 5, fold_seed: int = 0,
             run = Path(save_models) / f"fold{i}"
             run.mkdir(parents=True, exist_ok=True)
             torch.save(result.model.state_dict(), run / WEIGHTS)
-            write_json(run / CONFIG, {
-                **run_facts(cfg, result, ds.classes),
-                "data": {"source": cfg.data.source, "spec": cfg.data.to_dict()},
-                "cv_fold": {"index": i, "held_out": list(held), "k": k, "fold_seed": fold_seed}})
+            # a fold trains on the validation subjects of the split too: never scored there
+            run_config_of(cfg, result, ds.classes, cfg.data, trained_on_val=True,
+                          cv_fold=CvFold(i, tuple(held), k, fold_seed)).write(run)
         pred = predict_logits(result.model, result.norm.apply(va.x)).argmax(1)
         rep = classification_report(va.y, pred, ds.classes)
         rows.append({"fold": i, "subjects": list(held), "windows": int(len(va.y)),
@@ -108,8 +106,7 @@ def cross_validate(cfg: TrainConfig, k: int = 5, fold_seed: int = 0,
             f"{100 * rep['accuracy']:.2f}%")
     acc = np.array([r["accuracy"] for r in rows])
     pooled = classification_report(np.concatenate(y_all), np.concatenate(p_all), ds.classes)
-    train_cfg = asdict(cfg)
-    train_cfg["data"] = cfg.data.to_dict()
+    train_cfg = {**cfg.recipe(), "data": cfg.data.to_dict()}
     result = {"folds": rows, "k": k, "fold_seed": fold_seed,
               "mean_accuracy": float(acc.mean()), "sd_accuracy": float(acc.std(ddof=1)),
               "pooled_accuracy": pooled["accuracy"], "pooled_macro_f1": pooled["macro_f1"],

@@ -1,4 +1,5 @@
-"""HAR ResNeXt variants. Every model takes normalized windows (batch, 128, 9) -> logits (batch, 6).
+"""HAR ResNeXt variants. Every model takes normalized windows (batch, window, 9) -> logits
+(batch, classes); the window is the run's (128 samples by default).
 
 One bottleneck (1x1 reduce -> grouped kxk with ``cardinality`` groups -> 1x1 expand, projection
 shortcut) serves both layouts: 1D convolves over time with the nine channels as features; 2D
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from ..runtime.spec import WINDOW
 from .registry import register_model
 
 
@@ -29,7 +31,7 @@ class ResNeXtConfig:
     dropout: float = 0.2
     num_classes: int = 6
     in_channels: int = 9
-    window: int = 128
+    window: int = WINDOW
 
     def to_dict(self) -> dict:
         d = asdict(self)

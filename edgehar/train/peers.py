@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..runtime.spec import WINDOW
 from .registry import register_model
 
 
@@ -19,7 +20,7 @@ class DeepConvLSTM(nn.Module):
     into the features) and a linear layer on the last step. Dropout 0.5 before each LSTM layer
     and the classifier, as in their Lasagne code."""
 
-    def __init__(self, num_classes: int = 6, in_channels: int = 9, window: int = 128,
+    def __init__(self, num_classes: int = 6, in_channels: int = 9, window: int = WINDOW,
                  filters: int = 64, kernel: int = 5, hidden: int = 128, dropout: float = 0.5):
         super().__init__()
         convs, cin = [], 1
@@ -63,7 +64,7 @@ class TinyHAR(nn.Module):
     self-attention across sensor channels, a fully connected fusion of the channels, an LSTM
     over time and a gated attention pooling over time added to the last step."""
 
-    def __init__(self, num_classes: int = 6, in_channels: int = 9, window: int = 128,
+    def __init__(self, num_classes: int = 6, in_channels: int = 9, window: int = WINDOW,
                  filters: int = 20, kernel: int = 5, layers: int = 4, dropout: float = 0.1):
         super().__init__()
         convs, cin = [], 1

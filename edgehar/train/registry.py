@@ -21,7 +21,9 @@ DEFAULT_MODEL = "resnext1d_small"
 
 @dataclass(frozen=True)
 class ModelIO:
-    """What every model takes and gives: (batch, window, channels) -> (batch, classes)."""
+    """What every model takes and gives: (batch, window, channels) -> (batch, classes).
+    Training passes its data spec's; the defaults (for ``create_model(name)`` alone) are the
+    runtime's default WindowSpec, written out because the registry imports nothing."""
 
     window: int = 128
     channels: int = 9

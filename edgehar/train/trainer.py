@@ -16,9 +16,9 @@ from ..data.sources import WindowSet
 from ..data.windows import cap_windows, load_dataset
 from ..runtime.errors import EdgeharError
 from ..runtime.files import write_json
-from ..runtime.manifest import Normalization
 from ..runtime.orientation import vertical_of
-from ..runtime.spec import LABELS, WindowSpec
+from ..runtime.run_config import FineTune, Normalization, Orientation, RunConfig, Selection
+from ..runtime.spec import LABELS
 from .checkpoint import WEIGHTS, predict_logits
 from .registry import DEFAULT_MODEL, ModelIO, create_model
 
@@ -73,6 +73,22 @@ class TrainConfig:
     freeze: tuple[str, ...] = ()     # module prefixes kept fixed while fine-tuning (e.g. stem)
     max_windows: int | None = None   # cap per split, for tests and quick demos
     device: str = "cpu"              # determinism is promised on CPU only
+
+    def recipe(self) -> dict:
+        """The fields but ``data`` as JSON types: what a run config keeps as its recipe (the
+        data spec is kept once, beside it)."""
+        d = asdict(self)
+        del d["data"]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_run(cls, config: RunConfig) -> TrainConfig:
+        """The recipe a run was trained with (fields it predates take their defaults)."""
+        known = {k: v for k, v in (config.recipe or {}).items() if k in cls.__dataclass_fields__}
+        for k in ("teachers", "freeze"):
+            if k in known:
+                known[k] = tuple(known[k])
+        return cls(**known, data=config.data)
 
 
 def default_recipe() -> TrainConfig:
@@ -184,12 +200,13 @@ def augment(xb: torch.Tensor, cfg: TrainConfig, norm: Normalization, gen: torch.
     return raw, xb
 
 
-def _initial_model(cfg: TrainConfig, classes: tuple[str, ...], channels: int):
+def _initial_model(cfg: TrainConfig, classes: tuple[str, ...], window: int, channels: int):
     """A fresh model, or (fine-tuning) the weights of ``cfg.init`` with a new head when its
-    label set differs; returns the model, its normalization (None: fit one) and notes."""
-    io = ModelIO(WindowSpec().window, channels, len(classes))
+    label set differs; returns the model, its normalization (None: fit one) and what it was
+    fine-tuned from (None: nothing)."""
+    io = ModelIO(window, channels, len(classes))
     if cfg.init is None:
-        return create_model(cfg.model, io, **cfg.model_kwargs), None, {}
+        return create_model(cfg.model, io, **cfg.model_kwargs), None, None
     from ..quantize.input_scaling import unfold_input_clips
     from .checkpoint import build_from_config, load_run
 
@@ -197,8 +214,8 @@ def _initial_model(cfg: TrainConfig, classes: tuple[str, ...], channels: int):
     # a bundle's export folded its input clips in: train on the plain standardization (the
     # augmentation's noise is in its units), and let the next export choose clips afresh
     base, norm = unfold_input_clips(base, norm)
-    base_labels = tuple(base_cfg["window_spec"]["labels"])
-    config = {**base_cfg["model_config"], "num_classes": len(classes)}
+    base_labels = base_cfg.labels
+    config = {**base_cfg.model_config, "num_classes": len(classes), "window": window}
     model = build_from_config(config)
     same_head = base_labels == tuple(classes)
     # the trunk carries over; the classifier starts afresh when the labels differ (even with
@@ -218,8 +235,8 @@ def _initial_model(cfg: TrainConfig, classes: tuple[str, ...], channels: int):
                                  f"(its modules: {names}; deeper ones as stages.0)")
     for n, p in model.named_parameters():
         p.requires_grad = n not in frozen
-    return model, norm, {"init": str(cfg.init), "init_model": base_cfg["model"],
-                         "head": "kept" if same_head else "new", "frozen": list(cfg.freeze)}
+    return model, norm, FineTune(str(cfg.init), base_cfg.model, "kept" if same_head else "new",
+                                 tuple(cfg.freeze))
 
 
 def _train_mode(model: nn.Module, freeze: tuple[str, ...]) -> None:
@@ -239,7 +256,7 @@ class Teachers:
         self.members = []
         for p in paths:
             model, norm, config = load_run(Path(p))
-            if tuple(config["window_spec"]["labels"]) != tuple(classes):
+            if config.labels != tuple(classes):
                 raise EdgeharError(p, "the teacher's labels differ from the student's")
             self.members.append((model.eval(), norm))
 
@@ -249,8 +266,7 @@ class Teachers:
         from .checkpoint import run_config
 
         for p in paths:
-            config = run_config(Path(p))[0]
-            subjects = (config.get("data") or {}).get("subjects") or {}
+            subjects = run_config(Path(p)).subjects or {}
             if "test" not in subjects:
                 raise EdgeharError(p, "the teacher does not say which subjects it trained on "
                                       "(a cross-validation fold model teaches in `edgehar cv` "
@@ -335,7 +351,7 @@ class Fit:
     vertical: np.ndarray
     history: list[dict]
     best_epoch: int
-    init_notes: dict
+    fine_tune: FineTune | None
     seconds: float
 
 
@@ -348,7 +364,7 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
 
     check_config(cfg)
     seed_everything(cfg.seed, cfg.device)
-    model, norm, init_notes = _initial_model(cfg, classes, tr.x.shape[2])
+    model, norm, fine_tune = _initial_model(cfg, classes, tr.x.shape[1], tr.x.shape[2])
     model = model.to(cfg.device)
     norm = norm or Normalization.fit(tr.x)
     vertical = vertical_of(tr.x)   # the training frame's up, for heading augmentation and auto
@@ -447,20 +463,23 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
     seconds = time.perf_counter() - t0
     scored = scored.cpu()
     scored.load_state_dict({k: v.cpu() for k, v in best_state.items()})
-    return Fit(scored.eval(), norm, vertical, history, best[1], init_notes, seconds)
+    return Fit(scored.eval(), norm, vertical, history, best[1], fine_tune, seconds)
 
 
-def run_facts(cfg: TrainConfig, result: Fit, classes: tuple[str, ...]) -> dict:
+def run_config_of(cfg: TrainConfig, result: Fit, classes: tuple[str, ...], data: DataSpec,
+                  **facts) -> RunConfig:
     """What every saved model's config carries (a run's, a cross-validation fold's): how to
-    rebuild it, its normalization, its orientation and its window contract."""
+    rebuild it, its normalization, its orientation, its window contract (from ``data``: the
+    window grid its windows were cut on) and the data; ``facts``: further RunConfig fields."""
     from .checkpoint import model_config_of
 
-    return {"model": result.init_notes.get("init_model", cfg.model),
-            "model_config": model_config_of(result.model),
-            "normalization": result.norm.to_dict(),
-            "orientation": {"vertical": [round(float(v), 6) for v in result.vertical],
-                            "heading_invariant": cfg.aug_yaw_deg >= 180},
-            "window_spec": WindowSpec(labels=classes).to_dict()}
+    return RunConfig(
+        model=result.fine_tune.init_model if result.fine_tune else cfg.model,
+        model_config=model_config_of(result.model), normalization=result.norm,
+        spec=data.window_spec(classes), data=data,
+        orientation=Orientation(tuple(round(float(v), 6) for v in result.vertical),
+                                heading_invariant=cfg.aug_yaw_deg >= 180),
+        recipe=cfg.recipe(), fine_tune=result.fine_tune, **facts)
 
 
 def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = None,
@@ -480,6 +499,9 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
         data_spec = replace(cfg.data, classes=ds.classes, test_subjects=tuple(ds.subjects["test"]),
                             val_subjects=tuple(ds.subjects["val"]))
     classes = tuple(classes or LABELS)
+    if splits["train"].x.shape[1] != data_spec.window:
+        raise EdgeharError(None, f"the windows are {splits['train'].x.shape[1]} samples long, "
+                                 f"the data spec says {data_spec.window}")
     out = Path(out)
     splits = {k: cap_windows(v, cfg.max_windows, cfg.seed) for k, v in splits.items()}
     for name in ("train", "val", "test"):
@@ -496,26 +518,15 @@ def train(cfg: TrainConfig, out: Path, splits: dict[str, WindowSet] | None = Non
     out.mkdir(parents=True, exist_ok=True)
     model = result.model
     torch.save(model.state_dict(), out / WEIGHTS)
-    train_cfg = asdict(cfg)
-    train_cfg["data"] = data_spec.to_dict()
-    config = {
-        **run_facts(cfg, result, classes),
-        "train": train_cfg,
-        "data": {"source": cfg.data.source, "spec": data_spec.to_dict(),
-                 "subjects": {k: sorted(set(v.subject.tolist()), key=subject_key)
-                              for k, v in splits.items()},
-                 "windows": {k: int(len(v.y)) for k, v in splits.items()}},
-        "selection": ({"criterion": "lowest validation loss (val subjects only)",
-                       "best_epoch": result.best_epoch, "epochs_run": cfg.epochs}
-                      if cfg.select == "val_loss" else
-                      {"criterion": "last epoch; validation subjects trained on (recipe chosen "
-                                    "by subject-wise cross-validation)",
-                       "best_epoch": result.best_epoch, "epochs_run": cfg.epochs}),
-        "fine_tune": result.init_notes or None,
-        "train_seconds": round(result.seconds, 1),
-        "torch": torch.__version__,
-    }
-    write_json(out / "config.json", config)
+    criterion = ("lowest validation loss (val subjects only)" if cfg.select == "val_loss" else
+                 "last epoch; validation subjects trained on (recipe chosen by subject-wise "
+                 "cross-validation)")
+    run_config_of(
+        cfg, result, classes, data_spec, trained_on_val=cfg.select == "last",
+        subjects={k: sorted(set(v.subject.tolist()), key=subject_key) for k, v in splits.items()},
+        windows={k: int(len(v.y)) for k, v in splits.items()},
+        selection=Selection(criterion, result.best_epoch, cfg.epochs),
+        train_seconds=round(result.seconds, 1), torch=torch.__version__).write(out)
     write_json(out / "history.json", result.history)
     from .plots import plot_curves
 
