@@ -13,7 +13,7 @@ from enum import Enum
 
 import numpy as np
 
-from .errors import EdgeharError
+from .errors import EdgeharError, one_line
 from .quiet import silenced_fds
 from .tensors import TensorInfo
 
@@ -67,7 +67,7 @@ class TFLiteRunner:
                                        experimental_op_resolver_type=resolver)
                 self._it.allocate_tensors()
         except (ValueError, RuntimeError) as e:
-            raise EdgeharError(path, f"not a valid TFLite model ({str(e).splitlines()[0]})") from None
+            raise EdgeharError(path, f"not a valid TFLite model ({one_line(e)})") from None
         inp, out = self._it.get_input_details(), self._it.get_output_details()
         if len(inp) != 1 or len(out) != 1:
             raise EdgeharError(path, f"expected 1 input and 1 output, found {len(inp)}/{len(out)}")
@@ -173,8 +173,7 @@ class OnnxRunner:
         try:
             self._s = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception types
-            msg = str(e).splitlines()[0][:160]
-            raise EdgeharError(path, f"not a valid ONNX model ({msg})") from None
+            raise EdgeharError(path, f"not a valid ONNX model ({one_line(e)})") from None
         i, o = self._s.get_inputs(), self._s.get_outputs()
         if len(i) != 1 or len(o) != 1:
             raise EdgeharError(path, f"expected 1 input and 1 output, found {len(i)}/{len(o)}")
@@ -209,7 +208,7 @@ class TFLMRunner:
             with silenced_fds():
                 self._it = runtime.Interpreter.from_bytes(data, arena_size=arena_bytes)
         except (RuntimeError, ValueError) as e:
-            raise EdgeharError(path, f"TFLM cannot run it ({str(e).splitlines()[0]})") from None
+            raise EdgeharError(path, f"TFLM cannot run it ({one_line(e)})") from None
         self.input = self._info(self._it.get_input_details(0), "input")
         self.output = self._info(self._it.get_output_details(0), "output")
         self.signatures: list[str] = []

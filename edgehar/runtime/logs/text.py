@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EdgeharError
+from ..errors import EdgeharError, one_line
 
 CHUNK_ROWS = 16384  # rows parsed per step: bounds memory on long logs
 
@@ -42,7 +42,7 @@ def parse_rows(lines: list[str], path: Path, first_line: int, columns: int,
         data = np.loadtxt(lines, dtype=np.float64, delimiter=delimiter, ndmin=2,
                           comments=None if delimiter else "#")
     except ValueError as e:
-        msg = str(e).splitlines()[0]
+        msg = one_line(e)
         m = re.search(r"(?:row|line) (\d+)", msg)
         # numpy counts rows from 0 in conversion errors, from 1 in column-count errors
         base = 0 if msg.startswith("could not convert") else 1
