@@ -182,7 +182,7 @@ def test_float_modules_make_a_hybrid_that_says_so(tiny_run, tmp_path):
 
 
 def test_int8_tflite_is_integer_only_with_folded_input_clips(bundle, tiny_run):
-    from edgehar.export.tflite_file import read_model, tensor_types
+    from edgehar.quantize.tflite_file import read_model, tensor_types
     from edgehar.train.checkpoint import load_run, predict_logits
 
     out, res = bundle
@@ -308,7 +308,7 @@ def test_fine_tuning_starts_from_the_unfolded_model(bundle, tiny_run):
     the run it was exported from."""
     import torch
 
-    from edgehar.quantize.input_scaling import unfold_input_clips
+    from edgehar.train.input_clips import unfold_input_clips
     from edgehar.train.checkpoint import load_run
 
     out, _ = bundle

@@ -123,7 +123,7 @@ def with_metadata(model_bytes: bytes, d: ModelDescription) -> bytes:
     packed as an appended zip."""
     from ai_edge_litert import schema_py_generated as schema
 
-    from .tflite_file import pack_model, read_model
+    from ..quantize.tflite_file import pack_model, read_model
 
     model = read_model(model_bytes)
     meta = [m for m in (model.metadata or []) if m.name.decode() != METADATA_NAME]

@@ -190,8 +190,8 @@ def _initial_model(cfg: TrainConfig, classes: tuple[str, ...], channels: int):
     io = ModelIO(WindowSpec().window, channels, len(classes))
     if cfg.init is None:
         return create_model(cfg.model, io, **cfg.model_kwargs), None, {}
-    from ..quantize.input_scaling import unfold_input_clips
     from .checkpoint import build_from_config, load_run
+    from .input_clips import unfold_input_clips
 
     base, norm, base_cfg = load_run(Path(cfg.init))
     # a bundle's export folded its input clips in: train on the plain standardization (the
