@@ -178,8 +178,3 @@ def trained_on_val(config: dict) -> bool:
     scoring it there would score it on its training data."""
     spec = (config.get("data") or {}).get("spec") or {}
     return (config.get("train") or {}).get("select") == "last" or bool(spec.get("trained_on_val"))
-
-
-def load_splits(source: str = "package", spec: WindowSpec | None = None) -> dict[str, WindowSet]:
-    """The built-in task's windows per split (the six activities, UCI-HAR subjects)."""
-    return dict(load_dataset(DataSpec(source)).splits)

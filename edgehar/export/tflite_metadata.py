@@ -140,9 +140,3 @@ def with_metadata(model_bytes: bytes, d: ModelDescription) -> bytes:
         info = zipfile.ZipInfo(LABELS_FILE, date_time=(1980, 1, 1, 0, 0, 0))  # reproducible bytes
         z.writestr(info, "\n".join(d.labels) + "\n")
     return out.getvalue()
-
-
-def packed_labels(path) -> list[str]:
-    """The labels.txt packed in a .tflite (read with the standard zipfile module)."""
-    with zipfile.ZipFile(path) as z:
-        return z.read(LABELS_FILE).decode().splitlines()
