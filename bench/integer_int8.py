@@ -25,16 +25,12 @@ import numpy as np
 
 from edgehar.data.windows import dataset_of_run
 from edgehar.quantize.calibration import CalibrationSet
-from edgehar.quantize.input_scaling import (
-    choose_clips,
-    fake_quantize,
-    fold_input_clips,
-    unfold_input_clips,
-)
+from edgehar.quantize.input_scaling import choose_clips, fake_quantize
 from edgehar.quantize.tflite_int8 import quantize_tflite
 from edgehar.runtime.assets import PRETRAINED
 from edgehar.runtime.backends import open_runner
 from edgehar.train.checkpoint import load_run, predict_logits
+from edgehar.train.input_clips import fold_input_clips, unfold_input_clips
 from edgehar.train.models import tflite_view
 
 
@@ -65,7 +61,7 @@ def main() -> None:
         x = x_val.copy()
         x[..., c] = fake_quantize(x[..., c:c + 1], one[c:c + 1])[..., 0]
         out["input_only"][f"one scale, only {name}"] = 100 * (base - acc(predict_logits(model, x)))
-    clips = choose_clips(model, calib.windows)
+    clips = choose_clips(lambda w: predict_logits(model, w), calib.windows)
     out["clips"] = clips.tolist()
     out["input_only"]["per-channel clips"] = 100 * (base - acc(predict_logits(
         model, fake_quantize(x_val, clips))))

@@ -490,7 +490,7 @@ def plot(pred, out, labels, experiment, summary):
               help="Timed single-window runs per model file and thread count.")
 def bench(bundle, json_out, repeats):
     """Size, latency (1 thread and all cores), throughput, cold start and RSS per model file."""
-    from .bench import run_bench
+    from .benchmark import run_bench
 
     run_bench(bundle, json_out, repeats, echo=click.echo)
 

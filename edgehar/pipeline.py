@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
 
 from .data.dataset import HAPT_LABELS, DataSpec
+from .runtime.files import write_json
 
 
 def _replay_logs(ds, out: Path) -> list[tuple[Path, Path | None]]:
@@ -75,7 +75,7 @@ def run_pipeline(model_name: str | None, epochs: int | None, seed: int, out: Pat
     result = {"train": {k: m[k] for k in ("accuracy", "macro_f1", "params", "macs")},
               "chain": res.chain.to_json(), "replay": summaries,
               "wall_seconds": round(time.perf_counter() - t0, 1), "ok": res.ok}
-    (out / "pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(out / "pipeline.json", result)
     echo(f"done in {result['wall_seconds']:.0f} s; summary in {out / 'pipeline.json'}")
     if not res.ok:
         echo("error: " + ", ".join(f"{r.step} dropped {r.drop_vs_torch_pp:+.2f} pp"

@@ -182,7 +182,7 @@ def test_float_modules_make_a_hybrid_that_says_so(tiny_run, tmp_path):
 
 
 def test_int8_tflite_is_integer_only_with_folded_input_clips(bundle, tiny_run):
-    from edgehar.export.tflite_file import read_model, tensor_types
+    from edgehar.quantize.tflite_file import read_model, tensor_types
     from edgehar.train.checkpoint import load_run, predict_logits
 
     out, res = bundle
@@ -308,8 +308,8 @@ def test_fine_tuning_starts_from_the_unfolded_model(bundle, tiny_run):
     the run it was exported from."""
     import torch
 
-    from edgehar.quantize.input_scaling import unfold_input_clips
     from edgehar.train.checkpoint import load_run
+    from edgehar.train.input_clips import unfold_input_clips
 
     out, _ = bundle
     run_model, run_norm, _ = load_run(tiny_run)
@@ -318,3 +318,27 @@ def test_fine_tuning_starts_from_the_unfolded_model(bundle, tiny_run):
     np.testing.assert_allclose(norm.std, run_norm.std, rtol=1e-6)
     for (k, a), b in zip(model.state_dict().items(), run_model.state_dict().values()):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-7), k
+
+
+def test_a_parity_excess_fails_its_row_through_the_step_wrapper(bundle, monkeypatch):
+    """int8_parity is a row like the conversions: beyond the allowed steps it raises
+    StepFailed naming the row and the kernels (export then exits 1 with complete: false, as
+    for any failed step), the files stay, and the measured steps are recorded."""
+    from edgehar.export import steps
+    from edgehar.export.chain import Chain
+    from edgehar.runtime.backends import open_runner
+    from edgehar.runtime.manifest import read_manifest
+
+    out, _ = bundle
+    x = np.random.default_rng(5).normal(size=(32, 128, 9)).astype(np.float32)
+    logits = open_runner(out / "model_int8.tflite")(x)
+    ex = steps.Export(out, ExportOptions(int8=True), read_manifest(out),
+                      Chain(np.zeros(32, int), logits, 1.0, ("a",) * 6), None, x,
+                      tflite_int8_logits=logits)
+    (row,) = [s for s in steps.STEPS if s.name == "int8_parity"]
+    assert row is steps.steps_for(ExportOptions(int8=True, formats=frozenset({Format.TFLITE})))[-1]
+    monkeypatch.setitem(steps.TOLERANCE_STEPS, "builtin", -1)
+    with pytest.raises(steps.StepFailed, match=r"int8_parity: ValidationError: .*builtin kernels"):
+        steps.run_step(ex, row, log=lambda *_: None)
+    assert ex.manifest.files["model_int8.tflite"].parity["builtin"]["allowed_steps"] == -1
+    assert (out / "model_int8.tflite").is_file()

@@ -86,6 +86,22 @@ def test_report_html_is_self_contained_and_complete(shipped_bundle):
         assert name in text
 
 
+def test_reports_render_from_report_json_and_the_manifest(shipped_bundle, tmp_path):
+    """report.md and report.html come from report.json and manifest.json alone (edgehar.report,
+    not export): re-rendered from the shipped bundle's two files, they are its shipped reports."""
+    from edgehar.report.bundle import render_reports
+    from edgehar.runtime.errors import EdgeharError
+
+    for name in ("manifest.json", "report.json"):
+        shutil.copy(shipped_bundle / name, tmp_path / name)
+    render_reports(tmp_path)
+    for name in ("report.md", "report.html"):
+        assert (tmp_path / name).read_text() == (shipped_bundle / name).read_text(), name
+    (tmp_path / "report.json").write_text("[1, 2]")
+    with pytest.raises(EdgeharError, match="not an export report"):
+        render_reports(tmp_path)
+
+
 def test_report_html_renders_in_a_real_browser(shipped_bundle, tmp_path):
     browser = next((b for b in BROWSERS if shutil.which(b)), None)
     if browser is None:

@@ -74,7 +74,7 @@ def test_shipped_report_records_the_promise(shipped_bundle):
 def test_shipped_int8_tflite_is_integer_only(shipped_bundle):
     """No float32 tensor anywhere in the graph (so no float op), int8 in and out, and the TFLM
     arena the manifest states."""
-    from edgehar.export.tflite_file import op_names, read_model, tensor_types
+    from edgehar.quantize.tflite_file import op_names, read_model, tensor_types
 
     model = read_model((shipped_bundle / "model_int8.tflite").read_bytes())
     assert set(tensor_types(model)) <= {"INT8", "INT32"}
@@ -169,7 +169,7 @@ def test_bench_reports_every_file(shipped_bundle, tmp_path):
     """The bench's JSON has one complete row per file. Only its structure is checked: timings
     (and torch-vs-runtime ratios) are results for bench JSON, not pass/fail criteria."""
     pytest.importorskip("onnxruntime")   # the bench times every file in the bundle, .onnx too
-    from edgehar.bench import run_bench
+    from edgehar.benchmark import run_bench
     from edgehar.runtime.assets import SAMPLE_LOG
 
     m = read_manifest(shipped_bundle)

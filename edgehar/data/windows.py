@@ -176,8 +176,3 @@ def dataset_of_run(data: DataSpec, source: str | None = None, overrides: dict | 
     for fixed in ("classes", "window", "hop"):   # the model's own label order and window grid
         overrides.pop(fixed, None)
     return load_dataset(replace(data, source=source or data.source, **overrides))
-
-
-def load_splits(source: str = "package", spec: WindowSpec | None = None) -> dict[str, WindowSet]:
-    """The built-in task's windows per split (the six activities, UCI-HAR subjects)."""
-    return dict(load_dataset(DataSpec(source)).splits)

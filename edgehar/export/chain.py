@@ -60,13 +60,6 @@ class Chain:
         return [asdict(r) for r in self.rows]
 
     def table(self) -> str:
-        head = ("| step | accuracy % | macro-F1 % | drop vs torch (pp) | drop vs previous (pp) "
-                "| top-1 agreement % | max abs logit diff | within max-drop |")
-        lines = [head, "|" + "---|" * 8]
-        for r in self.rows:
-            diff = "-" if r.max_abs_logit_diff is None else f"{r.max_abs_logit_diff:.2e}"
-            lines.append(
-                f"| {r.step} | {100 * r.accuracy:.2f} | {100 * r.macro_f1:.2f} | "
-                f"{r.drop_vs_torch_pp:+.2f} | {r.drop_vs_previous_pp:+.2f} ({r.previous}) | "
-                f"{100 * r.agreement_top1:.2f} | {diff} | {'yes' if r.passed else 'NO'} |")
-        return "\n".join(lines)
+        from ..report.markdown import chain_table
+
+        return chain_table(self.to_json())

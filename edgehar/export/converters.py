@@ -144,7 +144,7 @@ def _finish_tflite(ctx: ConvertContext, out: Path, compact: bool = False) -> Non
         return
     data = out.read_bytes()
     if compact:
-        from .tflite_file import compact as compacted
+        from ..quantize.tflite_file import compact as compacted
 
         data = compacted(data)
     if ctx.tflite_metadata is not None:

@@ -1,13 +1,11 @@
-"""The exported artifacts as a table: format, precision, file name, what it is converted from,
-and the converter that writes it. ``bundle.run_step`` runs every row the same way."""
+"""What a step of the export is: a row of the step table (``steps.STEPS``), with the file it
+writes, its format and precision, its lineage and the function that runs it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-
-from . import converters
 
 
 class Format(str, Enum):
@@ -23,40 +21,39 @@ class Precision(str, Enum):
 
 @dataclass(frozen=True)
 class Step:
-    name: str           # chain step, e.g. "onnx_int8"
-    format: Format
-    precision: Precision
-    filename: str
-    parent: str         # step whose file this one is converted from
-    previous: str       # step it is compared against for "drop vs previous"
-    convert: Callable[[converters.ConvertContext, object], None] | None = None
+    """One row of the export. ``steps.run_step`` runs every row the same way: it times
+    ``run(export, step, log)``, and turns any failure into the export's one failure, removing
+    the row's files."""
+
+    name: str                          # chain step or task, e.g. "onnx_int8", "int8_parity"
+    run: Callable | None = None        # (steps.Export, Step, log) -> None
+    filename: str | None = None        # the model file it writes, listed in the manifest
+    format: Format | None = None
+    precision: Precision | None = None
+    parent: str = ""                   # step whose file this one is converted from
+    previous: str = ""                 # step it is compared against for "drop vs previous"
+    convert: Callable | None = None    # (converters.ConvertContext, Path) -> None
+    other_files: tuple[str, ...] = ()  # files besides the model file (the MCU kit)
+    # which exports run it; default: its format is asked for, and INT8 only with --int8
+    when: Callable | None = None       # (ExportOptions) -> bool
 
     @property
     def is_float(self) -> bool:
         return self.precision is Precision.FP32
 
+    @property
+    def files(self) -> tuple[str, ...]:
+        return ((self.filename,) if self.filename else ()) + self.other_files
 
-TORCH_FP32 = Step("torch_fp32", Format.TORCH, Precision.FP32, "weights.pt", "", "")
-STEPS: tuple[Step, ...] = (
-    Step("onnx_fp32", Format.ONNX, Precision.FP32, "model_fp32.onnx", "torch_fp32", "torch_fp32",
-         converters.onnx_fp32),
-    Step("onnx_int8", Format.ONNX, Precision.INT8, "model_int8.onnx", "onnx_fp32", "onnx_fp32",
-         converters.onnx_int8),
-    Step("tflite_fp32", Format.TFLITE, Precision.FP32, "model_fp32.tflite", "torch_fp32",
-         "torch_fp32", converters.tflite_fp32),
-    # PT2E quantizes the torch graph, so the INT8 .tflite's parent file is the torch weights;
-    # in the chain it is compared against TFLite FP32, the step before it.
-    Step("tflite_int8", Format.TFLITE, Precision.INT8, "model_int8.tflite", "torch_fp32",
-         "tflite_fp32", converters.tflite_int8),
-)
+    def wanted(self, opts) -> bool:
+        if self.when is not None:
+            return self.when(opts)
+        return self.format in opts.formats and (opts.int8 or self.is_float)
 
 
-FILENAMES = {s.name: s.filename for s in (TORCH_FP32, *STEPS)}
-# Offline (fleet) replay's file: the INT8 .tflite for a fixed batch of this many windows, made by
+TORCH_FP32 = Step("torch_fp32", filename="weights.pt", format=Format.TORCH,
+                  precision=Precision.FP32)
+# Offline (fleet) replay's file: the INT8 file for a fixed batch of this many windows, made by
 # rewriting the batch-1 graph's shapes (same weights and quantization, same outputs per window).
 OFFLINE_BATCH = 64
 BATCHED_FILENAME = f"model_int8_b{OFFLINE_BATCH}.tflite"
-
-
-def steps_for(formats: set[Format], int8: bool) -> list[Step]:
-    return [s for s in STEPS if s.format in formats and (int8 or s.precision is Precision.FP32)]

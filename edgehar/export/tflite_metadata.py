@@ -123,7 +123,7 @@ def with_metadata(model_bytes: bytes, d: ModelDescription) -> bytes:
     packed as an appended zip."""
     from ai_edge_litert import schema_py_generated as schema
 
-    from .tflite_file import pack_model, read_model
+    from ..quantize.tflite_file import pack_model, read_model
 
     model = read_model(model_bytes)
     meta = [m for m in (model.metadata or []) if m.name.decode() != METADATA_NAME]
@@ -140,9 +140,3 @@ def with_metadata(model_bytes: bytes, d: ModelDescription) -> bytes:
         info = zipfile.ZipInfo(LABELS_FILE, date_time=(1980, 1, 1, 0, 0, 0))  # reproducible bytes
         z.writestr(info, "\n".join(d.labels) + "\n")
     return out.getvalue()
-
-
-def packed_labels(path) -> list[str]:
-    """The labels.txt packed in a .tflite (read with the standard zipfile module)."""
-    with zipfile.ZipFile(path) as z:
-        return z.read(LABELS_FILE).decode().splitlines()

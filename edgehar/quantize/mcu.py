@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..export.tflite_file import op_names, read_model
 from ..runtime.files import atomic_path
 from ..runtime.quiet import silenced_fds
+from .tflite_file import op_names, read_model
 
 KIT_DIR = "mcu"
 KIT_FILES = ("model_int8.h", "model_int8.cc", "ops.txt")

@@ -162,7 +162,7 @@ def truth_from(labels_path: Path, pred_path: Path, experiment: int | None
                ) -> tuple[np.ndarray, list[str]]:
     """Per-sample class indices (-1: none) and their names, from a labelled CSV log or a HAPT
     labels.txt (the experiment from --experiment or the prediction file's name)."""
-    from ..runtime.logs import LabelVocabulary, labels_for, open_log, read_label_segments
+    from ..runtime.logs import LabelVocabulary, open_log, read_hapt_labels
     from ..runtime.spec import HAPT_LABELS
 
     labels_path = Path(labels_path)
@@ -173,11 +173,7 @@ def truth_from(labels_path: Path, pred_path: Path, experiment: int | None
                 raise EdgeharError(pred_path, "pass --experiment N to pick the experiment in "
                                               "labels.txt (no expNN in the file name)")
             experiment = int(m.group(1))
-        seg = read_label_segments(labels_path)
-        mine = seg[seg[:, 0] == experiment]
-        if not len(mine):
-            raise EdgeharError(labels_path, f"no segments for experiment {experiment}")
-        ids = labels_for(mine, experiment, int(mine[:, 4].max()) + 1)
+        ids = read_hapt_labels(labels_path, experiment)
         return np.where(ids >= 1, ids - 1, -1), list(HAPT_LABELS)
     vocab = LabelVocabulary((), grow=True)
     parts, n = [], 0

@@ -207,8 +207,8 @@ def _initial_model(cfg: TrainConfig, classes: tuple[str, ...], window: int, chan
     io = ModelIO(window, channels, len(classes))
     if cfg.init is None:
         return create_model(cfg.model, io, **cfg.model_kwargs), None, None
-    from ..quantize.input_scaling import unfold_input_clips
     from .checkpoint import build_from_config, load_run
+    from .input_clips import unfold_input_clips
 
     base, norm, base_cfg = load_run(Path(cfg.init))
     # a bundle's export folded its input clips in: train on the plain standardization (the
