@@ -28,7 +28,7 @@ COMMANDS = [
     (["pipeline", "--out", "{tmp}/p"], "edgehar.pipeline", "run_pipeline"),
     (["plot", "{tmp}/p.jsonl", "--out", "{tmp}/p.png"], "edgehar.report.timeline",
      "plot_timeline"),
-    (["bench"], "edgehar.bench", "run_bench"),
+    (["bench"], "edgehar.benchmark", "run_bench"),
 ]
 
 
@@ -63,6 +63,8 @@ def test_an_unexpected_error_is_one_line_and_exit_70(entry, argv, module, functi
     try:
         mod = importlib.import_module(module)
     except ImportError as e:   # a runtime-only install: the command's own extra is missing
+        if (e.name or "").startswith("edgehar"):
+            raise   # a renamed module, not a missing extra: the table above is stale
         pytest.skip(f"{module}: {e}")
     monkeypatch.setattr(mod, function, _boom)
     monkeypatch.delenv(DEBUG_ENV, raising=False)

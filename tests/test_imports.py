@@ -21,6 +21,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(s) for s in (
     {"export"},
     {"pipeline", "benchmark", "evaluate_any"},
     {"cli"},
+    {"launcher"},                      # the console script: names the extra when click is missing
 ))
 # Beside the stack: they import only the runtime, and are used from this layer up.
 ONLY_RUNTIME = {"report": "export",    # export calls report to render report.md/.html
