@@ -1,6 +1,6 @@
 """One small function per conversion, each writing its file atomically, and the validation
 every converted file goes through. The step functions at the bottom are what the step table
-(``formats.STEPS``) carries."""
+(``steps.STEPS``) carries."""
 
 from __future__ import annotations
 

@@ -97,16 +97,15 @@ def convert_model(ex: Export, step: Step, log) -> None:
     ref = ex.chain.reference_logits[:GOLDEN_WINDOWS]
     validate(step.name, runner, ex.golden_x, ref, ex.opts.float_atol if step.is_float else None)
     logits = runner(ex.x_test)
+    int8_tflite = step.format is Format.TFLITE and not step.is_float
     # An INT8 .tflite's golden outputs are TFLite's semantics: the reference kernels
     # (runtime.parity); the chain scores what devices run (LiteRT's default kernels).
-    golden_runner = (open_runner(path, kernels=Kernels.REFERENCE)
-                     if step.format is Format.TFLITE and not step.is_float else runner)
+    golden_runner = open_runner(path, kernels=Kernels.REFERENCE) if int8_tflite else runner
     golden = golden_runner(ex.golden_x)
     # device_tests replays the shipped sample log and compares with what it gave here.
     starts, probs = sample_replay(Model(str(path), Backend.of(path), ex.manifest, golden_runner))
     io_details = _io_details(runner, path)
-    integer_only = (_integer_only(path, log)
-                    if step.format is Format.TFLITE and not step.is_float else None)
+    graph = _int8_graph(path, log) if int8_tflite else None
     # recorded only now that every check passed: a failed step leaves no trace but the failure
     row = ex.chain.add(step.name, step.filename, logits, step.previous, step.is_float)
     ex.golden[step.name] = golden
@@ -121,9 +120,11 @@ def convert_model(ex: Export, step: Step, log) -> None:
         size_bytes=path.stat().st_size, signatures=runner.signatures, io=io_details)
     log(f"[{step.name}] accuracy {100 * row.accuracy:.2f}%  drop {row.drop_vs_torch_pp:+.2f} pp"
         f"  agreement {100 * row.agreement_top1:.2f}%")
-    if integer_only is not None:
+    if int8_tflite:
         ex.tflite_int8_logits = logits
-        ex.manifest.quantization = replace(ex.manifest.quantization, **integer_only)
+        ex.manifest.quantization = replace(
+            ex.manifest.quantization, integer_only=graph["floats"] == 0,
+            tflite_int8_graph={"ops": graph["ops"], "tensor_types": graph["tensor_types"]})
     _explain_int8_drop(ex, step, row, log)
 
 
@@ -274,7 +275,7 @@ def quiet_converters():
         yield
 
 
-def _integer_only(path: Path, log) -> dict:
+def _int8_graph(path: Path, log) -> dict:
     """Integer-only is read from the graph, not assumed: the quantizer leaves in float
     what it cannot quantize (an LSTM, unrolled into per-step ops, stays float)."""
     from ..quantize.tflite_file import op_names, read_model, tensor_types
@@ -285,8 +286,7 @@ def _integer_only(path: Path, log) -> dict:
     if floats:
         log(f"[tflite_int8] not integer-only: {floats} of {sum(types.values())} tensors "
             "stay float (a hybrid: microcontrollers and int8 NPUs cannot run it)")
-    return {"integer_only": floats == 0,
-            "tflite_int8_graph": {"ops": len(op_names(model)), "tensor_types": types}}
+    return {"floats": floats, "ops": len(op_names(model)), "tensor_types": types}
 
 
 def _explain_int8_drop(ex: Export, step: Step, row: ChainRow, log) -> None:

@@ -17,9 +17,10 @@ TOLERANCE_STEPS = {
     # 0.2 % of the windows
     "tflm": 1,
     # LiteRT's optimized builtin kernels (ruy GEMM, NEON on ARM) keep the fixed-point
-    # requantization but round some intermediate ops (MEAN, ADD) on their own path: 2 steps
-    # measured
-    "builtin": 2,
+    # requantization but round some intermediate ops (MEAN, ADD) on their own path, and which
+    # path depends on the CPU's instruction set: the shipped model measured 2 steps on the
+    # release machine and 3 on the x86-64 CI machine (`edgehar export` of the shipped weights)
+    "builtin": 3,
     # XNNPACK (LiteRT's default delegate on phones and Pis) requantizes in fp32 (multiply by the
     # float scale, round half to even) instead of the reference's fixed-point multiplier with
     # round half away from zero: a step per layer where they disagree, carried through the 14
