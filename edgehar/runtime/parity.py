@@ -30,6 +30,15 @@ TOLERANCE_STEPS = {
     "default": 12,
 }
 
+# A raw log replayed through an INT8 file on another machine than the one that stored the replay:
+# the float preprocessing (filters, normalization) may differ in its last bits between CPUs
+# (numpy's SIMD paths), which moves an input that sits on an int8 rounding edge by one step, and
+# that step travels through the layers. Shipped ONNX INT8 file, sample log, stored on the release
+# machine and replayed on an AVX2 x86-64 machine: 4 output steps (0.12 logits), one window
+# changed label, an exact tie. 6 allowed; a label may change only where the stored top-2 gap
+# is within twice that.
+REPLAY_STEPS = 6
+
 
 def output_steps(y: np.ndarray, ref: np.ndarray, scale: float) -> np.ndarray:
     """|y - ref| in output quantization steps (both dequantized with ``scale``)."""
