@@ -46,10 +46,10 @@ def test_model_loads_and_matches_manifest(bundle, manifest, i):
     assert m.labels == manifest.labels
     io = manifest.files[name].io
     if io and name.endswith(".tflite"):
-        assert m.runner.input.dtype == io["input"]["dtype"]
-        assert m.runner.input.scale == pytest.approx(io["input"]["scale"])
-        assert m.runner.input.zero_point == io["input"]["zero_point"]
-        assert m.runner.output.dtype == io["output"]["dtype"]
+        assert m.runner.input.dtype == io.input.dtype
+        assert m.runner.input.scale == pytest.approx(io.input.scale)
+        assert m.runner.input.zero_point == io.input.zero_point
+        assert m.runner.output.dtype == io.output.dtype
 
 
 @pytest.mark.parametrize("name", ["model_fp32.onnx", "model_int8.onnx", "model_fp32.tflite",
@@ -66,8 +66,8 @@ def test_golden_outputs(bundle, manifest, golden, name):
         # with its reason. INT8 .onnx: ONNX Runtime picks a different integer GEMM per ISA (x86
         # AVX2 without VNNI: u8s8 with 16-bit intermediate sums; ARM: s8s8 dot products), whose
         # rounding differs by up to a step inside the graph; allow two steps of the output QDQ.
-        io = manifest.files[name].io["output"]
-        step = m.runner.output.scale or io.get("qdq_scale") or float(np.abs(ref).max() / 127)
+        out = manifest.files[name].io.output
+        step = m.runner.output.scale or out.qdq_scale or float(np.abs(ref).max() / 127)
         steps = TOLERANCE_STEPS["default"] if name.endswith(".tflite") else 2
         err = np.abs(y - ref).max()
         REPORT.append(f"golden {name}: max |diff| {err:.3g} (allowed {steps} x step {step:.3g})")
@@ -96,16 +96,16 @@ def test_sample_replay_gives_stored_predictions(bundle, manifest, golden, name):
     agree = (probs.argmax(1) == ref.argmax(1)).mean()
     REPORT.append(f"sample replay {name}: {len(starts)} windows, label agreement "
                   f"{100 * agree:.2f}%, max |prob diff| {np.abs(probs - ref).max():.3g}")
-    io = manifest.files[name].io or {}
-    scale = io.get("output", {}).get("scale", 0.0)
-    if name.endswith(".tflite") and scale > 0:
+    io = manifest.files[name].io
+    out = io.output if io else None
+    if name.endswith(".tflite") and out and out.scale > 0:
         # stored from the reference kernels: each logit may be off by the allowed steps, so
         # only a window whose top-2 gap is wider than twice that must keep its label
-        tol = TOLERANCE_STEPS["default"] * scale
+        tol = TOLERANCE_STEPS["default"] * out.scale
         assert flips_outside_ties(probs, ref, 2 * tol) == 0
         assert np.abs(probs - ref).max() <= tol + 1e-6
-    elif io.get("output", {}).get("qdq_scale"):   # ONNX INT8: logits dequantized in the graph
-        tol = REPLAY_STEPS * io["output"]["qdq_scale"]
+    elif out and out.qdq_scale:   # ONNX INT8: logits dequantized in the graph
+        tol = REPLAY_STEPS * out.qdq_scale
         assert flips_outside_ties(probs, ref, 2 * tol) == 0
         assert np.abs(probs - ref).max() <= tol + 1e-6
     else:

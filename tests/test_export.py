@@ -202,8 +202,8 @@ def test_int8_tflite_is_integer_only_with_folded_input_clips(bundle, tiny_run):
     np.testing.assert_allclose(predict_logits(b_model, b_norm.apply(x)),
                                predict_logits(run_model, run_norm.apply(x)), atol=1e-4)
     parity = res.manifest.files["model_int8.tflite"].parity
-    for kernels in ("default", "builtin"):
-        assert parity[kernels]["max_steps"] <= parity[kernels]["allowed_steps"]
+    assert list(parity.kernels) == ["default", "builtin"]
+    assert all(p.max_steps <= p.allowed_steps for p in parity.kernels.values())
 
 
 def test_mcu_kit(tiny_run, tmp_path):
@@ -227,23 +227,23 @@ def test_mcu_kit(tiny_run, tmp_path):
     assert bytes(int(b, 16) for b in re.findall(r"0x([0-9a-f]{2})", body)) == data
     assert f"g_edgehar_model_len = {len(data)};" in cc
     mcu = res.manifest.files["model_int8.tflite"].mcu
-    assert mcu["arena_bytes"] == arena_bytes(data)
-    assert f"kEdgeharArenaBytes = {mcu['arena_bytes']};" in h
-    assert f"MicroMutableOpResolver<{len(mcu['ops'])}>" in h
-    assert set(mcu["ops"]) == set(needed_ops(data)) and "CONV_2D" in mcu["ops"]
-    assert all(f"resolver.{resolver_method(op)}()" in h for op in mcu["ops"])
-    assert all(line in ops_txt for line in mcu["resolver"])
+    assert mcu.arena_bytes == arena_bytes(data)
+    assert f"kEdgeharArenaBytes = {mcu.arena_bytes};" in h
+    assert f"MicroMutableOpResolver<{len(mcu.ops)}>" in h
+    assert set(mcu.ops) == set(needed_ops(data)) and "CONV_2D" in mcu.ops
+    assert all(f"resolver.{resolver_method(op)}()" in h for op in mcu.ops)
+    assert all(line in ops_txt for line in mcu.resolver)
     assert resolver_method("CONV_2D") == "AddConv2D"
     assert resolver_method("FULLY_CONNECTED") == "AddFullyConnected"
-    TFLMRunner(out / "model_int8.tflite", arena_bytes=mcu["arena_bytes"])   # fits exactly
+    TFLMRunner(out / "model_int8.tflite", arena_bytes=mcu.arena_bytes)   # fits exactly
     with pytest.raises(Exception, match="TFLM cannot run it"):
-        TFLMRunner(out / "model_int8.tflite", arena_bytes=mcu["arena_bytes"] - 256)
+        TFLMRunner(out / "model_int8.tflite", arena_bytes=mcu.arena_bytes - 256)
     _compiled_array_is_the_model(out / "mcu" / "model_int8.cc", data, tmp_path)
     rows = {r.step: r for r in res.chain.rows}
     assert list(rows)[-1] == "tflm_int8" and rows["tflm_int8"].previous == "tflite_int8"
-    parity = res.manifest.files["model_int8.tflite"].parity["tflm"]
-    assert parity["max_steps"] <= parity["allowed_steps"]
-    assert parity["top1_agreement_vs_litert"] >= 0.99
+    tflm = res.manifest.files["model_int8.tflite"].parity.kernels["tflm"]
+    assert tflm.max_steps <= tflm.allowed_steps
+    assert tflm.top1_agreement_vs_litert >= 0.99
 
 
 def _compiled_array_is_the_model(cc, data: bytes, tmp_path) -> None:
@@ -340,5 +340,5 @@ def test_a_parity_excess_fails_its_row_through_the_step_wrapper(bundle, monkeypa
     monkeypatch.setitem(steps.TOLERANCE_STEPS, "builtin", -1)
     with pytest.raises(steps.StepFailed, match=r"int8_parity: ValidationError: .*builtin kernels"):
         steps.run_step(ex, row, log=lambda *_: None)
-    assert ex.manifest.files["model_int8.tflite"].parity["builtin"]["allowed_steps"] == -1
+    assert ex.manifest.files["model_int8.tflite"].parity.kernels["builtin"].allowed_steps == -1
     assert (out / "model_int8.tflite").is_file()

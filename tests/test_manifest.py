@@ -1,7 +1,6 @@
 """The typed bundle manifest: one layout, read one way, older bundles still readable."""
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,13 @@ from edgehar.runtime.manifest import (
     ESSENTIAL_KEYS,
     MANIFEST,
     SCHEMA_VERSION,
+    FileEntry,
+    FileIO,
+    KernelParity,
     Manifest,
+    McuKit,
+    Parity,
+    TensorIO,
     read_manifest,
 )
 
@@ -52,6 +57,34 @@ def test_todays_layout_round_trips_and_stores_each_fact_once(shipped_dict):
             assert f.parent_sha256 == m.files[f.parent].sha256, name
 
 
+def test_file_records_round_trip_and_keep_the_released_files_layout(shipped_dict):
+    """io, parity and mcu load into records and write back the released layout: same keys,
+    same order, same values (optional keys only where they were)."""
+    files = Manifest.from_dict(shipped_dict).files
+    assert json.dumps({n: f.to_dict() for n, f in files.items()}) == \
+        json.dumps(shipped_dict["files"])
+    assert files["weights.pt"].io is None and files["model_fp32.onnx"].parity is None
+    onnx_int8, tflite = files["model_int8.onnx"].io, files["model_int8.tflite"]
+    assert isinstance(onnx_int8, FileIO) and onnx_int8.output.qdq_scale > 0
+    assert onnx_int8.input.qdq_scale is None and "qdq_scale" not in onnx_int8.input.to_dict()
+    assert tflite.io.input == TensorIO("serving_default_args_0", (1, 128, 9), "int8",
+                                       tflite.io.input.scale, 0)
+    assert list(tflite.parity.kernels) == ["default", "builtin", "tflm"]
+    assert tflite.parity.kernels["builtin"] == KernelParity(2, 2, 0.999652052887961)
+    assert tflite.parity.kernels["tflm"].top1_agreement_vs_litert > 0.99
+    assert isinstance(tflite.mcu, McuKit) and tflite.mcu.arena_bytes == 26400
+    assert "CONV_2D" in tflite.mcu.ops
+    # each record alone, through JSON and back
+    for record in (tflite.io, tflite.io.output, tflite.parity, tflite.parity.kernels["tflm"],
+                   tflite.mcu):
+        assert type(record).from_dict(json.loads(json.dumps(record.to_dict()))) == record
+    assert FileEntry.from_dict(tflite.to_dict()) == tflite
+    made = Parity("LiteRT BUILTIN_REF", 10, {"default": KernelParity(3, 2, 0.9)})
+    assert made.to_dict() == {"reference": "LiteRT BUILTIN_REF", "windows": 10, "default": {
+        "max_steps": 3, "allowed_steps": 2, "top1_agreement": 0.9}}
+    assert not made.kernels["default"].within
+
+
 def test_the_released_schema_2_manifest_loads_with_the_same_facts(shipped_dict):
     old = shipped_dict
     assert old["schema_version"] == 2
@@ -62,7 +95,7 @@ def test_the_released_schema_2_manifest_loads_with_the_same_facts(shipped_dict):
     assert m.spec.channels == tuple(old["channels"])
     assert m.normalization.to_dict() == old["normalization"]
     assert m.model.name == old["model"]["name"] and m.model.config == old["model"]["config"]
-    assert {n: asdict(f) for n, f in m.files.items()} == old["files"]
+    assert {n: f.to_dict() for n, f in m.files.items()} == old["files"]
     assert m.calibration.to_dict() == old["calibration"]
     assert m.quantization.to_dict() == old["quantization"] and m.quantization.integer_only
     assert m.orientation.to_dict() == old["orientation"]

@@ -80,12 +80,16 @@ def test_shipped_int8_tflite_is_integer_only(shipped_bundle):
     assert set(tensor_types(model)) <= {"INT8", "INT32"}
     assert "DEQUANTIZE" not in op_names(model)
     entry = read_manifest(shipped_bundle).files["model_int8.tflite"]
-    assert entry.io["input"]["dtype"] == entry.io["output"]["dtype"] == "int8"
-    assert 0 < entry.mcu["arena_bytes"] < 64 * 1024
-    parity = entry.parity
-    assert parity["tflm"]["top1_agreement_vs_litert"] >= 0.995
-    for kernels in ("default", "builtin", "tflm"):
-        assert parity[kernels]["max_steps"] <= parity[kernels]["allowed_steps"]
+    assert entry.io.input.dtype == entry.io.output.dtype == "int8"
+    assert 0 < entry.mcu.arena_bytes < 64 * 1024
+    kernels = entry.parity.kernels
+    assert kernels["tflm"].top1_agreement_vs_litert >= 0.995
+    assert list(kernels) == ["default", "builtin", "tflm"]
+    assert all(p.max_steps <= p.allowed_steps for p in kernels.values())
+    # read into records and written back, the files section is the shipped JSON, key for key
+    stored = json.loads((shipped_bundle / "manifest.json").read_text())["files"]
+    written = {n: f.to_dict() for n, f in read_manifest(shipped_bundle).files.items()}
+    assert json.dumps(written) == json.dumps(stored)
 
 
 def _test_logits(bundle: Path, name: str, x: np.ndarray, kernels: str = "default") -> np.ndarray:
@@ -147,11 +151,11 @@ def test_manifest_io_matches_the_tflite(shipped_bundle):
     m = read_manifest(shipped_bundle)
     model = load_model(shipped_bundle / "model_int8.tflite")
     io = m.files["model_int8.tflite"].io
-    assert io["output"]["dtype"] == model.runner.output.dtype == "int8"
-    assert io["output"]["scale"] == pytest.approx(model.runner.output.scale)
-    assert io["output"]["zero_point"] == model.runner.output.zero_point
-    assert io["input"]["dtype"] == model.runner.input.dtype
-    assert io["input"]["shape"] == [1, m.spec.window, len(m.spec.channels)]
+    assert io.output.dtype == model.runner.output.dtype == "int8"
+    assert io.output.scale == pytest.approx(model.runner.output.scale)
+    assert io.output.zero_point == model.runner.output.zero_point
+    assert io.input.dtype == model.runner.input.dtype
+    assert io.input.shape == (1, m.spec.window, len(m.spec.channels))
 
 
 def test_window_spec_mismatch_is_refused(shipped_bundle, tmp_path):

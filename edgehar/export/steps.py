@@ -24,7 +24,7 @@ from ..quantize.mcu import KIT_DIR, KIT_FILES
 from ..runtime.backends import Backend, Kernels, open_runner
 from ..runtime.errors import EdgeharError, one_line
 from ..runtime.files import atomic_path, sha256
-from ..runtime.manifest import FileEntry, Manifest
+from ..runtime.manifest import FileEntry, FileIO, KernelParity, Manifest, Parity, TensorIO
 from ..runtime.metrics import call_latency_ms
 from ..runtime.model import Model
 from ..runtime.parity import TOLERANCE_STEPS, output_steps
@@ -165,7 +165,7 @@ def int8_parity(ex: Export, step: Step, log) -> None:
     (runtime/parity.py) is a failed tolerance: device_tests would fail on such a device."""
     name = FILENAMES["tflite_int8"]
     path, entry = ex.out / name, ex.manifest.files[name]
-    scale = entry.io["output"]["scale"]
+    scale = entry.io.output.scale
     if not scale:   # a float output (a --float-modules hybrid): steps are undefined
         return
     ref = open_runner(path, kernels=Kernels.REFERENCE)(ex.x_test)
@@ -173,26 +173,26 @@ def int8_parity(ex: Export, step: Step, log) -> None:
                Kernels.BUILTIN: open_runner(path, kernels=Kernels.BUILTIN)(ex.x_test)}
     if ex.opts.mcu:
         outputs[Kernels.TFLM] = open_runner(path, kernels=Kernels.TFLM)(ex.x_test)
-    entry.parity = {"reference": "LiteRT BUILTIN_REF", "windows": int(len(ref))}
+    kernels = {}
     for k, y in outputs.items():
-        entry.parity[k.value] = {
-            "max_steps": int(output_steps(y, ref, scale).max()),
-            "allowed_steps": TOLERANCE_STEPS[k.value],
-            "top1_agreement": float((y.argmax(1) == ref.argmax(1)).mean())}
+        kernels[k.value] = KernelParity(
+            max_steps=int(output_steps(y, ref, scale).max()),
+            allowed_steps=TOLERANCE_STEPS[k.value],
+            top1_agreement=float((y.argmax(1) == ref.argmax(1)).mean()))
     if ex.opts.mcu:
         row = ex.chain.add("tflm_int8", name, outputs[Kernels.TFLM], "tflite_int8", False)
         agree = float((outputs[Kernels.TFLM].argmax(1) == ex.tflite_int8_logits.argmax(1)).mean())
-        entry.parity["tflm"]["top1_agreement_vs_litert"] = agree
+        kernels["tflm"] = replace(kernels["tflm"], top1_agreement_vs_litert=agree)
         log(f"[tflm_int8] accuracy {100 * row.accuracy:.2f}%  drop "
             f"{row.drop_vs_torch_pp:+.2f} pp  agreement with LiteRT {100 * agree:.2f}%")
-    worst = {k: v["max_steps"] for k, v in entry.parity.items() if isinstance(v, dict)}
+    entry.parity = Parity("LiteRT BUILTIN_REF", int(len(ref)), kernels)
+    worst = {k: p.max_steps for k, p in kernels.items()}
     log(f"[parity] max output steps from the reference kernels: {worst}")
-    over = {k: v for k, v in entry.parity.items()
-            if isinstance(v, dict) and v["max_steps"] > v["allowed_steps"]}
+    over = {k: p for k, p in kernels.items() if not p.within}
     if over:
         raise ValidationError(f"{name}: " + ", ".join(
-            f"{k} kernels {v['max_steps']} output steps from the reference, "
-            f"{v['allowed_steps']} allowed" for k, v in over.items()) + " (runtime/parity.py)")
+            f"{k} kernels {p.max_steps} output steps from the reference, "
+            f"{p.allowed_steps} allowed" for k, p in over.items()) + " (runtime/parity.py)")
 
 
 def mcu_kit(ex: Export, step: Step, log) -> None:
@@ -205,7 +205,7 @@ def mcu_kit(ex: Export, step: Step, log) -> None:
     entry = ex.manifest.files[name]
     arena = arena_bytes((ex.out / name).read_bytes())
     entry.mcu = write_kit(ex.out, name, arena, entry.io, ex.manifest.labels)
-    log(f"[mcu] {KIT_DIR}/model_int8.h, .cc, ops.txt: {len(entry.mcu['ops'])} ops, "
+    log(f"[mcu] {KIT_DIR}/model_int8.h, .cc, ops.txt: {len(entry.mcu.ops)} ops, "
         f"TFLM arena {arena:,} bytes")
 
 
@@ -305,15 +305,13 @@ def _explain_int8_drop(ex: Export, step: Step, row: ChainRow, log) -> None:
         log(f"[sqnr] analysis skipped: {type(e).__name__}: {one_line(e, 160)}")
 
 
-def _io_details(runner, path: Path) -> dict:
-    io = {t: {"name": i.name, "shape": list(i.shape), "dtype": i.dtype, "scale": i.scale,
-              "zero_point": i.zero_point}
-          for t, i in (("input", runner.input), ("output", runner.output))}
-    if path.suffix == ".onnx":
-        scale = _onnx_output_qdq_scale(path)
-        if scale is not None:  # a QDQ graph dequantizes its int8 logits to float
-            io["output"]["qdq_scale"] = scale
-    return io
+def _io_details(runner, path: Path) -> FileIO:
+    # a QDQ .onnx dequantizes its int8 logits to float in the graph: its step is recorded
+    qdq_scale = _onnx_output_qdq_scale(path) if path.suffix == ".onnx" else None
+    inp, out = runner.input, runner.output
+    return FileIO(
+        TensorIO(inp.name, tuple(inp.shape), inp.dtype, inp.scale, inp.zero_point),
+        TensorIO(out.name, tuple(out.shape), out.dtype, out.scale, out.zero_point, qdq_scale))
 
 
 def _onnx_output_qdq_scale(path: Path) -> float | None:

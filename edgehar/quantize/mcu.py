@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from ..runtime.files import atomic_path
+from ..runtime.manifest import FileIO, McuKit
 from ..runtime.quiet import silenced_fds
 from .tflite_file import op_names, read_model
 
@@ -66,13 +67,13 @@ def _c_bytes(data: bytes, per_line: int = 16) -> str:
     return ",\n".join(f"    {r}" for r in rows)
 
 
-def write_kit(bundle: Path, model_file: str, arena: int, io: dict, labels: tuple[str, ...]
-              ) -> dict:
+def write_kit(bundle: Path, model_file: str, arena: int, io: FileIO, labels: tuple[str, ...]
+              ) -> McuKit:
     """mcu/model_int8.h, model_int8.cc and ops.txt in the bundle; returns the manifest's
     ``mcu`` record."""
     data = (bundle / model_file).read_bytes()
     ops = needed_ops(data)
-    inp, out = io["input"], io["output"]
+    inp, out = io.input, io.output
     calls = [f"resolver.{resolver_method(op)}()" for op in ops]
     adds = "\n".join(f"  TF_LITE_ENSURE_STATUS({c});" for c in calls)
     label_list = ", ".join(f'"{label}"' for label in labels)
@@ -95,13 +96,13 @@ extern const unsigned int {C_NAME}_len;
 constexpr size_t kEdgeharArenaBytes = {arena};
 constexpr size_t kEdgeharArenaBytesWithMargin = {arena + arena // 8 // ARENA_ALIGN * ARENA_ALIGN};
 
-// Input: int8 {inp["shape"]}, real = scale * (q - zero_point); the window normalized with the
+// Input: int8 {list(inp.shape)}, real = scale * (q - zero_point); the window normalized with the
 // bundle's manifest.json (filters, normalization) before quantizing.
-constexpr float kEdgeharInputScale = {inp["scale"]!r}f;
-constexpr int kEdgeharInputZeroPoint = {inp["zero_point"]};
-// Output: int8 {out["shape"]} logits in label order.
-constexpr float kEdgeharOutputScale = {out["scale"]!r}f;
-constexpr int kEdgeharOutputZeroPoint = {out["zero_point"]};
+constexpr float kEdgeharInputScale = {inp.scale!r}f;
+constexpr int kEdgeharInputZeroPoint = {inp.zero_point};
+// Output: int8 {list(out.shape)} logits in label order.
+constexpr float kEdgeharOutputScale = {out.scale!r}f;
+constexpr int kEdgeharOutputZeroPoint = {out.zero_point};
 constexpr const char* kEdgeharLabels[] = {{{label_list}}};
 
 // The ops this model needs, and nothing else (smallest code size).
@@ -129,6 +130,5 @@ const unsigned int {C_NAME}_len = {len(data)};
     for name, text in zip(KIT_FILES, (header, source, ops_txt)):
         with atomic_path(bundle / KIT_DIR / name) as tmp:
             tmp.write_text(text)
-    return {"arena_bytes": arena, "ops": ops, "resolver": resolver,
-            "files": [f"{KIT_DIR}/{n}" for n in KIT_FILES],
-            "interpreter": "tflite-micro (Python wheel)"}
+    return McuKit(arena, tuple(ops), tuple(resolver), tuple(f"{KIT_DIR}/{n}" for n in KIT_FILES),
+                  "tflite-micro (Python wheel)")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from .errors import EdgeharError
 from .run_config import Normalization, Orientation, RunConfig
@@ -108,6 +108,124 @@ class ModelInfo:
     macs: int
 
 
+@dataclass(frozen=True)
+class TensorIO:
+    """One model tensor as the file declares it: real = scale * (q - zero_point) for int8
+    (scale 0.0: a float tensor). ``qdq_scale``: an INT8 .onnx whose graph dequantizes its
+    int8 logits to float records that step here."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float
+    zero_point: int
+    qdq_scale: float | None = None
+
+    def to_dict(self) -> dict:
+        d = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype,
+             "scale": self.scale, "zero_point": self.zero_point}
+        if self.qdq_scale is not None:
+            d["qdq_scale"] = self.qdq_scale
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TensorIO:
+        return cls(d["name"], tuple(d["shape"]), d["dtype"], d["scale"], d["zero_point"],
+                   d.get("qdq_scale"))
+
+
+@dataclass(frozen=True)
+class FileIO:
+    """A model file's input and output tensors."""
+
+    input: TensorIO
+    output: TensorIO
+
+    def to_dict(self) -> dict:
+        return {"input": self.input.to_dict(), "output": self.output.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> FileIO | None:
+        if d is None:
+            return None
+        return cls(TensorIO.from_dict(d["input"]), TensorIO.from_dict(d["output"]))
+
+
+@dataclass(frozen=True)
+class KernelParity:
+    """One kernel implementation of the INT8 .tflite against the reference kernels: its
+    largest output difference in output steps, the steps runtime.parity allows, and its
+    top-1 agreement (TFLM: also against LiteRT's default kernels)."""
+
+    max_steps: int
+    allowed_steps: int
+    top1_agreement: float
+    top1_agreement_vs_litert: float | None = None
+
+    @property
+    def within(self) -> bool:
+        return self.max_steps <= self.allowed_steps
+
+    def to_dict(self) -> dict:
+        d = {"max_steps": self.max_steps, "allowed_steps": self.allowed_steps,
+             "top1_agreement": self.top1_agreement}
+        if self.top1_agreement_vs_litert is not None:
+            d["top1_agreement_vs_litert"] = self.top1_agreement_vs_litert
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> KernelParity:
+        return cls(int(d["max_steps"]), int(d["allowed_steps"]), d["top1_agreement"],
+                   d.get("top1_agreement_vs_litert"))
+
+
+@dataclass(frozen=True)
+class Parity:
+    """The INT8 .tflite's kernel parity on the chain windows, one record per kernel
+    implementation (default, builtin, tflm with --mcu), in the order measured. Stored flat:
+    ``{"reference": ..., "windows": n, "<kernels>": {...}, ...}``."""
+
+    reference: str
+    windows: int
+    kernels: dict[str, KernelParity] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d: dict = {"reference": self.reference, "windows": self.windows}
+        d.update((k, p.to_dict()) for k, p in self.kernels.items())
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Parity | None:
+        if d is None:
+            return None
+        return cls(d["reference"], int(d["windows"]),
+                   {k: KernelParity.from_dict(v) for k, v in d.items() if isinstance(v, dict)})
+
+
+@dataclass(frozen=True)
+class McuKit:
+    """export --mcu: the TFLM arena, the ops (and resolver calls) the model needs, and the
+    kit's files relative to the bundle."""
+
+    arena_bytes: int
+    ops: tuple[str, ...]
+    resolver: tuple[str, ...]
+    files: tuple[str, ...]
+    interpreter: str
+
+    def to_dict(self) -> dict:
+        return {"arena_bytes": self.arena_bytes, "ops": list(self.ops),
+                "resolver": list(self.resolver), "files": list(self.files),
+                "interpreter": self.interpreter}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> McuKit | None:
+        if d is None:
+            return None
+        return cls(int(d["arena_bytes"]), tuple(d["ops"]), tuple(d["resolver"]),
+                   tuple(d["files"]), d["interpreter"])
+
+
 @dataclass
 class FileEntry:
     """One model file: what it is, where it came from, how it scored."""
@@ -121,16 +239,26 @@ class FileEntry:
     test_macro_f1: float | None = None
     size_bytes: int | None = None
     signatures: list[str] = field(default_factory=list)
-    io: dict | None = None            # input/output tensor name, shape, dtype, scale, zero point
-    # INT8 .tflite: each kernel implementation's max output steps from the reference kernels
-    # on the chain windows, and the allowed steps (runtime.parity)
-    parity: dict | None = None
-    mcu: dict | None = None           # export --mcu: arena bytes, ops, kit files
+    io: FileIO | None = None          # None: the torch weights
+    parity: Parity | None = None      # the INT8 .tflite only (runtime.parity)
+    mcu: McuKit | None = None         # export --mcu: the INT8 .tflite only
+
+    def to_dict(self) -> dict:
+        return {"format": self.format, "precision": self.precision, "sha256": self.sha256,
+                "parent": self.parent, "parent_sha256": self.parent_sha256,
+                "test_accuracy": self.test_accuracy, "test_macro_f1": self.test_macro_f1,
+                "size_bytes": self.size_bytes, "signatures": list(self.signatures),
+                "io": self.io.to_dict() if self.io else None,
+                "parity": self.parity.to_dict() if self.parity else None,
+                "mcu": self.mcu.to_dict() if self.mcu else None}
 
     @classmethod
     def from_dict(cls, d: dict) -> FileEntry:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        return cls(d["format"], d["precision"], d["sha256"], d.get("parent"),
+                   d.get("parent_sha256"), d.get("test_accuracy"), d.get("test_macro_f1"),
+                   d.get("size_bytes"), list(d.get("signatures", [])),
+                   FileIO.from_dict(d.get("io")), Parity.from_dict(d.get("parity")),
+                   McuKit.from_dict(d.get("mcu")))
 
 
 @dataclass
@@ -208,7 +336,7 @@ class Manifest:
              "normalization": self.normalization.to_dict(),
              "input_layout": INPUT_LAYOUT, "output": OUTPUT_MEANING,
              "model": asdict(self.model) if self.model else None,
-             "files": {n: asdict(f) for n, f in self.files.items()},
+             "files": {n: f.to_dict() for n, f in self.files.items()},
              "calibration": self.calibration.to_dict() if self.calibration else None,
              "quantization": self.quantization.to_dict() if self.quantization else None,
              "metrics_split": self.metrics_split, "test_windows": self.test_windows,
