@@ -29,14 +29,20 @@ def _write_csv(path, raw, names, rate=50.0):
 @pytest.fixture(scope="module")
 def own_dir(recordings, tmp_path_factory):
     """Six subjects' first 4 minutes, four renamed classes, one file per subject."""
-    d = tmp_path_factory.mktemp("own")
+    return _write_own_dir(tmp_path_factory.mktemp("own"), recordings, every=1)
+
+
+def _write_own_dir(d, recordings, every: int):
+    """Subjects 1, 2, 3, 5, 6, 9: each one's first recording, first 4 minutes, every ``every``-th
+    sample (50 / every Hz), the classes renamed by RENAME, one CSV per subject."""
     picks = {}
     for r in recordings:
         if r.user in (1, 2, 3, 5, 6, 9) and r.user not in picks:
             picks[r.user] = r
     for user, r in picks.items():
-        names = [RENAME.get(int(v), "") for v in r.labels[:12000]]
-        _write_csv(d / f"phone_subject{user}.csv", r.raw[:12000], names)
+        names = [RENAME.get(int(v), "") for v in r.labels[:12000:every]]
+        _write_csv(d / f"phone_subject{user}.csv", r.raw[:12000:every], names,
+                   rate=50.0 / every)
     return d
 
 
@@ -205,15 +211,7 @@ def test_calibration_batches_stay_equal_when_a_rare_class_leaves_fewer_windows()
 @pytest.fixture(scope="module")
 def own_dir_25hz(recordings, tmp_path_factory):
     """The same six subjects and classes as ``own_dir``, logged at 25 Hz (every other sample)."""
-    d = tmp_path_factory.mktemp("own25")
-    picks = {}
-    for r in recordings:
-        if r.user in (1, 2, 3, 5, 6, 9) and r.user not in picks:
-            picks[r.user] = r
-    for user, r in picks.items():
-        names = [RENAME.get(int(v), "") for v in r.labels[:12000:2]]
-        _write_csv(d / f"phone_subject{user}.csv", r.raw[:12000:2], names, rate=25.0)
-    return d
+    return _write_own_dir(tmp_path_factory.mktemp("own25"), recordings, every=2)
 
 
 def test_a_25_hz_directory_is_resampled_to_the_50_hz_grid(own_dir, own_dir_25hz):
