@@ -57,8 +57,10 @@ class _LabelTrack:
     def __init__(self):
         self.buf = np.empty(0, np.int16)
         self.start = 0
+        self.active = False       # the log carries labels
 
     def push(self, labels: np.ndarray) -> None:
+        self.active = True
         self.buf = np.concatenate([self.buf, labels])
 
     def restart(self, at: int) -> None:
@@ -92,27 +94,51 @@ def realtime_pacer(rate: int, clock: Callable[[], float] = time.perf_counter,
 
 def predict_log(engine: StreamEngine, chunks: Iterable[LogChunk], push: int = 64,
                 pace: Callable[[int], None] | None = None) -> Iterator[ReplayBatch]:
-    """Push the log through the engine ``push`` samples at a time; one batch per push."""
+    """Push the log through the engine ``push`` samples at a time; one batch per push.
+
+    Pushes end on multiples of ``push`` in the stream (or where a segment ends), whatever
+    the chunks the reader delivers: the filters' block boundaries, and so every float, are then
+    the same for a file read in 16k-row chunks and for a live pipe read line by line."""
     spec = engine.model.spec
     classes = len(spec.labels)
     track = _LabelTrack()
+    pending: list[np.ndarray] = []
+    held = 0
+
+    def run(part: np.ndarray) -> ReplayBatch:
+        if pace:
+            pace(engine.samples_seen + len(part))
+        preds = engine.push(part)
+        truth = None
+        if track.active:
+            truth = track.truth(preds.starts, spec.window, classes)
+            track.trim(engine.windower.next_start)
+        return ReplayBatch(preds.starts, preds.probs, truth, preds.latency_ms,
+                           engine.samples_seen)
+
     for chunk in chunks:
         if chunk.new_segment:
+            if held:
+                yield run(np.concatenate(pending))
+            pending, held = [], 0
             engine.restart(chunk.start)
             track.restart(chunk.start)
         if chunk.labels is not None:
             track.push(chunk.labels)
-        for i in range(0, len(chunk.samples), push):
-            part = chunk.samples[i:i + push]
-            if pace:
-                pace(engine.samples_seen + len(part))
-            preds = engine.push(part)
-            truth = None
-            if chunk.labels is not None:
-                truth = track.truth(preds.starts, spec.window, classes)
-                track.trim(engine.windower.next_start)
-            yield ReplayBatch(preds.starts, preds.probs, truth, preds.latency_ms,
-                              engine.samples_seen)
+        pending.append(chunk.samples)
+        held += len(chunk.samples)
+        due = push - engine.samples_seen % push    # samples up to the next boundary
+        if held < due:
+            continue
+        data = np.concatenate(pending) if len(pending) > 1 else pending[0]
+        i = 0
+        while held - i >= due:
+            yield run(data[i:i + due])
+            i += due
+            due = push
+        pending, held = ([data[i:]], held - i) if held > i else ([], 0)
+    if held:
+        yield run(np.concatenate(pending))
 
 
 @contextlib.contextmanager
