@@ -189,7 +189,7 @@ def test_units_check_says_what_is_wrong(rec, tmp_path, scale, units, message):
     log = _write(tmp_path / "u.csv", "t,ax,ay,az,gx,gy,gz", [f"{i / 50:.2f}" for i in range(3000)],
                  raw)
     with pytest.raises(EdgeharError, match=message):
-        run_replay(ReplayOptions(log=log, acc_units=units, quiet=True))
+        run_replay(ReplayOptions(log=log, acc_units=units, gyro_units="rad/s", quiet=True))
 
 
 def _random_rotation(rng):
@@ -305,7 +305,7 @@ def test_pair_quality_counts_a_shared_pause_once_and_stops_at_the_shorter_file(t
 
 
 def test_chunk_size_of_the_reader_changes_nothing(rec, tmp_path):
-    from edgehar.runtime.logs import read_csv_log
+    from edgehar.runtime.logs import csv_rows, read_csv_log
 
     t = np.arange(3000) / 100 + np.random.default_rng(1).uniform(-0.002, 0.002, 3000)
     t = np.sort(t)
@@ -317,8 +317,8 @@ def test_chunk_size_of_the_reader_changes_nothing(rec, tmp_path):
         f.write("t,ax,ay,az,gx,gy,gz,\n")
         for ti, row in zip(t[keep], vals):
             f.write(f"{ti:.4f}," + ",".join(f"{x:.7g}" for x in row) + ",\n")
-    a = list(read_csv_log(log))
-    b = list(read_csv_log(log, chunk_rows=7))
+    a = list(read_csv_log(csv_rows(log)))
+    b = list(read_csv_log(csv_rows(log, chunk_rows=7)))
     cat = lambda cs: (np.concatenate([c.samples for c in cs]), [(c.start, c.new_segment)  # noqa: E731
                                                                 for c in cs if c.new_segment])
     (xa, sa), (xb, sb) = cat(a), cat(b)

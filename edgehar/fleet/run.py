@@ -244,7 +244,8 @@ def run_ray(tasks: list[LogTask], opts: FleetOptions) -> EngineRun:
 
 def _check_options(opts: FleetOptions) -> None:
     """Options that apply to every log are checked once: a bad one means nothing can run."""
-    check_options(opts.acc_units, opts.gyro_units, opts.max_gap, reader=opts.reader)
+    check_options(opts.acc_units, opts.gyro_units, opts.max_gap, reader=opts.reader,
+                  columns=opts.columns)
     if opts.labels is not None and not Path(opts.labels).is_file():
         raise EdgeharError(opts.labels, "labels file not found")
 

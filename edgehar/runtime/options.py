@@ -21,8 +21,9 @@ class LogOptions:
     model: Path | None = None        # bundle dir, .tflite or .onnx; None: the shipped bundle
     labels: Path | None = None       # HAPT labels.txt, to score the replay
     backend: str | None = None       # None: the bundle's own choice
-    acc_units: str = "g"
-    gyro_units: str = "rad/s"
+    acc_units: str = "auto"          # "auto": as the CSV header states, else from the data
+    gyro_units: str = "auto"
+    columns: str | None = None       # --columns t=NAME,ax=NAME,... (formats.parse_mapping)
     max_gap: float = DEFAULT_MAX_GAP_S
     orientation: str = DEFAULT_ORIENTATION
     reader: str = "auto"             # CSV rows: "auto", "arrow" or "text" (logs.READERS)
@@ -42,10 +43,16 @@ def add_log_options(p: argparse.ArgumentParser) -> None:
                         "beside each HAPT log; a CSV log carries a label column)")
     g.add_argument("--backend", choices=[b.value for b in Backend],
                    help="inference library (default: the bundle's own)")
-    g.add_argument("--acc-units", default="g", choices=sorted(ACC_UNITS),
-                   help="accelerometer units of a CSV log")
-    g.add_argument("--gyro-units", default="rad/s", choices=sorted(GYRO_UNITS),
-                   help="gyroscope units of a CSV log")
+    g.add_argument("--acc-units", default="auto", choices=list(ACC_UNITS),
+                   help="accelerometer units of a CSV log (auto: as its header states, else "
+                        "decided from its first 30 s)")
+    g.add_argument("--gyro-units", default="auto", choices=list(GYRO_UNITS),
+                   help="gyroscope units of a CSV log (auto: as its header states, else "
+                        "decided from its first 30 s)")
+    g.add_argument("--columns", metavar="t=NAME,ax=NAME,...",
+                   help="which CSV columns are time and the sensor axes, for headers edgehar "
+                        "does not know (keys t, t_ms, t_ns, ax..gz, x,y,z for one sensor per "
+                        "file, label; columns left out are found by their usual names)")
     g.add_argument("--max-gap", type=float, default=DEFAULT_MAX_GAP_S,
                    help="seconds without data that split the stream (shorter gaps are "
                         "interpolated)")

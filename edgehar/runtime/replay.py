@@ -174,7 +174,7 @@ def open_replayed_log(log: Path, opts: LogOptions, labels: Path | None, model,
                       gyro: Path | None = None, reader: str | None = None) -> LogSource:
     """``open_log`` with the shared options, label names mapped to the model's classes."""
     return open_log(log, opts.acc_units, labels, opts.gyro_units, opts.max_gap, gyro,
-                    LabelVocabulary(model.labels), reader or opts.reader)
+                    LabelVocabulary(model.labels), reader or opts.reader, opts.columns)
 
 
 def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dict:

@@ -1,11 +1,12 @@
 """CSV logs with a header, at any rate, as phones and logger apps write them.
 
-- One file: a time column, ``ax,ay,az,gx,gy,gz`` and an optional ``label`` column.
-- Separate accelerometer and gyroscope files: each a time column and ``x,y,z``.
+- One file: a time column, acceleration and rotation rate, an optional ``label`` column.
+- Separate accelerometer and gyroscope files: each a time column and three axes.
 
-Time columns: ``t`` or ``seconds_elapsed`` (s), ``t_ms`` (ms), ``timestamp_ns`` (ns); any start
-value (an epoch clock works: times are taken relative to the first row). Rows go through
-``TimedStream`` (duplicates, backsteps, gaps) and ``GridAligner`` (one 50 Hz grid).
+Which columns are which, in which units, is ``formats.find_columns``' business (edgehar's own
+names, the logger apps', or ``--columns``). Any start value of the clock works (an epoch clock:
+times are taken relative to the first row). Rows go through ``TimedStream`` (duplicates,
+backsteps, gaps) and ``GridAligner`` (one 50 Hz grid).
 """
 
 from __future__ import annotations
@@ -21,11 +22,8 @@ from ..spec import HAPT_LABELS, LABELS
 from .chunk import DataQuality, LogChunk
 from .resample import DEFAULT_MAX_GAP_S, GridAligner, TimedStream
 from .text import CHUNK_ROWS, chunks_of, open_text, parse_rows
-from .units import ACC_UNITS, GYRO_UNITS, units_factor
+from .formats import Columns, epoch_scale, find_columns
 
-TIME_COLUMNS = {"t": 1.0, "seconds_elapsed": 1.0, "t_ms": 1e-3, "timestamp_ns": 1e-9}
-SENSOR_COLUMNS = ("ax", "ay", "az", "gx", "gy", "gz")
-AXIS_COLUMNS = ("x", "y", "z")
 
 UNLABELLED = ("", "-1", "NONE", "UNKNOWN")
 # Which parser reads a CSV log's rows (``csv_rows``): "arrow", pyarrow's C++ reader when it is
@@ -88,9 +86,9 @@ class LabelVocabulary:
         return out
 
 
-def csv_rows(path: Path, need: tuple[str, ...], reader: str = "auto",
+def csv_rows(path: Path, kind: str = "both", reader: str = "auto",
              chunk_rows: int = CHUNK_ROWS, vocab: LabelVocabulary | None = None,
-             counter=None) -> CsvRows:
+             counter=None, mapping: dict[str, str] | None = None) -> CsvRows:
     """The rows of a CSV log, read by the parser ``reader`` picks (``READERS``): the careful text
     parser (``CsvRows``) or pyarrow's (``ArrowCsvRows``). Both yield the same rows and name the
     same first bad line."""
@@ -99,7 +97,7 @@ def csv_rows(path: Path, need: tuple[str, ...], reader: str = "auto",
     arrow = reader == "arrow" or (reader == "auto" and path.is_file()
                                   and path.stat().st_size >= ARROW_MIN_BYTES)
     arrow = arrow and _arrow_csv() is not None
-    return (ArrowCsvRows if arrow else CsvRows)(path, need, chunk_rows, vocab, counter)
+    return (ArrowCsvRows if arrow else CsvRows)(path, kind, chunk_rows, vocab, counter, mapping)
 
 
 def check_reader(reader: str) -> None:
@@ -110,10 +108,12 @@ def check_reader(reader: str) -> None:
 class CsvRows:
     """A CSV file's numeric columns (time first), parsed chunk by chunk with line numbers by the
     careful text parser: iterating yields (t seconds from the first row, values (+ label id
-    last), first line number); a bad row ends in an EdgeharError naming its line."""
+    last), first line number); a bad row ends in an EdgeharError naming its line. ``kind``
+    and ``mapping``: which columns (``formats.find_columns``), found in ``columns``."""
 
-    def __init__(self, path: Path, need: tuple[str, ...], chunk_rows: int = CHUNK_ROWS,
-                 vocab: LabelVocabulary | None = None, counter=None):
+    def __init__(self, path: Path, kind: str = "both", chunk_rows: int = CHUNK_ROWS,
+                 vocab: LabelVocabulary | None = None, counter=None,
+                 mapping: dict[str, str] | None = None):
         self.path = Path(path)
         self.counter = counter
         self.vocab = vocab or LabelVocabulary()
@@ -130,19 +130,15 @@ class CsvRows:
         self.trailing_comma = len(header) > 1 and header[-1] == ""
         if self.trailing_comma:
             header = header[:-1]
-        time_col = next((c for c in TIME_COLUMNS if c in header), None)
-        missing = [c for c in need if c not in header]
-        if time_col is None or missing:
+        try:
+            self.columns: Columns = find_columns(header, kind, mapping, self.path)
+        except EdgeharError:
             self.f.close()
-            wanted = (["a time column (t, t_ms or timestamp_ns)"] if time_col is None else [])
-            found = ",".join(header)
-            found = (found[:60] + "...") if len(found) > 60 else found
-            raise EdgeharError(self.path, f"CSV header lacks column(s): "
-                                          f"{', '.join(wanted + missing)} (found: "
-                                          f"{found or 'nothing'})")
-        self.header, self.time_scale = header, TIME_COLUMNS[time_col]
-        self.cols = [header.index(time_col)] + [header.index(c) for c in need]
-        self.label_col = header.index("label") if "label" in header else None
+            raise
+        self.header, self.time_scale = header, self.columns.time_scale
+        self.cols = [header.index(n) for n in (self.columns.time,) + self.columns.sensors]
+        label = self.columns.label
+        self.label_col = header.index(label) if label is not None else None
         self.chunk_rows = chunk_rows
         self.t_origin: float | None = None
 
@@ -165,6 +161,8 @@ class CsvRows:
     def _timed(self, data: np.ndarray, line: int) -> tuple[np.ndarray, np.ndarray, int]:
         if self.t_origin is None:
             self.t_origin = data[0, 0]
+            if self.time_scale is None:   # "time": seconds or an epoch clock, by magnitude
+                self.time_scale = epoch_scale(self.t_origin)
         with np.errstate(all="ignore"):   # absurd times become inf: refused downstream
             t = (data[:, 0] - self.t_origin) * self.time_scale
         return t, data[:, 1:], line
@@ -345,17 +343,14 @@ def _labels_of(chunk: LogChunk, values: np.ndarray) -> None:
     chunk.labels = np.where(exact, np.round(lab), -1).astype(np.int16)
 
 
-def read_csv_log(path: Path, acc_units: str = "g", gyro_units: str = "rad/s",
-                 max_gap: float = DEFAULT_MAX_GAP_S, quality: DataQuality | None = None,
-                 chunk_rows: int = CHUNK_ROWS, vocab: LabelVocabulary | None = None,
-                 counter=None, reader: str = "auto") -> Iterator[LogChunk]:
-    """One CSV with a time column, ax..gz and an optional label column."""
-    path = Path(path)
-    acc_k = units_factor(ACC_UNITS, acc_units, "accelerometer", path)
-    gyro_k = units_factor(GYRO_UNITS, gyro_units, "gyroscope", path)
+def read_csv_log(rows: CsvRows, scale: tuple[float, float] = (1.0, 1.0),
+                 max_gap: float = DEFAULT_MAX_GAP_S, quality: DataQuality | None = None
+                 ) -> Iterator[LogChunk]:
+    """One CSV holding both sensors (and an optional label column), its acceleration and
+    rotation rate multiplied by ``scale`` on the way."""
+    acc_k, gyro_k = scale
     quality = quality if quality is not None else DataQuality()
-    rows = csv_rows(path, SENSOR_COLUMNS, reader, chunk_rows, vocab, counter)
-    stream = TimedStream(path, quality, max_gap)
+    stream = TimedStream(rows.path, quality, max_gap)
     grid = GridAligner([stream], quality)
     has_labels = rows.label_col is not None
     for t, v, line in rows:
@@ -371,54 +366,52 @@ def read_csv_log(path: Path, acc_units: str = "g", gyro_units: str = "rad/s",
             yield chunk
 
 
-def read_sensor_pair(acc_path: Path, gyro_path: Path, acc_units: str = "g",
-                     gyro_units: str = "rad/s", max_gap: float = DEFAULT_MAX_GAP_S,
-                     quality: DataQuality | None = None, chunk_rows: int = CHUNK_ROWS,
-                     vocab: LabelVocabulary | None = None, counter=None,
-                     reader: str = "auto") -> Iterator[LogChunk]:
-    """Separate accelerometer and gyroscope CSVs (time column + x,y,z each; the accelerometer's
-    may carry a ``label`` column), aligned onto one 50 Hz grid where both have data. The file
-    that is behind in time is read next, so memory stays bounded by one chunk of each."""
-    acc_k = units_factor(ACC_UNITS, acc_units, "accelerometer", acc_path)
-    gyro_k = units_factor(GYRO_UNITS, gyro_units, "gyroscope", gyro_path)
+def read_sensor_pair(acc_rows: CsvRows, gyro_rows: CsvRows,
+                     scale: tuple[float, float] = (1.0, 1.0), max_gap: float = DEFAULT_MAX_GAP_S,
+                     quality: DataQuality | None = None) -> Iterator[LogChunk]:
+    """Separate accelerometer and gyroscope CSVs (the accelerometer's may carry a ``label``
+    column), aligned onto one 50 Hz grid where both have data. The file that is behind in time
+    is read next, so memory stays bounded by one chunk of each."""
     quality = quality if quality is not None else DataQuality()
-    readers = [csv_rows(acc_path, AXIS_COLUMNS, reader, chunk_rows, vocab, counter),
-               csv_rows(gyro_path, AXIS_COLUMNS, reader, chunk_rows)]
-    streams = [TimedStream(Path(p), quality, max_gap) for p in (acc_path, gyro_path)]
+    readers = [acc_rows, gyro_rows]
+    acc_path, gyro_path = acc_rows.path, gyro_rows.path
+    streams = [TimedStream(r.path, quality, max_gap) for r in readers]
     grid = GridAligner(streams, quality)
     iters = [iter(r) for r in readers]
     has_labels = readers[0].label_col is not None
-    scales = (acc_k, gyro_k)
     origin: float | None = None
     # Read the stream that is behind (or not started) next; stop when either file ends: past
     # that point the other has no partner to be aligned with.
-    while not any(s.done for s in streams):
-        i = min((0, 1), key=lambda j: -np.inf if streams[j].last is None else streams[j].last)
-        item = next(iters[i], None)
-        if item is None:
-            streams[i].done = True
-            continue
-        t, v, line = item
-        if origin is None:
-            origin = readers[i].t_origin * readers[i].time_scale
-        # both files on one clock: each file's times are relative to its own first row, so
-        # shift back to absolute time, then to the pair's common origin
-        with np.errstate(all="ignore"):
-            t = t + (readers[i].t_origin * readers[i].time_scale - origin)
-        values = v[:, :3] * scales[i]
-        if i == 0 and has_labels:   # the accelerometer file may carry the label column
-            values = np.concatenate([values, v[:, 3:4]], 1)
-        streams[i].push(t, values, line)
-        quality.input_rate_hz = streams[0].rate_hz()
-        quality.gyro_rate_hz = streams[1].rate_hz()
-        for chunk in grid.emit():
-            if has_labels:   # columns come as ax ay az label gx gy gz
-                _labels_of(chunk, chunk.samples[:, [0, 1, 2, 4, 5, 6, 3]])
-            yield chunk
-    for r in readers:
-        r.f.close()
+    try:
+        while not any(s.done for s in streams):
+            i = min((0, 1), key=lambda j: -np.inf if streams[j].last is None else streams[j].last)
+            item = next(iters[i], None)
+            if item is None:
+                streams[i].done = True
+                continue
+            t, v, line = item
+            if origin is None:
+                origin = readers[i].t_origin * readers[i].time_scale
+            # both files on one clock: each file's times are relative to its own first row, so
+            # shift back to absolute time, then to the pair's common origin
+            with np.errstate(all="ignore"):
+                t = t + (readers[i].t_origin * readers[i].time_scale - origin)
+            values = v[:, :3] * scale[i]
+            if i == 0 and has_labels:   # the accelerometer file may carry the label column
+                values = np.concatenate([values, v[:, 3:4]], 1)
+            streams[i].push(t, values, line)
+            quality.input_rate_hz = streams[0].rate_hz()
+            quality.gyro_rate_hz = streams[1].rate_hz()
+            for chunk in grid.emit():
+                if has_labels:   # columns come as ax ay az label gx gy gz
+                    _labels_of(chunk, chunk.samples[:, [0, 1, 2, 4, 5, 6, 3]])
+                yield chunk
+    finally:
+        for r in readers:
+            r.f.close()
     a, g = streams
     if grid.last_emitted < 0 and a.first is not None and g.first is not None:
         raise EdgeharError(acc_path, f"accelerometer and gyroscope files do not overlap in time "
                                      f"(acc {a.first:.2f}-{a.last:.2f} s, gyro {g.first:.2f}-"
-                                     f"{g.last:.2f} s on one clock: same time column units?)")
+                                     f"{g.last:.2f} s of {gyro_path.name} on one clock: same "
+                                     f"time column units?)")
