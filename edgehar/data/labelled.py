@@ -19,19 +19,18 @@ from ..runtime.errors import EdgeharError
 from ..runtime.logs import (
     HAPT_NAME,
     LabelVocabulary,
+    logs_under,
     open_log,
 )
 from .sources import Recording
 
 SUBJECT_IN_NAME = re.compile(r"(?:user|subject)[_-]?(\d+)", re.IGNORECASE)
-NOT_LOGS = {"subjects.csv", "labels.txt"}
 
 
 def find_logs(root: Path) -> list[Path]:
-    """The CSV logs and HAPT accelerometer files under ``root``, in path order."""
-    found = [p for p in Path(root).rglob("*") if p.is_file() and p.name not in NOT_LOGS and
-             (p.suffix.lower() == ".csv" or HAPT_NAME.search(p.name))]
-    return sorted(found)
+    """The logs under ``root`` in path order, as a fleet finds them (``logs_under``: an app's
+    export folder is one log)."""
+    return logs_under(root)
 
 
 def _subjects_csv(root: Path) -> dict[str, str]:

@@ -6,9 +6,8 @@ import glob
 from pathlib import Path
 
 from ..runtime.errors import EdgeharError
-from ..runtime.logs import HAPT_NAME
-
-NOT_LOGS = {"labels.txt", "subjects.csv"}
+from ..runtime.logs import HAPT_NAME, logs_under
+from ..runtime.logs.apps import NOT_LOGS
 
 
 def _is_log(p: Path) -> bool:
@@ -22,19 +21,19 @@ def _is_log(p: Path) -> bool:
 
 def find_logs(paths: list[str | Path]) -> list[Path]:
     """Logs in the order given (directories and globs sorted), each once. A directory is
-    searched recursively for HAPT ``acc_exp*_user*.txt`` files and ``*.csv`` files."""
+    searched recursively (``logs_under``): an app's export folder is one log, the other logs
+    are HAPT ``acc_exp*_user*.txt`` files and ``*.csv`` files."""
     found: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found += sorted(q for q in p.rglob("*") if _is_log(q))
+            found += logs_under(p)
         elif p.is_file():
             found.append(p)
         elif glob.has_magic(str(raw)):
             hits = []
             for h in sorted(Path(h) for h in glob.glob(str(raw), recursive=True)):
-                hits += sorted(q for q in h.rglob("*") if _is_log(q)) if h.is_dir() else (
-                    [h] if _is_log(h) else [])
+                hits += logs_under(h) if h.is_dir() else ([h] if _is_log(h) else [])
             if not hits:
                 raise EdgeharError(raw, "the pattern matches no log")
             found += hits
@@ -53,7 +52,7 @@ def find_logs(paths: list[str | Path]) -> list[Path]:
 
 def jsonl_name(log: Path, taken: set[str]) -> str:
     """``<log name>.jsonl``, made unique when two directories hold logs of the same name."""
-    stem = log.name[:-len(log.suffix)] if log.suffix else log.name
+    stem = log.name[:-len(log.suffix)] if log.suffix and not log.is_dir() else log.name
     name, i = f"{stem}.jsonl", 2
     while name.casefold() in taken:   # case-insensitive file systems (macOS, Windows)
         name, i = f"{stem}-{i}.jsonl", i + 1

@@ -251,7 +251,10 @@ def _check_options(opts: FleetOptions) -> None:
 
 
 def _log_bytes(log: Path) -> int:
+    """A log's size (an export folder's: its files')."""
     try:
+        if log.is_dir():
+            return sum(p.stat().st_size for p in log.iterdir() if p.is_file())
         return log.stat().st_size
     except OSError:
         return 0

@@ -28,6 +28,7 @@ class DataQuality:
     units_check: dict = field(default_factory=dict)
     gyro_rate_hz: float | None = None       # separate gyroscope file only
     unknown_labels: dict = field(default_factory=dict)   # label names the model has no class for
+    empty_rows: int = 0                     # leading rows before any sensor delivered (skipped)
 
     def to_dict(self) -> dict:
         # a shallow copy (asdict's deep copy cost 0.15 ms per log in a fleet of short logs)
@@ -41,6 +42,8 @@ class DataQuality:
             del d["gyro_rate_hz"]
         if not d["unknown_labels"]:
             del d["unknown_labels"]
+        if not d["empty_rows"]:
+            del d["empty_rows"]
         return d
 
 

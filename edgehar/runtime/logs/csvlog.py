@@ -141,6 +141,7 @@ class CsvRows:
         self.label_col = header.index(label) if label is not None else None
         self.chunk_rows = chunk_rows
         self.t_origin: float | None = None
+        self.empty_rows = 0       # leading rows with every sensor value 0 (skipped)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
         with self.f:
@@ -160,6 +161,15 @@ class CsvRows:
 
     def _timed(self, data: np.ndarray, line: int) -> tuple[np.ndarray, np.ndarray, int]:
         if self.t_origin is None:
+            # rows before any sensor delivered (Physics Toolbox starts with all zeros; a real
+            # accelerometer never reads exactly 0,0,0) are skipped, and counted
+            sensors = data[:, 1:1 + len(self.columns.sensors)]
+            live = np.flatnonzero((sensors != 0).any(axis=1))
+            skip = int(live[0]) if len(live) else len(data)
+            self.empty_rows += skip
+            data, line = data[skip:], line + skip
+            if not len(data):
+                return np.empty(0), data[:, 1:], line
             self.t_origin = data[0, 0]
             if self.time_scale is None:   # "time": seconds or an epoch clock, by magnitude
                 self.time_scale = epoch_scale(self.t_origin)
@@ -360,6 +370,7 @@ def read_csv_log(rows: CsvRows, scale: tuple[float, float] = (1.0, 1.0),
             v[:, 3:6] *= gyro_k
         stream.push(t, v, line)
         quality.input_rate_hz = stream.rate_hz()
+        quality.empty_rows = rows.empty_rows
         for chunk in grid.emit():
             if has_labels:
                 _labels_of(chunk, chunk.samples)
@@ -390,6 +401,8 @@ def read_sensor_pair(acc_rows: CsvRows, gyro_rows: CsvRows,
                 streams[i].done = True
                 continue
             t, v, line = item
+            if readers[i].t_origin is None:   # only rows before the sensor delivered so far
+                continue
             if origin is None:
                 origin = readers[i].t_origin * readers[i].time_scale
             # both files on one clock: each file's times are relative to its own first row, so
@@ -400,6 +413,7 @@ def read_sensor_pair(acc_rows: CsvRows, gyro_rows: CsvRows,
             if i == 0 and has_labels:   # the accelerometer file may carry the label column
                 values = np.concatenate([values, v[:, 3:4]], 1)
             streams[i].push(t, values, line)
+            quality.empty_rows = acc_rows.empty_rows + gyro_rows.empty_rows
             quality.input_rate_hz = streams[0].rate_hz()
             quality.gyro_rate_hz = streams[1].rate_hz()
             for chunk in grid.emit():
