@@ -246,7 +246,7 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
         "paced": opts.realtime,
         "compute_headroom": stream_s / busy if busy > 0 else float("inf"),
         "wall_seconds": round(wall, 3),
-        "compute_seconds": round(busy, 3),
+        "compute_seconds": round(busy, 6),
         "backend": model.backend.value,
         "model_file": str(model.path),
         "chunk_samples": opts.chunk,
