@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from edgehar.runtime.sinks import describe
 
 KEYS = {"start", "end", "t", "label", "confidence", "probs"}
@@ -32,6 +34,7 @@ def _read_until(proc: subprocess.Popen, needle: bytes, count: int, timeout: floa
     return seen
 
 
+@pytest.mark.slow   # waits in real time for two windows (~4 s)
 def test_ctrl_c_keeps_whole_lines_and_an_interrupted_summary(tmp_path):
     out, summary = tmp_path / "p.jsonl", tmp_path / "s.json"
     proc = subprocess.Popen(
