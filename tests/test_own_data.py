@@ -32,15 +32,16 @@ def own_dir(recordings, tmp_path_factory):
     return _write_own_dir(tmp_path_factory.mktemp("own"), recordings, every=1)
 
 
-def _write_own_dir(d, recordings, every: int):
+def _write_own_dir(d, recordings, every: int, rename: dict = RENAME):
     """Subjects 1, 2, 3, 5, 6, 9: each one's first recording, first 4 minutes, every ``every``-th
-    sample (50 / every Hz), the classes renamed by RENAME, one CSV per subject."""
+    sample (50 / every Hz), the classes renamed by ``rename`` (others unlabelled), one CSV per
+    subject."""
     picks = {}
     for r in recordings:
         if r.user in (1, 2, 3, 5, 6, 9) and r.user not in picks:
             picks[r.user] = r
     for user, r in picks.items():
-        names = [RENAME.get(int(v), "") for v in r.labels[:12000:every]]
+        names = [rename.get(int(v), "") for v in r.labels[:12000:every]]
         _write_csv(d / f"phone_subject{user}.csv", r.raw[:12000:every], names,
                    rate=50.0 / every)
     return d
@@ -157,6 +158,33 @@ def test_a_renamed_label_set_trains_exports_replays_and_fine_tunes(own_dir, tmp_
     assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("stem."))   # frozen
     assert not all(torch.equal(a[k], b[k]) for k in a if k.startswith("stages."))
     assert b["fc.weight"].shape[0] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("walking", [False, True])
+def test_a_fine_tune_keeps_the_init_vertical_unless_its_data_walks(recordings, shipped_bundle,
+                                                                   tmp_path, walking):
+    """Sitting and standing only: no active window, the bundle's vertical is kept exactly;
+    with walking (~95 active training windows, over MIN_ACTIVE_FOR_VERTICAL) it is measured."""
+    pytest.importorskip("torch")
+    from edgehar.runtime.manifest import read_manifest
+    from edgehar.train.trainer import MIN_ACTIVE_FOR_VERTICAL
+
+    rename = {4: "sit", 5: "stand", **({1: "walk"} if walking else {})}
+    (tmp_path / "own").mkdir()
+    src = _write_own_dir(tmp_path / "own", recordings, every=1, rename=rename)
+    ft = tmp_path / "ft"
+    r = _run("train", "--init", shipped_bundle, "--epochs", "1", "--source", src,
+             "--test-subjects", "2,9", "--val-subjects", "3", "--out", ft)
+    assert r.exit_code == 0, r.output
+    init = read_manifest(shipped_bundle).orientation.vertical
+    o = RunConfig.read(ft).orientation
+    if walking:
+        assert o.vertical_from == "training data" and o.active_windows >= MIN_ACTIVE_FOR_VERTICAL
+        assert o.vertical != init
+    else:
+        assert o.vertical_from == "init" and o.active_windows < MIN_ACTIVE_FOR_VERTICAL
+        assert o.vertical == init
 
 
 def test_the_csv_copy_of_the_built_in_data_gives_the_same_windows(recordings, tmp_path):

@@ -248,4 +248,6 @@ def test_realtime_replay_paces_and_shows_a_live_line(tmp_path):
     assert wall >= 2.5   # 130 samples at 50 Hz = 2.6 s of stream
     live = [ln for ln in r.stderr.splitlines() if ln.strip().startswith("t=")]
     assert len(live) == 1 and "latency" in live[0]
-    assert json.loads((tmp_path / "s.json").read_text())["windows"] == 1
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["windows"] == 1 and s["paced"] is True
+    assert s["realtime_factor"] < 1.05 < s["compute_headroom"]   # the pace, and the spare compute

@@ -97,3 +97,13 @@ def test_a_run_config_that_is_not_a_json_object_is_refused(tmp_path, content):
         RunConfig.read(tmp_path)
     with pytest.raises(EdgeharError, match="missing"):
         RunConfig.read(tmp_path / "nowhere")
+
+
+def test_where_the_vertical_came_from_round_trips_and_older_layouts_stay_as_they_were():
+    from edgehar.runtime.run_config import Orientation
+
+    kept = Orientation((0.976739, -0.192174, -0.095129), True, "init", 0)
+    assert Orientation.from_dict(kept.to_dict()) == kept
+    assert kept.to_dict()["vertical_from"] == "init" and kept.to_dict()["active_windows"] == 0
+    old = {"vertical": [1.0, 0.0, 0.0], "heading_invariant": True}
+    assert Orientation.from_dict(old).to_dict() == old

@@ -144,8 +144,9 @@ def predict_log(engine: StreamEngine, chunks: Iterable[LogChunk], push: int = 64
 @contextlib.contextmanager
 def jsonl_file(path: Path, spec) -> Iterator[JsonlSink]:
     """A JSON Lines sink (DESIGN.md 'Prediction output') whose file appears whole or not at all:
-    written to a temp file, renamed into place when the block ends without an error."""
-    with atomic_path(path) as tmp, open(tmp, "w") as f:
+    written to a temp file, renamed into place when the block ends without an error (after a
+    Ctrl-C, ``run_replay`` keeps the whole lines so far: ``JsonlSink.keep_whole_lines``)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="\n") as f:
         yield JsonlSink(f, spec)
 
 
@@ -178,6 +179,11 @@ def open_replayed_log(log: Path, opts: LogOptions, labels: Path | None, model,
 
 
 def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dict:
+    """Replay one log; returns the summary (DESIGN.md 'Replay summary'), also written to
+    ``opts.summary``. Speeds: ``realtime_factor`` and ``windows_per_s`` per wall second of the
+    replay (``paced``: with ``--realtime`` the pace, ~1x), ``compute_headroom`` per second of
+    inference alone. Ctrl-C keeps the windows so far (whole lines) in ``opts.out``, writes the
+    summary with ``interrupted: true`` and re-raises the KeyboardInterrupt (exit 130)."""
     if opts.out is not None and Path(opts.out).is_dir():
         raise EdgeharError(opts.out, "--out is a directory; give a file name for the predictions")
     model = load_model(opts.model or PRETRAINED, Backend(opts.backend) if opts.backend else None,
@@ -195,16 +201,18 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
     bar = None
     if not opts.realtime and progress_wanted(opts.quiet, opts.progress):
         bar = ProgressLine(f"replay {Path(opts.log).name}", " s of log")
+    stopped, jsonl = None, None
     with contextlib.ExitStack() as stack:
         # Predictions go to a temp file renamed into place only when the whole replay
-        # succeeded (``jsonl_file``).
+        # succeeded (``jsonl_file``), or was stopped by Ctrl-C: then with the lines so far.
         if bar is not None:
             stack.callback(bar.close)   # also when the replay stops on an error
         if live is not None:
             stack.callback(live.close)
         sinks = [throughput, scorer, settled_scorer, timeline, live]
         if opts.out:
-            sinks.append(stack.enter_context(jsonl_file(opts.out, spec)))
+            jsonl = stack.enter_context(jsonl_file(opts.out, spec))
+            sinks.insert(0, jsonl)   # first: a window the live line showed is in the file
 
         def progress() -> None:   # seconds of log, with the share of the file read for the ETA
             read = chunks.read
@@ -212,18 +220,33 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
             share = read.done / read.total if read.total else 0
             bar.update(done, done / share if share > 0 else None)
 
-        replay_into(engine, chunks, opts.log, [s for s in sinks if s is not None], opts.chunk,
-                    pace, progress if bar is not None else None)
+        t0 = time.perf_counter()
+        try:
+            replay_into(engine, chunks, opts.log, [s for s in sinks if s is not None],
+                        opts.chunk, pace, progress if bar is not None else None)
+        except KeyboardInterrupt as e:   # summary and lines so far, then exit 130 (run_main)
+            stopped = e
+            if jsonl is not None:
+                jsonl.keep_whole_lines()
+        wall = time.perf_counter() - t0
     busy = throughput.busy_s
     stream_s = engine.samples_processed / spec.sample_rate   # gaps left out
+    # realtime_factor: stream seconds per wall second of the replay (reading, preprocessing,
+    # inference and, with --realtime, waiting for the samples: ~1x); compute_headroom: per
+    # second of inference alone, how much faster than real time the model keeps up
     summary = {
-        "windows": throughput.windows,
+        **({"interrupted": True} if stopped else {}),
+        "windows": jsonl.windows if stopped and jsonl is not None else throughput.windows,
         "samples": engine.samples_processed,
         "stream_seconds": round(stream_s, 3),
         "latency_ms": {"p50": throughput.latency.percentile(50),
                        "p99": throughput.latency.percentile(99)},
-        "windows_per_s": throughput.windows / busy if busy > 0 else float("inf"),
-        "realtime_factor": stream_s / busy if busy > 0 else float("inf"),
+        "windows_per_s": throughput.windows / wall if wall > 0 else float("inf"),
+        "realtime_factor": stream_s / wall if wall > 0 else float("inf"),
+        "paced": opts.realtime,
+        "compute_headroom": stream_s / busy if busy > 0 else float("inf"),
+        "wall_seconds": round(wall, 3),
+        "compute_seconds": round(busy, 6),
         "backend": model.backend.value,
         "model_file": str(model.path),
         "chunk_samples": opts.chunk,
@@ -243,4 +266,6 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
         timeline.render(stdout)
     if not opts.quiet:
         print(describe(summary), file=stderr if not opts.out else stdout)
+    if stopped is not None:
+        raise stopped
     return summary

@@ -78,6 +78,11 @@ class Orientation:
 
     vertical: tuple[float, float, float]
     heading_invariant: bool | None = None
+    # where the vertical came from: "training data" (mean gravity over its active windows) or
+    # "init" (kept from the run or bundle a fine-tune started from: too little walking in the
+    # new data to measure it); None for runs that predate the record
+    vertical_from: str | None = None
+    active_windows: int | None = None   # the training windows in which the wearer moved
 
     def __post_init__(self):
         v = np.asarray(self.vertical, float)
@@ -86,13 +91,17 @@ class Orientation:
                              f"zero: {self.vertical}")
 
     def to_dict(self) -> dict:
-        return {"vertical": list(self.vertical), "heading_invariant": self.heading_invariant}
+        d = {"vertical": list(self.vertical), "heading_invariant": self.heading_invariant}
+        if self.vertical_from is not None:
+            d.update(vertical_from=self.vertical_from, active_windows=self.active_windows)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Orientation | None:
         if d is None:
             return None
-        return cls(tuple(float(v) for v in d["vertical"]), d.get("heading_invariant"))
+        return cls(tuple(float(v) for v in d["vertical"]), d.get("heading_invariant"),
+                   d.get("vertical_from"), d.get("active_windows"))
 
 
 @dataclass(frozen=True)

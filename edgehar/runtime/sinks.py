@@ -37,11 +37,22 @@ class JsonlSink:
 
     def __init__(self, f: IO[str], spec: WindowSpec):
         self.f, self.spec = f, spec
+        self.windows = 0   # windows whose lines were written whole
+        self._chars = 0    # their characters: bytes too, the lines are ASCII
 
     def __call__(self, batch: ReplayBatch) -> None:
         if not len(batch):
             return
-        self.f.write(jsonl_lines(batch.starts, batch.probs, self.spec))
+        text = jsonl_lines(batch.starts, batch.probs, self.spec)
+        self.f.write(text)
+        self.windows += len(batch)
+        self._chars += len(text)
+
+    def keep_whole_lines(self) -> int:
+        """After an interruption (Ctrl-C): end the file after the last batch whose write
+        returned, so no cut line (nor a batch not counted) stays behind; returns its windows."""
+        self.f.truncate(self._chars)   # flushes first
+        return self.windows
 
 
 def jsonl_lines(starts: np.ndarray, probs: np.ndarray, spec: WindowSpec) -> str:
@@ -170,11 +181,17 @@ class LiveLine:
 
 
 def describe(summary: dict) -> str:
-    """The one-line human summary of a replay."""
-    line = (f"{summary['windows']} windows, {summary['windows_per_s']:.0f} windows/s, "
-            f"{summary['realtime_factor']:.0f}x realtime, latency p50 "
-            f"{summary['latency_ms']['p50']:.2f} ms "
+    """The one-line human summary of a replay. ``realtime_factor`` is the pace the replay ran
+    at (stream seconds per wall second): about 1x when paced (``--realtime``), so there the
+    compute headroom (stream seconds per second of inference) is what says how fast it is."""
+    factor = summary["realtime_factor"]
+    speed = (f"paced at {factor:.2f}x realtime" if summary.get("paced") else
+             f"{summary['windows_per_s']:.0f} windows/s, {factor:.0f}x realtime")
+    line = (f"{summary['windows']} windows, {speed} (compute headroom "
+            f"{summary['compute_headroom']:.0f}x), latency p50 {summary['latency_ms']['p50']:.2f} ms "
             f"({summary['backend']}: {os.path.basename(summary['model_file'])})")
+    if summary.get("interrupted"):
+        line = f"interrupted after {summary['stream_seconds']:.1f} s of log: " + line
     if "accuracy" in summary:
         line += (f"; accuracy {100 * summary['accuracy']:.2f}% macro-F1 "
                  f"{100 * summary['macro_f1']:.2f}% on {summary['scored_windows']} windows")

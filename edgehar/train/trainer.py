@@ -16,7 +16,7 @@ from ..data.sources import WindowSet
 from ..data.windows import cap_windows, load_dataset
 from ..runtime.errors import EdgeharError
 from ..runtime.files import write_json
-from ..runtime.orientation import vertical_of
+from ..runtime.orientation import SETTLE_WINDOWS, UCI_VERTICAL, active_windows, vertical_of
 from ..runtime.run_config import FineTune, Normalization, Orientation, RunConfig, Selection
 from ..runtime.spec import LABELS
 from .checkpoint import WEIGHTS, predict_logits
@@ -202,11 +202,11 @@ def augment(xb: torch.Tensor, cfg: TrainConfig, norm: Normalization, gen: torch.
 
 def _initial_model(cfg: TrainConfig, classes: tuple[str, ...], window: int, channels: int):
     """A fresh model, or (fine-tuning) the weights of ``cfg.init`` with a new head when its
-    label set differs; returns the model, its normalization (None: fit one) and what it was
-    fine-tuned from (None: nothing)."""
+    label set differs; returns the model, its normalization (None: fit one), what it was
+    fine-tuned from (None: nothing) and that model's vertical (None: not fine-tuning)."""
     io = ModelIO(window, channels, len(classes))
     if cfg.init is None:
-        return create_model(cfg.model, io, **cfg.model_kwargs), None, None
+        return create_model(cfg.model, io, **cfg.model_kwargs), None, None, None
     from .checkpoint import build_from_config, load_run
     from .input_clips import unfold_input_clips
 
@@ -235,8 +235,29 @@ def _initial_model(cfg: TrainConfig, classes: tuple[str, ...], window: int, chan
                                  f"(its modules: {names}; deeper ones as stages.0)")
     for n, p in model.named_parameters():
         p.requires_grad = n not in frozen
+    # an init that states no vertical is replayed with the UCI-HAR one (runtime.engine)
+    vertical = base_cfg.orientation.vertical if base_cfg.orientation else UCI_VERTICAL
     return model, norm, FineTune(str(cfg.init), base_cfg.model, "kept" if same_head else "new",
-                                 tuple(cfg.freeze))
+                                 tuple(cfg.freeze)), vertical
+
+
+# Fine-tuning keeps the initial model's vertical unless the new training windows hold at least
+# this many active ones (runtime/orientation.py: the wearer moves). The runtime trusts a
+# stream's vertical after SETTLE_WINDOWS (8, ~10 s) of sustained walking; a training frame is
+# kept for good, and single training windows are not checked for being sustained (a fidget or
+# a sit-to-stand counts as active too), so four times that: 32 windows, ~40 s of walking.
+MIN_ACTIVE_FOR_VERTICAL = 4 * SETTLE_WINDOWS
+
+
+def training_vertical(x: np.ndarray, init_vertical=None) -> tuple[np.ndarray, str, int]:
+    """The training frame's up (heading augmentation, ``--orientation auto``): the mean gravity
+    over the active windows of ``x``; when fine-tuning, ``init_vertical`` (kept as stored)
+    unless ``x`` has enough walking to measure it. Returns it, where it came from
+    (``Orientation.vertical_from``) and the active windows of ``x``."""
+    active = int(active_windows(x).sum())
+    if init_vertical is not None and active < MIN_ACTIVE_FOR_VERTICAL:
+        return np.asarray(init_vertical, float), "init", active
+    return vertical_of(x), "training data", active
 
 
 def _train_mode(model: nn.Module, freeze: tuple[str, ...]) -> None:
@@ -353,6 +374,8 @@ class Fit:
     best_epoch: int
     fine_tune: FineTune | None
     seconds: float
+    vertical_from: str = "training data"   # or "init" (see training_vertical)
+    active_windows: int | None = None
 
 
 def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[str, ...],
@@ -364,10 +387,11 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
 
     check_config(cfg)
     seed_everything(cfg.seed, cfg.device)
-    model, norm, fine_tune = _initial_model(cfg, classes, tr.x.shape[1], tr.x.shape[2])
+    model, norm, fine_tune, init_vertical = _initial_model(cfg, classes, tr.x.shape[1],
+                                                           tr.x.shape[2])
     model = model.to(cfg.device)
     norm = norm or Normalization.fit(tr.x)
-    vertical = vertical_of(tr.x)   # the training frame's up, for heading augmentation and auto
+    vertical, vertical_from, active = training_vertical(tr.x, init_vertical)
     vertical_t = torch.from_numpy(vertical).float()
     teachers = Teachers(cfg.teachers, classes) if cfg.teachers else None
     # the average keeps BatchNorm's buffers too (use_buffers), so it is a complete model
@@ -463,7 +487,8 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
     seconds = time.perf_counter() - t0
     scored = scored.cpu()
     scored.load_state_dict({k: v.cpu() for k, v in best_state.items()})
-    return Fit(scored.eval(), norm, vertical, history, best[1], fine_tune, seconds)
+    return Fit(scored.eval(), norm, vertical, history, best[1], fine_tune, seconds,
+               vertical_from, active)
 
 
 def run_config_of(cfg: TrainConfig, result: Fit, classes: tuple[str, ...], data: DataSpec,
@@ -478,7 +503,9 @@ def run_config_of(cfg: TrainConfig, result: Fit, classes: tuple[str, ...], data:
         model_config=model_config_of(result.model), normalization=result.norm,
         spec=data.window_spec(classes), data=data,
         orientation=Orientation(tuple(round(float(v), 6) for v in result.vertical),
-                                heading_invariant=cfg.aug_yaw_deg >= 180),
+                                heading_invariant=cfg.aug_yaw_deg >= 180,
+                                vertical_from=result.vertical_from,
+                                active_windows=result.active_windows),
         recipe=cfg.recipe(), fine_tune=result.fine_tune, **facts)
 
 
