@@ -55,6 +55,13 @@ def build_parser(prog: str = PROG, extra: Callable[[argparse.ArgumentParser], No
         extra(r)
     else:
         r.add_argument("--out-dir", type=Path, help=argparse.SUPPRESS)
+    st = sub.add_parser("stream", help="a live pipe: CSV lines on stdin -> one JSON line per "
+                                       "window on stdout, as each window completes",
+                        epilog="e.g. my_imu_driver | python -m edgehar.runtime stream - "
+                               "(header first; the single-file CSV formats replay reads)")
+    st.add_argument("source", metavar="-", choices=["-"], help="read from stdin")
+    st.add_argument("--quiet", action="store_true", help="no closing line on stderr")
+    add_log_options(st)
     return p
 
 
@@ -86,5 +93,23 @@ def replay(a: argparse.Namespace) -> int:
     return 0
 
 
+def stream(a: argparse.Namespace) -> int:
+    """The live pipe from parsed arguments."""
+    import os
+    import sys
+
+    from .stream import StreamOptions, run_stream
+
+    try:
+        run_stream(StreamOptions(quiet=a.quiet, **log_options(a)))
+    except BrokenPipeError:   # the reader went away (`| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
 def main(argv: list[str] | None = None, prog: str = PROG) -> int:
-    return run_main(lambda: replay(build_parser(prog).parse_args(argv)))
+    def command() -> int:
+        a = build_parser(prog).parse_args(argv)
+        return stream(a) if a.command == "stream" else replay(a)
+
+    return run_main(command)

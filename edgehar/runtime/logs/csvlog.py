@@ -21,7 +21,7 @@ from ..errors import EdgeharError
 from ..spec import HAPT_LABELS, LABELS
 from .chunk import DataQuality, LogChunk
 from .resample import DEFAULT_MAX_GAP_S, GridAligner, TimedStream
-from .text import CHUNK_ROWS, chunks_of, open_text, parse_rows
+from .text import CHUNK_ROWS, LiveLines, chunks_of, open_text, parse_rows
 from .formats import Columns, epoch_scale, find_columns
 
 
@@ -113,15 +113,17 @@ class CsvRows:
 
     def __init__(self, path: Path, kind: str = "both", chunk_rows: int = CHUNK_ROWS,
                  vocab: LabelVocabulary | None = None, counter=None,
-                 mapping: dict[str, str] | None = None):
+                 mapping: dict[str, str] | None = None, live: LiveLines | None = None):
         self.path = Path(path)
         self.counter = counter
         self.vocab = vocab or LabelVocabulary()
-        if not self.path.is_file():
+        self.live = live
+        if live is None and not self.path.is_file():
             raise EdgeharError(self.path, "file not found")
-        self.f = open_text(self.path)
+        self.f = live if live is not None else open_text(self.path)
         try:
-            first = next(chunks_of(self.f, 1, self.path), [""])[0]
+            first = (live.header() if live is not None else
+                     next(chunks_of(self.f, 1, self.path), [""])[0])
         except EdgeharError:
             self.f.close()
             raise
@@ -150,7 +152,9 @@ class CsvRows:
     def _text_rows(self, line: int) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
         """The rows from ``line`` on (the file positioned there)."""
         first = line
-        for lines in chunks_of(self.f, self.chunk_rows, self.path, line, self.counter):
+        batches = (self.live.batches() if self.live is not None else
+                   chunks_of(self.f, self.chunk_rows, self.path, line, self.counter))
+        for lines in batches:
             data, error = self._parse_upto_error(lines, line)
             yield self._timed(data, line)
             if error is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 import warnings
@@ -81,3 +82,59 @@ def chunks_of(f, n: int, path: Path | None = None, first_line: int = 1,
         if counter is not None:
             counter.done += sum(map(len, lines))
         yield lines
+
+
+class LiveLines:
+    """The lines of a byte stream (a pipe from a sensor driver) as they arrive: each batch is
+    every whole line available when it is read, so a reader never waits for more lines than
+    were written. Used like a file (``with``, ``close``) by ``CsvRows``."""
+
+    def __init__(self, raw, path: Path, block: int = 1 << 16):
+        self.raw, self.path, self.block = raw, path, block
+        self._rest = b""
+        self._pending: list[str] = []
+        self._line = 1
+
+    def __enter__(self) -> LiveLines:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        pass   # the stream belongs to the caller
+
+    def header(self) -> str:
+        """The first line (waits for it); the lines after it come with the first batch."""
+        for lines in self._read():
+            self._pending = lines[1:]
+            return lines[0]
+        return ""
+
+    def batches(self) -> Iterator[list[str]]:
+        if self._pending:
+            yield self._pending
+            self._pending = []
+        yield from self._read()
+
+    def _read(self) -> Iterator[list[str]]:
+        read = getattr(self.raw, "read1", self.raw.read)
+        while True:
+            block = read(self.block)
+            data = self._rest + block
+            cut = len(data) if not block else data.rfind(b"\n") + 1
+            if not block and not data:
+                return
+            self._rest = data[cut:]
+            if cut == 0:
+                continue
+            try:
+                # the line ends a file opened with newline="" splits at (not str.splitlines')
+                lines = io.StringIO(data[:cut].decode("utf-8"), newline="").readlines()
+            except UnicodeDecodeError:
+                raise EdgeharError(self.path, f"not a text log (bytes that are not UTF-8 text "
+                                              f"after line {self._line - 1})") from None
+            if lines and not lines[-1].endswith("\n"):   # the last line, without its newline
+                lines[-1] += "\n"
+            self._line += len(lines)
+            yield lines

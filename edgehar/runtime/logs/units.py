@@ -71,18 +71,18 @@ def check_units(samples: np.ndarray, acc_units: str, gyro_units: str, path,
     if median_g > hi:
         likely = ("the log is in m/s2: pass --acc-units m/s2 (or auto)" if 7 < median_g < 12
                   else "check --acc-units")
-        raise EdgeharError(path, f"median |acceleration| is {median_g:.2f} g with --acc-units "
+        raise EdgeharError(path, f"median |acceleration| is {median_g:.2f} g read as "
                                  f"{acc_units}, not about 1 g: {likely}")
     if median_g < lo:
         likely = ("the log is in g: pass --acc-units g" if acc_units == "m/s2"
                   and 0.07 < median_g < 0.14 else
                   hint or "gravity looks removed (linear acceleration); edgehar needs total "
                   "acceleration (the accelerometer, not the linear-acceleration sensor)")
-        raise EdgeharError(path, f"median |acceleration| is {median_g:.2f} g with --acc-units "
+        raise EdgeharError(path, f"median |acceleration| is {median_g:.2f} g read as "
                                  f"{acc_units}, not about 1 g: {likely}")
     if gyro_p99 > GYRO_P99_MAX_RAD_S:
-        raise EdgeharError(path, f"gyroscope reaches {gyro_p99:.0f} rad/s (99th percentile) with "
-                                 f"--gyro-units {gyro_units}: the log is likely in deg/s, pass "
+        raise EdgeharError(path, f"gyroscope reaches {gyro_p99:.0f} rad/s (99th percentile) read "
+                                 f"as {gyro_units}: the log is likely in deg/s, pass "
                                  "--gyro-units deg/s (or auto)")
     return {"acc_units": acc_units, "gyro_units": gyro_units,
             "median_acc_g": round(median_g, 3), "gyro_p99_rad_s": round(gyro_p99, 3),
@@ -140,8 +140,11 @@ def gyro_to_gravity_turn(samples: np.ndarray, rate: int = SAMPLE_RATE) -> float 
 
 def checked(chunks: Iterable[LogChunk], quality: DataQuality, units: Units, path
             ) -> Iterator[LogChunk]:
-    """Hold back the first ``CHECK_SAMPLES`` samples, check them, then stream on. Units still
-    "auto" are decided on the held samples and every chunk is rescaled."""
+    """Check the first ``CHECK_SAMPLES`` samples. Units still "auto" are decided on them, so
+    those samples are held back until then and every chunk is rescaled; with the units known,
+    chunks stream on at once (a live pipe's first window is not 30 s late) and the check
+    raises when its samples are in."""
+    decide = "auto" in (units.acc, units.gyro)
     held: list[LogChunk] = []
     n = 0
     it = iter(chunks)
@@ -150,11 +153,13 @@ def checked(chunks: Iterable[LogChunk], quality: DataQuality, units: Units, path
         n += len(chunk.samples)
         if n >= CHECK_SAMPLES:
             break
+        if not decide:
+            yield chunk
     scale = None
     acc_units, gyro_units = units.acc, units.gyro
     if n:
         first = np.concatenate([c.samples[:CHECK_SAMPLES] for c in held])[:CHECK_SAMPLES]
-        if "auto" in (acc_units, gyro_units):
+        if decide:
             acc_guess, gyro_guess = guess_units(first)
             acc_units = acc_guess if acc_units == "auto" else "g"
             gyro_units = gyro_guess if gyro_units == "auto" else "rad/s"
@@ -165,7 +170,8 @@ def checked(chunks: Iterable[LogChunk], quality: DataQuality, units: Units, path
             gyro_units = gyro_units if units.gyro == "auto" else units.gyro
         quality.units_check = check_units(first, acc_units, gyro_units, path, units.hint)
         quality.units_check.update(acc_units_from=units.acc_from, gyro_units_from=units.gyro_from)
-    for chunk in itertools.chain(held, it):
+    rest = itertools.chain(held if decide else held[-1:] if n >= CHECK_SAMPLES else [], it)
+    for chunk in rest:
         if scale is not None:
             chunk.samples = chunk.samples * scale
         yield chunk
