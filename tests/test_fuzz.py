@@ -183,3 +183,125 @@ def test_pyarrow_and_careful_csv_parsers_agree(m, header):
             assert line.findall(fast[1]) == line.findall(careful[1]), (fast, careful)
         else:
             assert fast == careful
+
+
+FUZZ_APPS = settings(FUZZ, max_examples=200)
+PHYPHOX = {"Accelerometer.csv": '"Time (s)","Acceleration x (m/s^2)","Acceleration y (m/s^2)",'
+                                '"Acceleration z (m/s^2)"',
+           "Gyroscope.csv": '"Time (s)","Gyroscope x (rad/s)","Gyroscope y (rad/s)",'
+                            '"Gyroscope z (rad/s)"'}
+
+
+def _app_export(app: str) -> dict[str, bytes]:
+    """A short, valid export folder of ``app`` (the headers of tests/fixtures/apps)."""
+    def rows(first, rate, values, n=700, fmt="{:.6f}"):
+        return "".join(f"{fmt.format(first + i / rate)},{values}\n" for i in range(n))
+    if app == "phyphox":
+        return {"rec/Accelerometer.csv": (PHYPHOX["Accelerometer.csv"] + "\n"
+                                          + rows(0.0, 60, "1.0E-1,9.7E0,5.0E-1")).encode(),
+                "rec/Gyroscope.csv": (PHYPHOX["Gyroscope.csv"] + "\n"
+                                      + rows(0.001, 55, "1.0E-2,0.0E0,2.0E-2")).encode(),
+                "rec/meta/device.csv": b'"property","value"\n"deviceModel","X"\n'}
+    if app == "sensor_logger":
+        head = "time,seconds_elapsed,z,y,x\n"
+        t = [f"{1_700_000_000_000_000_000 + i * 20_000_000},{i / 50:.6f}" for i in range(700)]
+        return {"rec/TotalAcceleration.csv": (head + "".join(f"{x},0.5,9.7,0.1\n"
+                                                             for x in t)).encode(),
+                "rec/Gyroscope.csv": (head + "".join(f"{x},0.02,0.0,0.01\n" for x in t)).encode(),
+                "rec/Metadata.csv": b"version,device name,recording time,platform\n1,X,0,android\n"}
+    return {"rec/physics_toolbox.csv": ("time,gFx,gFy,gFz,wx,wy,wz\n"
+                                        + rows(0.0, 100, "0.1,0.98,0.05,0.01,0.0,0.02")).encode()}
+
+
+def _log_of(app: str) -> str:
+    """What a user gives replay: the export folder, or Physics Toolbox's one file."""
+    return "rec/physics_toolbox.csv" if app == "physics_toolbox" else "rec"
+
+
+@FUZZ_APPS
+@given(m=ops, app=st.sampled_from(["phyphox", "sensor_logger", "physics_toolbox"]),
+       which=st.integers(0, 1))
+def test_mutated_app_exports(m, app, which):
+    files = _app_export(app)
+    logs = sorted(k for k in files if "meta" not in k and "Metadata" not in k)
+    key = logs[which % len(logs)]
+    files[key] = mutate(files[key], m)
+    with tempfile.TemporaryDirectory() as d:
+        for name, content in files.items():
+            (Path(d) / name).parent.mkdir(parents=True, exist_ok=True)
+            (Path(d) / name).write_bytes(content)
+        out = Path(d) / "pred.jsonl"
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(["replay", f"{d}/{_log_of(app)}", "--model", str(PRETRAINED), "--out",
+                         str(out)])
+        check(code, err.getvalue(), out, Path(d))
+
+
+NAMES = ["t", "time", "Time (s)", "seconds_elapsed", "t_ms", "timestamp_ns", "ax", "ay", "az",
+         "gx", "gy", "gz", "gFx", "gFy", "gFz", "wx", "wy", "wz", "x", "y", "z", "label",
+         "Acceleration x (m/s^2)", "Acceleration y (g)", "Acceleration z (furlong)",
+         "Gyroscope x (rad/s)", "Gyroscope y (deg/s)", "Gyroscope z (°/s)",
+         "Linear Acceleration x (m/s^2)", "", '"', "=", "é"]
+
+
+@FUZZ_APPS
+@given(header=st.lists(st.sampled_from(NAMES) | st.text(max_size=12), min_size=1, max_size=9),
+       data=st.data())
+def test_any_header_and_columns(header, data):
+    """Any header names, with rows of as many numbers, and any --columns mapping onto them."""
+    width = len(header)
+    line = ",".join(header).replace("\n", " ").replace("\r", " ")
+    rows = "".join(",".join(f"{(i / 50 if j == 0 else 0.3 + j / 10):.4f}" for j in range(width))
+                   + "\n" for i in range(300))
+    keys = data.draw(st.none() | st.lists(st.sampled_from(
+        ["t", "t_ms", "ax", "ay", "az", "gx", "gy", "gz", "x", "label", "q", ""]), max_size=8))
+    args = ["{d}/log.csv"]
+    if keys is not None:
+        names = [data.draw(st.sampled_from(header) | st.text(max_size=5)) for _ in keys]
+        args += ["--columns", ",".join(f"{k}={n}" for k, n in zip(keys, names))]
+    replay({"log.csv": (line + "\n" + rows).encode()}, args)
+
+
+def test_the_unmutated_app_exports_and_a_mapped_header_replay():
+    for app in ("phyphox", "sensor_logger", "physics_toolbox"):
+        with tempfile.TemporaryDirectory() as d:
+            for name, content in _app_export(app).items():
+                (Path(d) / name).parent.mkdir(parents=True, exist_ok=True)
+                (Path(d) / name).write_bytes(content)
+            out = Path(d) / "pred.jsonl"
+            with contextlib.redirect_stderr(io.StringIO()), \
+                    contextlib.redirect_stdout(io.StringIO()):
+                assert main(["replay", f"{d}/{_log_of(app)}", "--out", str(out)]) == 0, app
+    mapped = _valid_csv(header="A,B,C,D,E,F,G,label")
+    assert replay({"log.csv": mapped}, ["{d}/log.csv", "--columns",
+                                        "t=A,ax=B,ay=C,az=D,gx=E,gy=F,gz=G"])[0] == 0
+
+
+class _Stdin:
+    def __init__(self, data: bytes):
+        self.buffer = io.BytesIO(data)
+
+
+@FUZZ_APPS
+@given(m=ops)
+def test_mutated_live_pipe(m):
+    """The live pipe: one line and exit 2 for what is not a log; only whole JSON lines out."""
+    import sys
+
+    data = mutate(_valid_csv(400), m)
+    err, out = io.StringIO(), io.StringIO()
+    saved = sys.stdin
+    sys.stdin = _Stdin(data)
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            code = main(["stream", "-", "--model", str(PRETRAINED), "--quiet"])
+    finally:
+        sys.stdin = saved
+    lines = err.getvalue().strip().splitlines()
+    if code == 0:
+        assert out.getvalue() and all(json.loads(x)["end"] - json.loads(x)["start"] == 128
+                                      for x in out.getvalue().splitlines())
+    else:
+        assert code == 2 and len(lines) == 1 and "Traceback" not in err.getvalue(), err.getvalue()
+        assert "internal error" not in err.getvalue()
