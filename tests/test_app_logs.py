@@ -93,6 +93,13 @@ def test_sensor_loggers_gravity_free_accelerometer_is_refused_naming_the_right_f
     export = tmp_path / "export"
     shutil.copytree(APPS / "sensor_logger", export)
     (export / "TotalAcceleration.csv").unlink()
+    # iOS writes no total acceleration: Accelerometer.csv + Gravity.csv are summed
+    total, _ = _samples(APPS / "sensor_logger")
+    summed, _ = _samples(export)
+    assert np.median(np.abs(summed - total)) < 1e-3
+    summed_too, _ = _samples(export / "Accelerometer.csv")
+    np.testing.assert_array_equal(summed, summed_too)
+    (export / "Gravity.csv").unlink()
     with pytest.raises(EdgeharError, match="without TotalAcceleration.csv"):
         open_log(export)
     # given as a pair by hand, the units check names the file too

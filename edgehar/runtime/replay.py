@@ -253,6 +253,7 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
         "threads": opts.threads,
         **scorer.summary(),
         "data_quality": chunks.quality.to_dict(),
+        **({"app": chunks.app} if chunks.app else {}),   # the logger app whose export this is
         "orientation": engine.orientation_state(),
     }
     after = settled_scorer.summary() if settled_scorer is not None else {}

@@ -195,4 +195,17 @@ def describe(summary: dict) -> str:
     if "accuracy" in summary:
         line += (f"; accuracy {100 * summary['accuracy']:.2f}% macro-F1 "
                  f"{100 * summary['macro_f1']:.2f}% on {summary['scored_windows']} windows")
-    return line
+    units = units_said(summary.get("data_quality", {}).get("units_check", {}))
+    return line + (f"; {units}" if units else "")
+
+
+def units_said(check: dict) -> str:
+    """"units m/s2 (header), deg/s (auto)": the units a log was read in and where each came
+    from (forced by an option, stated by the header, decided from the data)."""
+    if "acc_units" not in check:
+        return ""
+    acc, gyro = check["acc_units"], check["gyro_units"]
+    a_from, g_from = check.get("acc_units_from", "option"), check.get("gyro_units_from", "option")
+    if a_from == g_from:
+        return f"units {acc}, {gyro} ({a_from})"
+    return f"units {acc} ({a_from}), {gyro} ({g_from})"

@@ -26,7 +26,7 @@ from .logs.units import checked
 from .model import Backend, load_model
 from .options import LogOptions
 from .replay import predict_log
-from .sinks import JsonlSink
+from .sinks import JsonlSink, units_said
 
 STDIN = Path("<stdin>")
 
@@ -77,8 +77,6 @@ def run_stream(opts: StreamOptions, stdin=None, stdout: IO[str] | None = None,
         raise EdgeharError(STDIN, f"ended before one window ({engine.samples_processed} samples "
                                   f"at {model.spec.sample_rate} Hz, need {model.spec.window})")
     if not opts.quiet:
-        u = source.quality.units_check
-        print(f"{windows} windows from stdin; units {u.get('acc_units')} "
-              f"({u.get('acc_units_from')}) and {u.get('gyro_units')} "
-              f"({u.get('gyro_units_from')}); orientation {mode}", file=stderr)
+        units = units_said(source.quality.units_check)
+        print(f"{windows} windows from stdin; {units}; orientation {mode}", file=stderr)
     return windows

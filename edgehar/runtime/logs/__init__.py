@@ -102,15 +102,21 @@ def open_log(path: Path, acc_units: str = "auto", labels_path: Path | None = Non
         if labels_path is not None:
             raise EdgeharError(labels_path, "--labels applies to HAPT logs")
         acc_rows = csv_rows(path, "acc", reader, vocab=vocab, counter=counter, mapping=mapping)
+        opened = [acc_rows]
         try:
             gyro_rows = csv_rows(gyro_path, "gyro", reader, mapping=mapping)
+            opened.append(gyro_rows)
+            gravity_rows = (csv_rows(files.gravity, "acc", reader, mapping=mapping)
+                            if files.gravity is not None else None)
         except EdgeharError:
-            acc_rows.f.close()
+            for r in opened:
+                r.f.close()
             raise
         cols = acc_rows.columns, gyro_rows.columns
         units = Units.resolve(acc_units, gyro_units, cols[0].acc_units, cols[1].gyro_units,
                               hint)
-        chunks = read_sensor_pair(acc_rows, gyro_rows, units.scale(), max_gap, quality)
+        chunks = read_sensor_pair(acc_rows, gyro_rows, units.scale(), max_gap, quality,
+                                  gravity_rows)
     elif HAPT_NAME.search(path.name):
         if {acc_units, gyro_units} - {"g", "rad/s", "auto"}:
             raise EdgeharError(path, "HAPT raw files are in g and rad/s; --acc-units and "

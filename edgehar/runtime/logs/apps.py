@@ -4,8 +4,9 @@ An export folder is one recording, recognised by its files (its other files, and
 as phyphox's ``meta/``, are not logs):
 
 1. Sensor Logger: ``TotalAcceleration.csv`` + ``Gyroscope.csv`` (headers
-   ``time,seconds_elapsed,z,y,x``). Its ``Accelerometer.csv`` has gravity removed: a folder
-   with it and no ``TotalAcceleration.csv`` is refused, naming the file to export.
+   ``time,seconds_elapsed,z,y,x``). Its ``Accelerometer.csv`` has gravity removed; on iOS,
+   which writes no total acceleration, ``Accelerometer.csv`` + ``Gravity.csv`` are summed.
+   ``Accelerometer.csv`` without either is refused, naming the file to export.
 2. Otherwise, a folder of at most ``MAX_EXPORT_FILES`` CSVs, none of which holds both sensors,
    with exactly one acceleration file and one rotation-rate file, told apart by their headers
    (phyphox: ``Accelerometer.csv`` + ``Gyroscope.csv``; Physics Toolbox: a ``gFx,gFy,gFz`` file
@@ -44,6 +45,7 @@ class LogFiles:
     path: Path
     gyro: Path | None = None
     app: str | None = None
+    gravity: Path | None = None   # ``path`` has gravity removed; this file gives it back
 
 
 def read_header(path: Path) -> list[str] | None:
@@ -87,9 +89,13 @@ def recording_in(folder: Path) -> LogFiles | None:
                         "Sensor Logger")
     if {"Accelerometer.csv", "Gyroscope.csv"} <= names and \
             is_sensor_logger(read_header(folder / "Accelerometer.csv")):
-        raise EdgeharError(folder, f"a Sensor Logger export without TotalAcceleration.csv: "
-                                   f"{TOTAL_ACCELERATION['Sensor Logger']}; turn on Total "
-                                   f"Acceleration in the app's sensors")
+        if "Gravity.csv" in names:   # iOS: acceleration without gravity, and gravity
+            return LogFiles(folder / "Accelerometer.csv", folder / "Gyroscope.csv",
+                            "Sensor Logger", folder / "Gravity.csv")
+        raise EdgeharError(folder, f"a Sensor Logger export without TotalAcceleration.csv "
+                                   f"(nor Gravity.csv): {TOTAL_ACCELERATION['Sensor Logger']}; "
+                                   f"turn on Total Acceleration (Android) or Gravity (iOS) in "
+                                   f"the app's sensors")
     csvs = sorted(folder / n for n in names if n.lower().endswith(".csv") and n not in NOT_LOGS)
     if not 2 <= len(csvs) <= MAX_EXPORT_FILES:
         return None
@@ -137,7 +143,10 @@ def log_files(path: Path, gyro: Path | None = None, mapped: bool = False) -> Log
         return LogFiles(path, gyro)
     header = read_header(path)
     if is_sensor_logger(header) and path.name == "Accelerometer.csv":
-        raise EdgeharError(path, TOTAL_ACCELERATION["Sensor Logger"])
+        found = recording_in(path.parent)
+        if found is None or found.path != path:
+            raise EdgeharError(path, TOTAL_ACCELERATION["Sensor Logger"])
+        return found
     kind = sensor_of(path, header)
     if kind in ("acc", "gyro"):
         found = recording_in(path.parent)

@@ -383,12 +383,16 @@ def read_csv_log(rows: CsvRows, scale: tuple[float, float] = (1.0, 1.0),
 
 def read_sensor_pair(acc_rows: CsvRows, gyro_rows: CsvRows,
                      scale: tuple[float, float] = (1.0, 1.0), max_gap: float = DEFAULT_MAX_GAP_S,
-                     quality: DataQuality | None = None) -> Iterator[LogChunk]:
+                     quality: DataQuality | None = None, gravity_rows: CsvRows | None = None
+                     ) -> Iterator[LogChunk]:
     """Separate accelerometer and gyroscope CSVs (the accelerometer's may carry a ``label``
     column), aligned onto one 50 Hz grid where both have data. The file that is behind in time
-    is read next, so memory stays bounded by one chunk of each."""
+    is read next, so memory stays bounded by one chunk of each. ``gravity_rows``: the
+    accelerometer file has gravity removed, and this file (same units) gives it back (Sensor
+    Logger on iOS writes no total acceleration)."""
     quality = quality if quality is not None else DataQuality()
-    readers = [acc_rows, gyro_rows]
+    readers = [acc_rows, gyro_rows] + ([gravity_rows] if gravity_rows is not None else [])
+    gravity = gravity_rows is not None
     acc_path, gyro_path = acc_rows.path, gyro_rows.path
     streams = [TimedStream(r.path, quality, max_gap) for r in readers]
     grid = GridAligner(streams, quality)
@@ -399,7 +403,8 @@ def read_sensor_pair(acc_rows: CsvRows, gyro_rows: CsvRows,
     # that point the other has no partner to be aligned with.
     try:
         while not any(s.done for s in streams):
-            i = min((0, 1), key=lambda j: -np.inf if streams[j].last is None else streams[j].last)
+            i = min(range(len(streams)),
+                    key=lambda j: -np.inf if streams[j].last is None else streams[j].last)
             item = next(iters[i], None)
             if item is None:
                 streams[i].done = True
@@ -413,21 +418,26 @@ def read_sensor_pair(acc_rows: CsvRows, gyro_rows: CsvRows,
             # shift back to absolute time, then to the pair's common origin
             with np.errstate(all="ignore"):
                 t = t + (readers[i].t_origin * readers[i].time_scale - origin)
-            values = v[:, :3] * scale[i]
+            values = v[:, :3] * scale[1 if i == 1 else 0]   # gravity: the accelerometer's units
             if i == 0 and has_labels:   # the accelerometer file may carry the label column
                 values = np.concatenate([values, v[:, 3:4]], 1)
             streams[i].push(t, values, line)
-            quality.empty_rows = acc_rows.empty_rows + gyro_rows.empty_rows
+            quality.empty_rows = sum(r.empty_rows for r in readers)
             quality.input_rate_hz = streams[0].rate_hz()
             quality.gyro_rate_hz = streams[1].rate_hz()
             for chunk in grid.emit():
+                x = chunk.samples   # ax ay az [label] gx gy gz [gravity x y z]
+                if gravity:
+                    x = x[:, :-3].copy()
+                    x[:, :3] += chunk.samples[:, -3:]
+                    chunk.samples = x
                 if has_labels:   # columns come as ax ay az label gx gy gz
-                    _labels_of(chunk, chunk.samples[:, [0, 1, 2, 4, 5, 6, 3]])
+                    _labels_of(chunk, x[:, [0, 1, 2, 4, 5, 6, 3]])
                 yield chunk
     finally:
         for r in readers:
             r.f.close()
-    a, g = streams
+    a, g = streams[:2]
     if grid.last_emitted < 0 and a.first is not None and g.first is not None:
         raise EdgeharError(acc_path, f"accelerometer and gyroscope files do not overlap in time "
                                      f"(acc {a.first:.2f}-{a.last:.2f} s, gyro {g.first:.2f}-"
