@@ -179,3 +179,23 @@ def test_an_export_folder_is_one_log_in_a_fleet_and_a_directory_of_them_is_a_fle
     report = json.loads((out / "fleet.json").read_text())
     assert (report["totals"]["logs"], report["totals"]["failed"]) == (len(FIXTURES), 0)
     assert (out / "phyphox.jsonl").is_file() and (out / "physics_toolbox_two.jsonl").is_file()
+
+
+def test_a_labelled_directory_takes_an_export_folder_as_one_recording(tmp_path):
+    from edgehar.data.labelled import find_logs, load_labelled_dir
+
+    root = tmp_path / "mine"
+    export = root / "user7_walk"
+    shutil.copytree(APPS / "phyphox", export)
+    acc = export / "Accelerometer.csv"
+    lines = acc.read_text().splitlines()
+    acc.write_text("\n".join([lines[0] + ',"label"'] + [ln + ",WALKING_UPSTAIRS"
+                                                        for ln in lines[1:]]) + "\n")
+    plain = root / "user8.csv"
+    plain.write_text(SAMPLE.read_text())
+    assert find_logs(root) == [export, plain]
+    recs, classes, _ = load_labelled_dir(root)
+    assert sorted({r.user for r in recs}) == [7, 8]
+    mine = [r for r in recs if r.user == 7]
+    assert len(mine) == 1 and len(mine[0].raw) > 750
+    assert (mine[0].labels == 1 + classes.index("WALKING_UPSTAIRS")).mean() > 0.95
