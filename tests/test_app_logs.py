@@ -103,7 +103,7 @@ def test_sensor_loggers_gravity_free_accelerometer_is_refused_naming_the_right_f
     with pytest.raises(EdgeharError, match="without TotalAcceleration.csv"):
         open_log(export)
     # given as a pair by hand, the units check names the file too
-    with pytest.raises(EdgeharError, match="gravity"):
+    with pytest.raises(EdgeharError, match="gravity removed: use TotalAcceleration.csv"):
         list(open_log(export / "Accelerometer.csv", gyro_path=export / "Gyroscope.csv"))
 
 

@@ -139,8 +139,10 @@ def log_files(path: Path, gyro: Path | None = None, mapped: bool = False) -> Log
                                      "and one gyroscope CSV); many logs: edgehar replay PATH "
                                      "--out-dir DIR")
         return found
-    if gyro is not None or mapped or HAPT_NAME.search(path.name) or not path.is_file():
-        return LogFiles(path, gyro)
+    if gyro is not None:   # a pair given by hand: the app only names its right export
+        return LogFiles(path, gyro, None if mapped else _app_of(path, read_header(path)))
+    if mapped or HAPT_NAME.search(path.name) or not path.is_file():
+        return LogFiles(path)
     header = read_header(path)
     if is_sensor_logger(header) and path.name == "Accelerometer.csv":
         found = recording_in(path.parent)

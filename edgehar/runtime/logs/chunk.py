@@ -28,7 +28,7 @@ class DataQuality:
     units_check: dict = field(default_factory=dict)
     gyro_rate_hz: float | None = None       # separate gyroscope file only
     unknown_labels: dict = field(default_factory=dict)   # label names the model has no class for
-    empty_rows: int = 0                     # leading rows before any sensor delivered (skipped)
+    empty_rows: int = 0                     # leading rows before the accelerometer delivered
 
     def to_dict(self) -> dict:
         # a shallow copy (asdict's deep copy cost 0.15 ms per log in a fleet of short logs)

@@ -143,7 +143,8 @@ class CsvRows:
         self.label_col = header.index(label) if label is not None else None
         self.chunk_rows = chunk_rows
         self.t_origin: float | None = None
-        self.empty_rows = 0       # leading rows with every sensor value 0 (skipped)
+        self.empty_rows = 0       # leading rows with acceleration 0,0,0 (skipped)
+        self.kind = kind
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
         with self.f:
@@ -165,11 +166,12 @@ class CsvRows:
 
     def _timed(self, data: np.ndarray, line: int) -> tuple[np.ndarray, np.ndarray, int]:
         if self.t_origin is None:
-            # rows before any sensor delivered (Physics Toolbox starts with all zeros; a real
-            # accelerometer never reads exactly 0,0,0) are skipped, and counted
-            sensors = data[:, 1:1 + len(self.columns.sensors)]
-            live = np.flatnonzero((sensors != 0).any(axis=1))
-            skip = int(live[0]) if len(live) else len(data)
+            # rows before the accelerometer delivered (Physics Toolbox starts with zeros; a real
+            # accelerometer never reads exactly 0,0,0, a gyroscope at rest may) are skipped
+            skip = 0
+            if self.kind != "gyro":
+                live = np.flatnonzero((data[:, 1:4] != 0).any(axis=1))
+                skip = int(live[0]) if len(live) else len(data)
             self.empty_rows += skip
             data, line = data[skip:], line + skip
             if not len(data):

@@ -68,16 +68,17 @@ def check_units(samples: np.ndarray, acc_units: str, gyro_units: str, path,
     median_g = float(np.median(np.linalg.norm(samples[:, :3], axis=1)))
     gyro_p99 = float(np.percentile(np.abs(samples[:, 3:]), 99))
     lo, hi = ACC_MEDIAN_G
+    linear = hint or ("gravity looks removed (linear acceleration); edgehar needs total "
+                      "acceleration (the accelerometer, not the linear-acceleration sensor)")
     if median_g > hi:
+        # neither g nor m/s2 gives ~1 g, and m/s2 gives far less: gravity-free, in m/s2
         likely = ("the log is in m/s2: pass --acc-units m/s2 (or auto)" if 7 < median_g < 12
-                  else "check --acc-units")
+                  else linear if median_g / STANDARD_GRAVITY < lo else "check --acc-units")
         raise EdgeharError(path, f"median |acceleration| is {median_g:.2f} g read as "
                                  f"{acc_units}, not about 1 g: {likely}")
     if median_g < lo:
         likely = ("the log is in g: pass --acc-units g" if acc_units == "m/s2"
-                  and 0.07 < median_g < 0.14 else
-                  hint or "gravity looks removed (linear acceleration); edgehar needs total "
-                  "acceleration (the accelerometer, not the linear-acceleration sensor)")
+                  and 0.07 < median_g < 0.14 else linear)
         raise EdgeharError(path, f"median |acceleration| is {median_g:.2f} g read as "
                                  f"{acc_units}, not about 1 g: {likely}")
     if gyro_p99 > GYRO_P99_MAX_RAD_S:
