@@ -84,7 +84,8 @@ class TwoPassSource(LogSource):
             orientation.fit(gravity.gravity_sum, gravity.walking_windows,
                             gravity.first_walking_start)
             why = orientation.not_estimated()
-            if why is not None and notice is not None:
+            if why is not None and notice is not None and gravity.windows:   # (no window: the
+                # replay fails as too short, and says only that)
                 notice(f"edgehar: {log}: orientation not estimated ({why}): replayed as recorded")
             self.stage = "(pass 2 of 2)"
             spill.seek(0)
@@ -106,6 +107,7 @@ class WalkingGravity:
         self._walking = WalkingRule()
         self.gravity_sum = np.zeros(3)
         self.walking_windows = 0
+        self.windows = 0
         self.first_walking_start: int | None = None
         self._pending: list[np.ndarray] = []
         self._held = 0
@@ -144,6 +146,7 @@ class WalkingGravity:
         batch = self._windower.push(total)
         if not len(batch.starts):
             return
+        self.windows += len(batch.starts)
         walking = self._walking(moving(batch.windows))
         if walking.any():
             if self.first_walking_start is None:
