@@ -32,7 +32,7 @@ from .orientation import WalkingRule, WholeLogOrientation, moving
 from .preprocess import Windower
 from .spec import WindowSpec
 
-SPILL_IN_MEMORY = 4 << 20   # bytes of spill kept in memory (~80 k samples, 28 min at 50 Hz)
+SPILL_IN_MEMORY = 1 << 20   # bytes of spill kept in memory (~20 k samples, 7 min at 50 Hz)
 # pass 1 filters in pushes that end on multiples of this in the stream, so the estimate does not
 # depend on the chunks a reader delivers (fleet and one-log replay pick readers differently)
 ESTIMATE_PUSH = 16384
