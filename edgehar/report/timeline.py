@@ -1,9 +1,9 @@
 """``edgehar plot``: a replay's predictions over time as a picture.
 
 Coloured bands for the predicted activity, the true activity beneath when labels are given,
-the confidence as a line, mismatches marked, and (from the replay summary) the data gaps and
-the time before the running orientation estimate settled (`--orientation running`) shaded. The prediction file is streamed into
-at most ``BINS`` time bins (per-bin label counts, summed confidence), so a 24-hour file plots
+the confidence as a line, mismatches marked, and (from the replay summary) the data gaps and,
+with ``--orientation running``, the time before its estimate settled shaded. The prediction file
+is streamed into at most ``BINS`` time bins (per-bin label counts, summed confidence), so a 24-hour file plots
 in bounded memory and reads as well as a 2-minute one: each bin shows its majority label.
 """
 

@@ -25,10 +25,10 @@ from .files import atomic_path, write_json
 from .logs import LabelVocabulary, LogChunk, LogSource, open_log
 from .model import Backend, load_model
 from .options import LogOptions
+from .orientation import RunningOrientation
 from .preprocess import window_labels
 from .progress import ProgressLine
 from .progress import wanted as progress_wanted
-from .orientation import RunningOrientation
 from .sinks import JsonlSink, LiveLine, Scorer, Throughput, Timeline, describe
 from .whole_log import TwoPassSource, whole_log
 
