@@ -221,8 +221,8 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
             sinks.append(stack.enter_context(jsonl_file(opts.out, spec)))
 
         def progress() -> None:   # seconds of log, with the share of the file read for the ETA
-            read, two = chunks.read, isinstance(chunks, TwoPassSource)   # two: both passes
-            done = (chunks.samples_done if two else engine.samples_processed) / spec.sample_rate
+            read, two = chunks.read, isinstance(chunks, TwoPassSource)   # two: share of both
+            done = (chunks.pass_samples if two else engine.samples_processed) / spec.sample_rate
             share = read.done / read.total if read.total else 0
             bar.update(done, done / share if share > 0 else None, chunks.stage if two else "")
 

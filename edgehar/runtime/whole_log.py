@@ -62,7 +62,7 @@ class TwoPassSource(LogSource):
     to its own progress callback, which otherwise runs only after predictions)."""
 
     on_progress: Callable[[], None] | None = None
-    samples_done: int = 0     # samples through pass 1, then through pass 2 as well
+    pass_samples: int = 0     # samples through the current pass
     stage: str = ""           # for a progress line
 
     def passes(self, source: LogSource, gravity: WalkingGravity,
@@ -76,7 +76,7 @@ class TwoPassSource(LogSource):
                 gravity.push(chunk)
                 _write(spill, chunk)
                 spilled += len(chunk.samples)
-                self.samples_done = spilled
+                self.pass_samples = spilled
                 self.read.done = source.read.done
                 if self.on_progress is not None:
                     self.on_progress()
@@ -92,7 +92,7 @@ class TwoPassSource(LogSource):
             replayed = 0
             for chunk in _read(spill):
                 replayed += len(chunk.samples)
-                self.samples_done = spilled + replayed
+                self.pass_samples = replayed
                 self.read.done = total + (total * replayed // spilled if spilled else 0)
                 yield chunk
 
