@@ -169,7 +169,7 @@ def replay_into(engine: StreamEngine, chunks: LogSource, log: Path, sinks: list,
             if after_batch is not None:
                 after_batch()
     finally:   # a replay that stops early (an error, Ctrl-C) closes its log (and any spill) now
-        close = getattr(chunks.chunks, "close", None)
+        close = getattr(getattr(chunks, "chunks", None), "close", None)
         if close is not None:
             close()
     if windows == 0:
