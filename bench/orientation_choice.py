@@ -25,14 +25,14 @@ from edgehar.data.windows import TEST_SUBJECTS, VAL_SUBJECTS, window_labels  # n
 from edgehar.runtime import load_model  # noqa: E402
 from edgehar.runtime.orientation import (  # noqa: E402
     UCI_VERTICAL,
-    AutoOrientation,
+    RunningOrientation,
     rotate_windows,
     rotation_between,
 )
 from edgehar.runtime.preprocess import windows_of  # noqa: E402
 
 
-class Provisional(AutoOrientation):
+class Provisional(RunningOrientation):
     """Before settling, rotate by the mean gravity of every window so far (upright assumed)."""
 
     def __call__(self, windows, starts):
@@ -95,7 +95,7 @@ def main() -> None:
         results[f"{pose}/fixed"] = fixed
         print(f"{pose:<8} fixed                    all {100 * fixed['accuracy']:.2f} %", flush=True)
         for k in (3, 5, 8, 12):
-            for name, cls in (("as recorded", AutoOrientation), ("provisional", Provisional)):
+            for name, cls in (("as recorded", RunningOrientation), ("provisional", Provisional)):
                 r = evaluate(model, data, lambda cls=cls, k=k: cls(vertical, settle=k))
                 results[f"{pose}/auto/settle{k}/{name}"] = r
                 print(f"{pose:<8} auto settle {k:>2} {name:<12} all {100 * r['accuracy']:.2f} %, "

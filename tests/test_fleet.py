@@ -103,6 +103,21 @@ def test_a_fleet_log_predicts_what_a_single_replay_does(corpus, tmp_path):
     assert (tmp_path / "s.jsonl").read_bytes() == (tmp_path / "f" / e["jsonl"]).read_bytes()
 
 
+def test_whole_log_orientation_does_not_depend_on_the_reader(corpus, tmp_path):
+    """A CSV log: the fleet parses it with pyarrow (4 MB blocks), here the text parser reads it
+    (16 K rows at a time); the first pass filters on its own grid, so the whole-log rotation,
+    and every byte of the predictions, are the same."""
+    log = corpus / "phones" / "phone_a.csv"
+    fleet = run_fleet(FleetOptions(paths=[str(log)], out_dir=tmp_path / "f", workers=1,
+                                   acc_units="auto", reader="arrow"))
+    e = fleet["logs"][0]
+    assert e["orientation"]["mode"] == "auto" and e["orientation"]["estimated"]
+    s = run_replay(ReplayOptions(log=log, acc_units="auto", reader="text",
+                                 out=tmp_path / "s.jsonl", quiet=True))
+    assert s["orientation"] == e["orientation"]
+    assert (tmp_path / "s.jsonl").read_bytes() == (tmp_path / "f" / e["jsonl"]).read_bytes()
+
+
 @pytest.mark.slow
 def test_predictions_identical_across_workers_and_engines(corpus, tmp_path):
     """Local 1 and 2 workers and a real local Ray with 2 workers: the same bytes per log."""

@@ -87,7 +87,7 @@ def mutate(data: bytes, ops: list[tuple[int, int, int]]) -> bytes:
 ops = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1 << 20), st.integers(0, 255)),
                min_size=1, max_size=6)
 units = st.tuples(st.sampled_from(["g", "m/s2"]), st.sampled_from(["rad/s", "deg/s"]),
-                  st.sampled_from(["fixed", "auto"]))
+                  st.sampled_from(["fixed", "auto", "running"]))
 
 
 @FUZZ

@@ -11,7 +11,7 @@ import pytest
 
 from edgehar.runtime.errors import EdgeharError
 from edgehar.runtime.orientation import (
-    AutoOrientation,
+    RunningOrientation,
     active_windows,
     rotate_windows,
     rotation_between,
@@ -218,16 +218,16 @@ def test_auto_orientation_finds_the_vertical_whatever_the_chunking(rec, rng):
     reference = np.array([0.0, 0.0, 1.0])
     rot = _random_rotation(rng)
     turned = rotate_windows(w.windows, rot)
-    est = AutoOrientation(tuple(reference))
+    est = RunningOrientation(tuple(reference))
     out = est(turned, w.starts)
-    assert est.settled_at_s is not None and est.state().walking_windows == walking.sum()
-    final = np.array(est.state().rotation)
+    assert est.settled_at_s is not None and est.state()["walking_windows"] == walking.sum()
+    final = np.array(est.state()["rotation"])
     np.testing.assert_allclose(final @ rot @ g_walk, reference, atol=1e-5)
     # before settling the stream is used as recorded
     first = int(np.flatnonzero(w.starts == est.settled_window_start())[0])
     np.testing.assert_array_equal(out[:first], turned[:first])
     # window by window gives the same rotations as one batch
-    one = AutoOrientation(tuple(reference))
+    one = RunningOrientation(tuple(reference))
     step = np.concatenate([one(turned[i:i + 1], w.starts[i:i + 1]) for i in range(len(turned))])
     assert np.abs(step - out).max() < 1e-5 and one.settled_at_s == est.settled_at_s
 

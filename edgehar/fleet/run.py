@@ -65,6 +65,7 @@ def replay_one(model, task: LogTask, opts: FleetOptions) -> dict:
     from ..runtime.engine import StreamEngine
     from ..runtime.replay import jsonl_file, open_replayed_log, replay_into
     from ..runtime.sinks import Scorer
+    from ..runtime.whole_log import whole_log
 
     log = Path(task.log)
     t0 = time.perf_counter()
@@ -78,8 +79,10 @@ def replay_one(model, task: LogTask, opts: FleetOptions) -> dict:
         reader = opts.reader
         if reader == "auto":
             reader = "arrow" if _log_bytes(log) >= ARROW_MIN_BYTES else "text"
-        engine = StreamEngine(model, opts.orientation)
-        chunks = open_replayed_log(log, opts, labels, model, reader=reader)
+        # auto: one rotation for the whole log, from a first pass over it (as one-log replay)
+        chunks, orientation = whole_log(open_replayed_log(log, opts, labels, model, reader=reader),
+                                        model, opts.orientation, log)
+        engine = StreamEngine(model, orientation)
         scorer = Scorer(model.labels)
         with jsonl_file(Path(opts.out_dir) / task.jsonl, model.spec) as sink:
             windows = replay_into(engine, chunks, log, [sink, scorer], OFFLINE_PUSH)
@@ -97,6 +100,7 @@ def replay_one(model, task: LogTask, opts: FleetOptions) -> dict:
         entry["accuracy"], entry["macro_f1"] = score["accuracy"], score["macro_f1"]
         entry["scored_windows"] = score["scored_windows"]
     entry["data_quality"] = chunks.quality.to_dict()
+    entry["orientation"] = engine.orientation_state()
     entry["seconds"] = round(time.perf_counter() - t0, 4)
     entry["worker_peak_rss_mb"] = round(peak_rss_mb(), 1)   # memory stays flat over a fleet
     return entry

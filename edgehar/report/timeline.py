@@ -1,9 +1,9 @@
 """``edgehar plot``: a replay's predictions over time as a picture.
 
 Coloured bands for the predicted activity, the true activity beneath when labels are given,
-the confidence as a line, mismatches marked, and (from the replay summary) the data gaps and
-the time before the orientation estimate settled shaded. The prediction file is streamed into
-at most ``BINS`` time bins (per-bin label counts, summed confidence), so a 24-hour file plots
+the confidence as a line, mismatches marked, and (from the replay summary) the data gaps and,
+with ``--orientation running``, the time before its estimate settled shaded. The prediction file
+is streamed into at most ``BINS`` time bins (per-bin label counts, summed confidence), so a 24-hour file plots
 in bounded memory and reads as well as a 2-minute one: each bin shows its majority label.
 """
 
@@ -325,7 +325,12 @@ def _shade(ax, summary: dict | None, scale: float, edges: np.ndarray, empty: np.
     if not summary:
         return
     orientation = summary.get("orientation")
-    settled = orientation.get("settled_at_s") if isinstance(orientation, dict) else None
+    settled = None
+    # only the running estimate leaves windows in the phone's frame (a summary from before
+    # whole-log auto said "auto" for it, and has no "estimated" key)
+    if isinstance(orientation, dict) and (orientation.get("mode") == "running" or (
+            orientation.get("mode") == "auto" and "estimated" not in orientation)):
+        settled = orientation.get("settled_at_s")
     if isinstance(settled, (int, float)) and settled > 0:
         ax.axvspan(edges[0] / scale, settled / scale, color="#999999", alpha=0.25, lw=0,
                    zorder=0, label="orientation not settled yet")

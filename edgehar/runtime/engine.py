@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import EdgeharError
 from .model import Model
-from .orientation import DEFAULT_ORIENTATION, MODES, UCI_VERTICAL, AutoOrientation
+from .orientation import DEFAULT_ORIENTATION, MODES, UCI_VERTICAL, RunningOrientation
 from .preprocess import Preprocessor, Windower
 
 
@@ -29,12 +29,19 @@ class StreamEngine:
     """raw (n, 6) samples -> shared causal preprocessing -> windows every hop -> model.
 
     Usable on a live sensor: call ``push`` with whatever the sensor delivered since the last
-    call; state (filters, partial window) is carried between calls. ``orientation="auto"``
-    rotates each window from the phone's frame into the training frame (runtime/orientation.py);
-    ``restart`` begins a new segment after a gap in the data."""
+    call; state (filters, partial window) is carried between calls. ``restart`` begins a new
+    segment after a gap in the data.
 
-    def __init__(self, model: Model, orientation: str = DEFAULT_ORIENTATION):
-        if orientation not in MODES:
+    ``orientation`` (runtime/orientation.py): ``"fixed"`` uses windows as recorded; ``"auto"``
+    (the default) and ``"running"`` rotate each window from the phone's frame into the training
+    frame by the running estimate, which settles after ~10 s of walking: a stream has no future,
+    so ``auto`` here IS ``running``. A log on disk knows its future: replay estimates one
+    rotation from the whole log first (``whole_log.whole_log``) and passes it here as an
+    orientation object (``WholeLogOrientation``; ``WholeLogOrientation.known(R)`` for a
+    rotation known otherwise), which is then applied to every window."""
+
+    def __init__(self, model: Model, orientation=DEFAULT_ORIENTATION):
+        if isinstance(orientation, str) and orientation not in MODES:
             raise EdgeharError(None, f"unknown orientation mode {orientation!r} "
                                      f"(use one of: {', '.join(MODES)})")
         self.model = model
@@ -43,12 +50,10 @@ class StreamEngine:
         self.windower = Windower(spec.window, spec.hop, len(spec.channels))
         self.samples_seen = 0
         self.samples_processed = 0   # samples pushed (samples_seen also counts skipped gaps)
-        self.orientation = None
-        if orientation == "auto":
-            known = model.manifest.orientation
-            vertical = known.vertical if known is not None else UCI_VERTICAL
-            self.orientation = AutoOrientation(tuple(vertical), spec.sample_rate, spec.hop,
-                                               spec.window)
+        self.orientation = None if orientation == "fixed" else orientation
+        if orientation in ("auto", "running"):
+            self.orientation = RunningOrientation(training_vertical(model), spec.sample_rate,
+                                                  spec.hop, spec.window)
 
     def reset(self) -> None:
         self.restart(0)
@@ -68,9 +73,7 @@ class StreamEngine:
     def orientation_state(self) -> dict:
         if self.orientation is None:
             return {"mode": "fixed", "settled_at_s": None, "rotation": None}
-        st = self.orientation.state()
-        return {"mode": st.mode, "settled_at_s": st.settled_at_s, "rotation": st.rotation,
-                "walking_windows": st.walking_windows}
+        return self.orientation.state()
 
     def push(self, raw: np.ndarray) -> Predictions:
         t = time.perf_counter()
@@ -83,6 +86,12 @@ class StreamEngine:
         self.samples_seen += len(raw)
         self.samples_processed += len(raw)
         return Predictions(batch.starts, probs, (time.perf_counter() - t) * 1e3)
+
+
+def training_vertical(model: Model) -> tuple[float, ...]:
+    """The vertical the bundle's training data had (older bundles: UCI-HAR's)."""
+    known = model.manifest.orientation
+    return tuple(known.vertical) if known is not None else UCI_VERTICAL
 
 
 @dataclass

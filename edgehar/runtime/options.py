@@ -57,8 +57,10 @@ def add_log_options(p: argparse.ArgumentParser) -> None:
                    help="seconds without data that split the stream (shorter gaps are "
                         "interpolated)")
     g.add_argument("--orientation", choices=MODES, default=DEFAULT_ORIENTATION,
-                   help="auto: estimate the phone's orientation from the stream and rotate it "
-                        "into the training frame")
+                   help="auto: rotate the log from the phone's frame into the training frame by "
+                        "one estimate from all of its walking (the log is read twice); running: "
+                        "the estimate so far, as a live stream has it (windows before ~10 s of "
+                        "walking stay as recorded); fixed: as recorded")
     g.add_argument("--reader", choices=READERS, default="auto",
                    help="CSV parser: pyarrow's (arrow, when installed), the careful text parser "
                         "(text), or pyarrow for large files only (auto)")

@@ -25,10 +25,12 @@ from .files import atomic_path, write_json
 from .logs import LabelVocabulary, LogChunk, LogSource, open_log
 from .model import Backend, load_model
 from .options import LogOptions
+from .orientation import RunningOrientation
 from .preprocess import window_labels
 from .progress import ProgressLine
 from .progress import wanted as progress_wanted
 from .sinks import JsonlSink, LiveLine, Scorer, Throughput, Timeline, describe
+from .whole_log import TwoPassSource, whole_log
 
 __all__ = ["PRETRAINED", "SAMPLE_LOG", "LogOptions", "ReplayBatch", "ReplayOptions",
            "jsonl_file", "open_replayed_log", "predict_log", "replay_into", "run_replay"]
@@ -153,16 +155,24 @@ def jsonl_file(path: Path, spec) -> Iterator[JsonlSink]:
 def replay_into(engine: StreamEngine, chunks: LogSource, log: Path, sinks: list,
                 push: int = 64, pace: Callable[[int], None] | None = None,
                 after_batch: Callable[[], None] | None = None) -> int:
-    """Feed every prediction batch of a log to every sink, in order; return the windows. A log
-    too short for one window is bad input (raised after the stream ends: a ``jsonl_file``
-    around this call then leaves no file)."""
+    """Feed every prediction batch of a log to every sink, in order; return the windows. The
+    log's chunks are closed when it returns or raises. A log too short for one window is bad
+    input (raised after the stream ends: a ``jsonl_file`` around this call then leaves no
+    file)."""
     windows = 0
-    for batch in predict_log(engine, chunks, push, pace):
-        for sink in sinks:
-            sink(batch)
-        windows += len(batch)
-        if after_batch is not None:
-            after_batch()
+    if isinstance(chunks, TwoPassSource):   # its first pass reports progress too
+        chunks.on_progress = after_batch
+    try:
+        for batch in predict_log(engine, chunks, push, pace):
+            for sink in sinks:
+                sink(batch)
+            windows += len(batch)
+            if after_batch is not None:
+                after_batch()
+    finally:   # a replay that stops early (an error, Ctrl-C) closes its log (and any spill) now
+        close = getattr(getattr(chunks, "chunks", None), "close", None)
+        if close is not None:
+            close()
     if windows == 0:
         spec = engine.model.spec
         raise EdgeharError(log, f"too short for one window ({engine.samples_processed} samples "
@@ -189,13 +199,17 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
     model = load_model(opts.model or PRETRAINED, Backend(opts.backend) if opts.backend else None,
                        threads=opts.threads)
     spec = model.spec
-    engine = StreamEngine(model, opts.orientation)
-    chunks = open_replayed_log(opts.log, opts, opts.labels, model, opts.gyro)
+    source = open_replayed_log(opts.log, opts, opts.labels, model, opts.gyro)
+    # auto: one rotation for the whole log, from a first pass over it (whole_log.py)
+    chunks, orientation = whole_log(source, model, opts.orientation, opts.log,
+                                    lambda line: print(line, file=stderr))
+    engine = StreamEngine(model, orientation)
     throughput, scorer = Throughput(), Scorer(spec.labels, opts.smooth)
-    settled_scorer = None
-    if engine.orientation is not None:   # accuracy once the orientation estimate has settled
-        settled_scorer = Scorer(spec.labels, since=engine.orientation.settled_window_start)
-    timeline = None if opts.out else Timeline(spec)
+    settled = None
+    if isinstance(engine.orientation, RunningOrientation):   # windows before it settled
+        settled = engine.orientation.settled_window_start
+    settled_scorer = Scorer(spec.labels, since=settled) if settled is not None else None
+    timeline = None if opts.out else Timeline(spec, settled)
     live = LiveLine(stderr, spec) if opts.realtime and not opts.quiet else None
     pace = realtime_pacer(spec.sample_rate) if opts.realtime else None
     bar = None
@@ -215,10 +229,10 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
             sinks.insert(0, jsonl)   # first: a window the live line showed is in the file
 
         def progress() -> None:   # seconds of log, with the share of the file read for the ETA
-            read = chunks.read
-            done = engine.samples_processed / spec.sample_rate
+            read, two = chunks.read, isinstance(chunks, TwoPassSource)   # two: share of both
+            done = (chunks.pass_samples if two else engine.samples_processed) / spec.sample_rate
             share = read.done / read.total if read.total else 0
-            bar.update(done, done / share if share > 0 else None)
+            bar.update(done, done / share if share > 0 else None, chunks.stage if two else "")
 
         t0 = time.perf_counter()
         try:

@@ -74,27 +74,39 @@ def jsonl_lines(starts: np.ndarray, probs: np.ndarray, spec: WindowSpec) -> str:
 
 
 class Timeline:
-    """Runs of the same predicted activity: label, start s, end s, windows, summed confidence."""
+    """Runs of the same predicted activity: label, start s, end s, windows, summed confidence.
 
-    def __init__(self, spec: WindowSpec):
+    With ``settled`` (``--orientation running``: the start of the window at which the running
+    estimate settled, None while it has not) the windows classified before that, in the
+    phone's frame, form runs of their own, marked ``*``."""
+
+    def __init__(self, spec: WindowSpec, settled: Callable[[], int | None] | None = None):
         self.spec = spec
-        self.segments: list[list] = []
+        self.settled = settled
+        self.segments: list[list] = []   # label, t0, t1, windows, summed confidence, unsettled
 
     def __call__(self, batch: ReplayBatch) -> None:
         rate, labels = self.spec.sample_rate, self.spec.labels
+        first = self.settled() if self.settled is not None and len(batch) else None
         for s, p in zip(batch.starts, batch.probs):
             k = int(p.argmax())
             t_end = (int(s) + self.spec.window) / rate
+            # before settling: as the Scorer's accuracy_after_settled counts them
+            early = self.settled is not None and (first is None or s <= first)
             seg = self.segments[-1] if self.segments else None
-            if seg and seg[0] == labels[k]:
+            if seg and seg[0] == labels[k] and seg[5] == early:
                 seg[2], seg[3], seg[4] = t_end, seg[3] + 1, seg[4] + float(p[k])
             else:
-                self.segments.append([labels[k], int(s) / rate, t_end, 1, float(p[k])])
+                self.segments.append([labels[k], int(s) / rate, t_end, 1, float(p[k]), early])
 
     def render(self, out: IO[str]) -> None:
         print(f"{'start':>9} {'end':>9}  {'activity':<20} {'windows':>7} {'mean conf':>9}", file=out)
-        for label, t0, t1, n, conf in self.segments:
-            print(f"{t0:8.2f}s {t1:8.2f}s  {label:<20} {n:7d} {conf / n:9.3f}", file=out)
+        for label, t0, t1, n, conf, early in self.segments:
+            mark = "  *" if early else ""
+            print(f"{t0:8.2f}s {t1:8.2f}s  {label:<20} {n:7d} {conf / n:9.3f}{mark}", file=out)
+        if any(seg[5] for seg in self.segments):
+            print("* classified before the orientation estimate settled (--orientation running: "
+                  "in the phone's frame)", file=out)
 
 
 class MajorityVote:
