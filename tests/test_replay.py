@@ -227,6 +227,7 @@ def test_realtime_pacer_waits_until_each_sample_is_due():
         now[0] += s
 
     wait = realtime_pacer(50, clock=lambda: now[0], sleep=sleep)
+    now[0] += 30.0        # a whole-log first pass before the first push: not stream time
     wait(64)              # 64 samples are due 1.28 s after the start
     now[0] += 0.5         # inference took 0.5 s: the next hop is due 0.78 s later
     wait(128)

@@ -85,10 +85,15 @@ class _LabelTrack:
 
 def realtime_pacer(rate: int, clock: Callable[[], float] = time.perf_counter,
                    sleep: Callable[[float], None] = time.sleep) -> Callable[[int], None]:
-    """Blocks until stream sample ``n`` is due, as if a sensor delivered ``rate`` samples/s."""
-    t0 = clock()
+    """Blocks until stream sample ``n`` is due, as if a sensor delivered ``rate`` samples/s
+    from the first call on (not from creation: whole-log orientation reads the log once
+    before the first push)."""
+    t0: float | None = None
 
     def wait_for(n: int) -> None:
+        nonlocal t0
+        if t0 is None:
+            t0 = clock()
         sleep(max(0.0, t0 + n / rate - clock()))
 
     return wait_for

@@ -63,7 +63,7 @@ def run_stream(opts: StreamOptions, stdin=None, stdout: IO[str] | None = None,
     stderr = stderr if stderr is not None else sys.stderr
     model = load_model(opts.model or PRETRAINED, Backend(opts.backend) if opts.backend else None)
     # a stream has no future: "auto" is the running estimate (StreamEngine's own default)
-    mode = "fixed" if opts.orientation == "fixed" else "auto"
+    mode = "fixed" if opts.orientation == "fixed" else "running"
     engine = StreamEngine(model, mode)
     source = stream_source(stdin, opts, model.labels)
     sink = JsonlSink(stdout, model.spec)
