@@ -31,7 +31,7 @@ UNLABELLED = ("", "-1", "NONE", "UNKNOWN")
 # which importing it (~0.25 s) would cost more than it saves.
 READERS = ("auto", "arrow", "text")
 ARROW_MIN_BYTES = 1 << 21
-ARROW_BLOCK_BYTES = 1 << 22
+ARROW_BLOCK_BYTES = 1 << 20   # 4 MB blocks cost 33 MB more peak memory (bench/replay_scaling.py)
 
 
 class LabelVocabulary:
@@ -320,7 +320,7 @@ class ArrowCsvRows(CsvRows):
                     column = table.column(name)
                     if column.null_count:   # an empty field: the careful parser names it
                         return
-                    values[:, j] = column.combine_chunks().to_numpy()
+                    values[:, j] = _numpy(column.combine_chunks(), np.float64)
                 if not np.isfinite(values).all():
                     return
                 if any(table.column(n).null_count for n in types if n not in numeric):
@@ -331,13 +331,20 @@ class ArrowCsvRows(CsvRows):
                 if self.label_col is not None:
                     ids = []
                     for chunk in table.column(names[self.label_col]).chunks:
-                        codes = chunk.indices.to_numpy()
+                        codes = _numpy(chunk.indices, np.int32)
                         counts = np.bincount(codes, minlength=len(chunk.dictionary))
                         ids.append(self.vocab.encode(chunk.dictionary.to_pylist(), counts)[codes])
                     values = np.concatenate([values, np.concatenate(ids)[:, None]], 1)
                 yield values, lines
                 line += lines
                 self._arrow_offset += len(data)
+
+
+def _numpy(array, dtype) -> np.ndarray:
+    """A null-free pyarrow array of fixed-width numbers as a numpy view of its data buffer
+    (``Array.to_numpy`` imports pandas on its first call: 39 MB of peak memory)."""
+    return np.frombuffer(array.buffers()[1], dtype, len(array),
+                         array.offset * np.dtype(dtype).itemsize)
 
 
 def _arrow_csv():
