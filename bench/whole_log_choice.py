@@ -27,6 +27,7 @@ from edgehar.data.windows import TEST_SUBJECTS, VAL_SUBJECTS, window_labels  # n
 from edgehar.runtime import load_model  # noqa: E402
 from edgehar.runtime.engine import training_vertical  # noqa: E402
 from edgehar.runtime.orientation import (  # noqa: E402
+    RunningOrientation,
     WalkingRule,
     active_windows,
     rotate_windows,
@@ -88,12 +89,17 @@ def main() -> None:
                     g @ vertical / np.linalg.norm(g) / np.linalg.norm(vertical), -1, 1))) <= z
                 else rotation_between(g, vertical))
             rows[f"zone {z}, to its edge"] = lambda g, z=z: rotation_towards(g, vertical, z)
+        rows["running (the live estimate, for comparison)"] = None
         for name, make in rows.items():
             hit = n = 0
             for w, y, g, rot in prepared:
                 if pose == "rotated":
                     w, g = rotate_windows(w, rot), rot @ g
-                pred = model.probs(rotate_windows(w, make(g))).argmax(1)
+                if make is None:   # each window by the estimate as it stood at that window
+                    turned = RunningOrientation(tuple(vertical))(w, 64 * np.arange(len(w)))
+                else:
+                    turned = rotate_windows(w, make(g))
+                pred = model.probs(turned).argmax(1)
                 m = y >= 0
                 hit += int(((pred == y) & m).sum())
                 n += int(m.sum())
