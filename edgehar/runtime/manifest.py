@@ -226,6 +226,45 @@ class McuKit:
                    tuple(d["files"]), d["interpreter"])
 
 
+@dataclass(frozen=True)
+class StreamInfo:
+    """``model_stream.tflite`` (DESIGN.md "Streaming model"): one signature ``step(samples
+    [1, hop, 6], state [1, state_size]) -> (probs [1, C], ready [1], state [1, state_size])``,
+    raw ax ay az (g) and gx gy gz (rad/s) at the bundle's rate in, probabilities out. A fresh
+    stream starts from an all-zero state; after a gap the host zeros the state except
+    ``state[orientation_slice[0]:orientation_slice[1]]`` (the orientation estimate)."""
+
+    signature: str                     # "step"
+    hop: int                           # samples per step
+    state_size: int                    # S
+    inputs: dict[str, str]             # signature input name -> tensor name in the file
+    outputs: dict[str, str]            # signature output name -> tensor name in the file
+    orientation: str                   # "auto" (the running estimate) or "fixed"
+    orientation_slice: tuple[int, int] | None   # None when "fixed"
+    network: str                       # "int8" (integer-only core inside) or "fp32"
+    network_note: str | None = None    # why the network is fp32, when it is
+    tflm_arena_bytes: int | None = None   # measured where tflite-micro is installed
+
+    def to_dict(self) -> dict:
+        return {"signature": self.signature, "hop": self.hop, "state_size": self.state_size,
+                "inputs": dict(self.inputs), "outputs": dict(self.outputs),
+                "orientation": self.orientation,
+                "orientation_slice": (list(self.orientation_slice)
+                                      if self.orientation_slice is not None else None),
+                "network": self.network, "network_note": self.network_note,
+                "tflm_arena_bytes": self.tflm_arena_bytes}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> StreamInfo | None:
+        if d is None:
+            return None
+        sl = d.get("orientation_slice")
+        return cls(d["signature"], int(d["hop"]), int(d["state_size"]), dict(d["inputs"]),
+                   dict(d["outputs"]), d["orientation"],
+                   (int(sl[0]), int(sl[1])) if sl is not None else None, d["network"],
+                   d.get("network_note"), d.get("tflm_arena_bytes"))
+
+
 @dataclass
 class FileEntry:
     """One model file: what it is, where it came from, how it scored."""
@@ -241,7 +280,8 @@ class FileEntry:
     signatures: list[str] = field(default_factory=list)
     io: FileIO | None = None          # None: the torch weights
     parity: Parity | None = None      # the INT8 .tflite only (runtime.parity)
-    mcu: McuKit | None = None         # export --mcu: the INT8 .tflite only
+    mcu: McuKit | None = None         # export --mcu: the INT8 .tflite (and the stream file)
+    stream: StreamInfo | None = None  # model_stream.tflite only
 
     def to_dict(self) -> dict:
         return {"format": self.format, "precision": self.precision, "sha256": self.sha256,
@@ -250,7 +290,8 @@ class FileEntry:
                 "size_bytes": self.size_bytes, "signatures": list(self.signatures),
                 "io": self.io.to_dict() if self.io else None,
                 "parity": self.parity.to_dict() if self.parity else None,
-                "mcu": self.mcu.to_dict() if self.mcu else None}
+                "mcu": self.mcu.to_dict() if self.mcu else None,
+                **({"stream": self.stream.to_dict()} if self.stream else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> FileEntry:
@@ -258,7 +299,7 @@ class FileEntry:
                    d.get("parent_sha256"), d.get("test_accuracy"), d.get("test_macro_f1"),
                    d.get("size_bytes"), list(d.get("signatures", [])),
                    FileIO.from_dict(d.get("io")), Parity.from_dict(d.get("parity")),
-                   McuKit.from_dict(d.get("mcu")))
+                   McuKit.from_dict(d.get("mcu")), StreamInfo.from_dict(d.get("stream")))
 
 
 @dataclass
