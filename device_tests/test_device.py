@@ -155,3 +155,16 @@ def test_memory_budget(bundle, budgets):
     if budgets["memory_mb"] is not None:
         assert rss_mb <= budgets["memory_mb"], \
             f"peak RSS {rss_mb:.1f} MB misses the {budgets['memory_mb']:g} MB budget"
+
+
+def test_golden_int8_tensors_through_the_reference_kernels(bundle, manifest, golden):
+    """The integer-only file's own int8 tensors (what a microcontroller port checks itself
+    against): LiteRT's reference kernels give the stored output bytes for the stored input."""
+    if "tflite_int8_input_int8" not in golden.files or not backend_available("tflite"):
+        pytest.skip("bundle predates the int8 golden tensors, or LiteRT missing")
+    from edgehar.runtime.backends import Kernels, open_runner
+
+    runner = open_runner(bundle / "model_int8.tflite", kernels=Kernels.REFERENCE)
+    q_in = golden["tflite_int8_input_int8"]
+    assert len(q_in) >= 64 and q_in.dtype == np.int8
+    np.testing.assert_array_equal(runner.run_raw(q_in), golden["tflite_int8_output_int8"])

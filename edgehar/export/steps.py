@@ -35,7 +35,7 @@ from .converters import INPUT_NAME, ConvertContext, ValidationError, validate
 from .formats import BATCHED_FILENAME, OFFLINE_BATCH, TORCH_FP32, Format, Precision, Step
 from .options import ExportOptions
 
-GOLDEN_WINDOWS = 8
+GOLDEN_WINDOWS = 64    # enough that a microcontroller port can check itself on them
 
 
 @dataclass
@@ -109,6 +109,10 @@ def convert_model(ex: Export, step: Step, log) -> None:
     # recorded only now that every check passed: a failed step leaves no trace but the failure
     row = ex.chain.add(step.name, step.filename, logits, step.previous, step.is_float)
     ex.golden[step.name] = golden
+    if int8_tflite:   # the tensors as the integer-only file sees them (reference kernels)
+        q_in = golden_runner.input.quantize(np.array(ex.golden_x, np.float32))
+        ex.golden[f"{step.name}_input_int8"] = q_in
+        ex.golden[f"{step.name}_output_int8"] = golden_runner.run_raw(q_in)
     ex.golden[f"sample_starts_{step.name}"], ex.golden[f"sample_probs_{step.name}"] = \
         starts, probs
     ex.latency[step.filename] = _latency_ms(runner, ex.golden_x[:1])

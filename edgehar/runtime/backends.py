@@ -139,6 +139,18 @@ class TFLiteRunner:
                 outs.extend(self._fixed_batches(chunk, prep))
         return np.concatenate(outs) if outs else np.zeros((0, self.output.shape[-1]), np.float32)
 
+    def run_raw(self, q: np.ndarray) -> np.ndarray:
+        """The graph's output tensors, as it holds them (int8 for an integer-only file), for
+        inputs already in its input type: what a microcontroller port compares with."""
+        groups = [q] if self._resize(len(q)) else [q[i:i + self._batch]
+                                                   for i in range(0, len(q), self._batch)]
+        outs = []
+        for g in groups:
+            self._it.set_tensor(self._in_idx, g)
+            self._it.invoke()
+            outs.append(self._it.get_tensor(self._out_idx))
+        return np.concatenate(outs)
+
     def _fixed_batches(self, chunk: np.ndarray, prep: Prep | None) -> list[np.ndarray]:
         """Outputs of a fixed-batch graph for ``chunk``; a short last group goes window by
         window through the batch-1 parent when that is cheaper than a padded batch."""
