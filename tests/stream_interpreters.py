@@ -274,3 +274,41 @@ def steps_browser(path, samples_seq) -> list[Step]:
         res = run_page(root)
     # float32 values printed by JavaScript (shortest round-trip of the double) read back exactly
     return [Step(np.asarray(p, np.float32), float(r)) for p, r in zip(res["probs"], res["ready"])]
+
+
+RESAMPLE_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>running</title></head>
+<body><pre id="out"></pre>
+<script type="module">
+import {Resampler} from './web/resample.js';
+try {
+  const rows = await (await fetch('./rows.json')).json();
+  const r = new Resampler({maxGap: rows.maxGap});
+  const got = [];
+  rows.t.forEach((t, i) => got.push(...r.push(t, rows.values[i])));
+  got.push(...r.finish());
+  document.getElementById('out').textContent = JSON.stringify({
+    k: got.map(s => s.k), newSegment: got.map(s => s.newSegment),
+    values: got.map(s => Array.from(s.values))});
+  document.title = 'done';
+} catch (e) {
+  document.title = 'failed: ' + String(e && e.message || e).split('\\n')[0];
+}
+</script></body></html>
+"""
+
+
+def resample_in_browser(t: np.ndarray, values: np.ndarray, max_gap: float = 1.0) -> dict:
+    """``edgehar/web/resample.js`` run over the rows in headless Chromium: {"k": grid indices,
+    "newSegment": flags, "values": (n, channels)}. Numbers cross as JSON, exactly (doubles)."""
+    find_browser()
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d)
+        (root / "web").symlink_to(WEB, target_is_directory=True)
+        (root / "rows.json").write_text(json.dumps(
+            {"t": [float(x) for x in t], "values": np.asarray(values, float).tolist(),
+             "maxGap": max_gap}))
+        (root / "index.html").write_text(RESAMPLE_PAGE)
+        res = run_page(root)
+    return {"k": np.asarray(res["k"], int), "newSegment": np.asarray(res["newSegment"], bool),
+            "values": np.asarray(res["values"], float).reshape(len(res["k"]), -1)}
