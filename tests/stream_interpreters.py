@@ -224,7 +224,9 @@ import {loadLiteRt, loadAndCompile, Tensor} from '@litertjs/core';
 try {
   const seq = await (await fetch('./stream.json')).json();
   const samples = new Float32Array(await (await fetch('./samples.bin')).arrayBuffer());
-  await loadLiteRt('./litertjs/core/wasm/');
+  // a directory: LiteRT.js picks the wasm the browser supports; a .js file: that one
+  await loadLiteRt(seq.wasm === 'auto' ? './litertjs/core/wasm/'
+                                       : `./litertjs/core/wasm/litert_wasm_${seq.wasm}_internal.js`);
   const model = await loadAndCompile('./model.tflite', {accelerator: 'wasm'});
   const runner = model.signatures['step'];
   const stateShape = Array.from(runner.getInputDetails().find(d => d.name === 'state').shape);
@@ -243,7 +245,8 @@ try {
   document.getElementById('out').textContent = JSON.stringify({probs, ready});
   document.title = 'done';
 } catch (e) {
-  document.title = 'failed: ' + String(e && e.message || e).split('\\n')[0];
+  const why = e instanceof Event ? `${e.type} ${e.target && e.target.src || ''}` : (e && e.message || e);
+  document.title = 'failed: ' + String(why).split('\\n')[0];
 }
 </script></body></html>
 """
@@ -262,14 +265,18 @@ def page_dir() -> Iterator[Path]:
         yield root
 
 
-def steps_browser(path, samples_seq) -> list[Step]:
-    """The stream through LiteRT.js (WASM, XNNPACK) in headless Chromium."""
+def steps_browser(path, samples_seq, wasm: str = "auto") -> list[Step]:
+    """The stream through LiteRT.js (WASM, XNNPACK) in headless Chromium: ``wasm`` "auto" lets
+    LiteRT.js choose (``litert_wasm_internal``, relaxed SIMD, in a current Chromium) or
+    "compat" forces ``litert_wasm_compat_internal``, what browsers without relaxed SIMD get."""
+    if wasm not in ("auto", "compat"):
+        raise ValueError(f"wasm must be 'auto' or 'compat', not {wasm!r}")
     find_browser()
     x = _sequence(samples_seq)
     with page_dir() as root:
         (root / "model.tflite").symlink_to(Path(path).resolve())
         (root / "samples.bin").write_bytes(x.astype("<f4").tobytes())
-        (root / "stream.json").write_text(json.dumps({"steps": len(x), "hop": x.shape[1]}))
+        (root / "stream.json").write_text(json.dumps({"steps": len(x), "hop": x.shape[1], "wasm": wasm}))
         (root / "index.html").write_text(STEP_PAGE)
         res = run_page(root)
     # float32 values printed by JavaScript (shortest round-trip of the double) read back exactly
@@ -292,7 +299,8 @@ try {
     values: got.map(s => Array.from(s.values))});
   document.title = 'done';
 } catch (e) {
-  document.title = 'failed: ' + String(e && e.message || e).split('\\n')[0];
+  const why = e instanceof Event ? `${e.type} ${e.target && e.target.src || ''}` : (e && e.message || e);
+  document.title = 'failed: ' + String(why).split('\\n')[0];
 }
 </script></body></html>
 """

@@ -119,8 +119,9 @@ def test_tflm_with_its_arena(stand_in, samples_seq, expected, record_property):
     print(f"TFLM arena for the stand-in: {arena} bytes")
 
 
-def test_litertjs_in_headless_chromium(stand_in, samples_seq, expected):
-    _check(steps_browser(stand_in[1], samples_seq), expected)
+@pytest.mark.parametrize("wasm", ["auto", "compat"])
+def test_litertjs_in_headless_chromium(stand_in, samples_seq, expected, wasm):
+    _check(steps_browser(stand_in[1], samples_seq, wasm), expected)
 
 
 def _python_grid(t: np.ndarray, v: np.ndarray, max_gap: float):
