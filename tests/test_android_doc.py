@@ -10,11 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from stream_interpreters import INPUTS, OUTPUTS, SIGNATURE
 
 from edgehar.runtime.assets import PRETRAINED
 from edgehar.runtime.manifest import read_manifest
-
-from stream_interpreters import INPUTS, OUTPUTS, SIGNATURE
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "android.md"

@@ -1,6 +1,7 @@
 """The microcontroller kit (``export --mcu``): the INT8 .tflite as a C array, the
 ``MicroMutableOpResolver`` registrations it needs, and the tensor arena size measured with
-TensorFlow Lite for Microcontrollers' own interpreter (``tflite-micro``)."""
+TensorFlow Lite for Microcontrollers' own interpreter (``tflite-micro``); and, for the stream
+file, a C++ example of its step loop (``stream_example``)."""
 
 from __future__ import annotations
 
@@ -132,3 +133,98 @@ const unsigned int {C_NAME}_len = {len(data)};
             tmp.write_text(text)
     return McuKit(arena, tuple(ops), tuple(resolver), tuple(f"{KIT_DIR}/{n}" for n in KIT_FILES),
                   "tflite-micro (Python wheel)")
+
+
+STREAM_INPUTS = ("samples", "state")           # DESIGN.md "Streaming model", signature "step"
+STREAM_OUTPUTS = ("probs", "ready", "state")
+
+
+def stream_example(array: str, arena: int, inputs: dict[str, int], outputs: dict[str, int],
+                   ops: list[str], orientation_slice: tuple[int, int] | None) -> str:
+    """A C++ usage example of ``model_stream.tflite``'s step loop on TFLM: ``array`` the file's C
+    array, ``arena`` the tensor arena in bytes, ``inputs``/``outputs`` the ``step`` signature's
+    names -> their positions in subgraph 0 (TFLM addresses tensors by position), ``ops`` the
+    file's builtin ops, ``orientation_slice`` the manifest's (None for a ``fixed`` file)."""
+    if set(inputs) != set(STREAM_INPUTS) or set(outputs) != set(STREAM_OUTPUTS):
+        raise ValueError(f"not the step signature: inputs {sorted(inputs)}, "
+                         f"outputs {sorted(outputs)}")
+    lo, hi = orientation_slice or (0, 0)
+    adds = "\n".join(f"    TF_LITE_ENSURE_STATUS(resolver_.{resolver_method(op)}());"
+                     for op in ops)
+    return f"""// model_stream.tflite on TensorFlow Lite for Microcontrollers: raw ax ay az (g) and gx gy gz
+// (rad/s) at the bundle's rate in, the activity probabilities out (DESIGN.md "Streaming model").
+// TFLM addresses tensors by their position in subgraph 0: the `step` signature's names are
+// mapped to those positions below, from the file's SignatureDef.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "tensorflow/lite/micro/micro_interpreter.h"
+#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+
+extern const unsigned char {array}[];
+
+class EdgeharStream {{
+ public:
+  static constexpr size_t kArenaBytes = {arena};
+  static constexpr size_t kSamplesInput = {inputs["samples"]}, kStateInput = {inputs["state"]};
+  static constexpr size_t kProbsOutput = {outputs["probs"]}, kReadyOutput = {outputs["ready"]},
+                          kStateOutput = {outputs["state"]};
+  // state[kOrientationBegin, kOrientationEnd) holds the orientation estimate (empty: "fixed")
+  static constexpr size_t kOrientationBegin = {lo}, kOrientationEnd = {hi};
+
+  EdgeharStream()
+      : interpreter_(tflite::GetModel({array}), resolver_, arena_, kArenaBytes) {{}}
+
+  // Once, before the first Step: the ops, the tensors in the arena, a fresh (all-zero) state.
+  TfLiteStatus Begin() {{
+{adds}
+    TF_LITE_ENSURE_STATUS(interpreter_.AllocateTensors());
+    Reset(false);
+    return kTfLiteOk;
+  }}
+
+  // Samples per step (hop) and classes, from the tensors' shapes.
+  int Hop() {{ return interpreter_.input(kSamplesInput)->dims->data[1]; }}
+  int Classes() {{ return interpreter_.output(kProbsOutput)->dims->data[1]; }}
+
+  // A fresh stream zeros the state; after a gap longer than the manifest's max gap the host
+  // zeros it except the orientation estimate (keep_orientation), and starts a new hop.
+  void Reset(bool keep_orientation) {{
+    TfLiteTensor* state = interpreter_.input(kStateInput);
+    for (size_t i = 0; i < state->bytes / sizeof(float); ++i) {{
+      const bool orientation = i >= kOrientationBegin && i < kOrientationEnd;
+      if (!keep_orientation || !orientation) state->data.f[i] = 0.0f;
+    }}
+  }}
+
+  // samples: Hop() x 6 floats, oldest first. probs: Classes() floats, valid when *ready.
+  TfLiteStatus Step(const float* samples, float* probs, bool* ready) {{
+    TfLiteTensor* x = interpreter_.input(kSamplesInput);
+    std::memcpy(x->data.f, samples, x->bytes);
+    TF_LITE_ENSURE_STATUS(interpreter_.Invoke());
+    // outputs first, then the state into its input: TFLM may place an output in the memory of
+    // an input whose last use has passed
+    const TfLiteTensor* p = interpreter_.output(kProbsOutput);
+    std::memcpy(probs, p->data.f, p->bytes);
+    *ready = interpreter_.output(kReadyOutput)->data.f[0] == 1.0f;
+    const TfLiteTensor* next = interpreter_.output(kStateOutput);
+    std::memmove(interpreter_.input(kStateInput)->data.f, next->data.f, next->bytes);
+    return kTfLiteOk;
+  }}
+
+ private:
+  alignas(16) uint8_t arena_[kArenaBytes];
+  tflite::MicroMutableOpResolver<{len(ops)}> resolver_;
+  tflite::MicroInterpreter interpreter_;
+}};
+
+// Usage:
+//   static EdgeharStream stream;                     // the arena lives inside: keep it static
+//   if (stream.Begin() != kTfLiteOk) {{ /* an op missing, or the arena too small */ }}
+//   float samples[64 * 6], probs[6];                 // Hop() x 6, Classes()
+//   bool ready;
+//   every Hop() samples at the bundle's rate: stream.Step(samples, probs, &ready);
+//   if (ready) {{ /* probs in the manifest's label order */ }}
+//   after a gap: stream.Reset(true), and start filling samples from the first one after it.
+"""
