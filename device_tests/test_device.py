@@ -160,7 +160,7 @@ def test_memory_budget(bundle, budgets):
 def test_golden_int8_tensors_through_the_reference_kernels(bundle, manifest, golden):
     """The integer-only file's own int8 tensors (what a microcontroller port checks itself
     against): LiteRT's reference kernels give the stored output bytes for the stored input."""
-    if "tflite_int8_input_int8" not in golden.files or not backend_available("tflite"):
+    if "tflite_int8_input_int8" not in golden or not backend_available("tflite"):
         pytest.skip("bundle predates the int8 golden tensors, or LiteRT missing")
     from edgehar.runtime.backends import Kernels, open_runner
 

@@ -55,6 +55,23 @@ def test_int8_tflite_parity_across_kernels(shipped_bundle, kernels):
         np.testing.assert_array_equal(probs, g["sample_probs_tflite_int8"])
 
 
+def test_parity_tolerances_are_set_on_validation_and_hold_on_test():
+    """The allowed steps are HEADROOM x the maxima bench/parity_layers.py measured on the
+    validation subjects, and the test subjects' maxima (the export's parity row) fit in them."""
+    from edgehar.data.windows import TEST_SUBJECTS, VAL_SUBJECTS
+    from edgehar.runtime.parity import HEADROOM, TOLERANCE_STEPS, VALIDATION_MAX_STEPS
+
+    measured = json.loads((Path(__file__).parents[1] / "docs" / "results" /
+                           "parity_layers.json").read_text())
+    val, test = measured["splits"]["val"], measured["splits"]["test"]
+    assert set(val["subjects"]) == set(VAL_SUBJECTS)
+    assert set(test["subjects"]) == set(TEST_SUBJECTS)
+    for k in ("tflm", "builtin", "default"):
+        assert VALIDATION_MAX_STEPS[k] == val[k]["max_output_steps"], k
+        assert TOLERANCE_STEPS[k] == HEADROOM * VALIDATION_MAX_STEPS[k], k
+        assert test[k]["max_output_steps"] <= TOLERANCE_STEPS[k], k
+
+
 def test_shipped_report_records_the_promise(shipped_bundle):
     report = _report(shipped_bundle)
     rows = {r["step"]: r for r in report["chain"]}
