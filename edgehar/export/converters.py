@@ -144,8 +144,14 @@ def _finish_tflite(ctx: ConvertContext, out: Path, compact: bool = False) -> Non
         return
     data = out.read_bytes()
     if compact:
+        from ..quantize.tflite_file import bias_scale_mismatches
         from ..quantize.tflite_file import compact as compacted
 
+        # TFLite's integer kernels read a bias at input x weight scale, whatever it stores
+        wrong = bias_scale_mismatches(data)
+        if wrong:
+            raise ValidationError(f"{out.name}: int32 bias scales the kernels would not use: "
+                                  + "; ".join(wrong))
         data = compacted(data)
     if ctx.tflite_metadata is not None:
         from .tflite_metadata import with_metadata

@@ -69,6 +69,55 @@ def op_names(model) -> list[str]:
     return out
 
 
+def bias_scale_mismatches(model, rtol: float = 1e-5) -> list[str]:
+    """The CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED / TRANSPOSE_CONV ops (every subgraph)
+    whose int32 bias scale is not input scale x weight scale (per channel where the weights
+    are), one line each; ``model`` is a ModelT or the file's bytes. TFLite's integer kernels
+    (LiteRT reference and builtin, XNNPACK, TFLM) never read the bias tensor's scale: they add
+    the int32 values at input x weight scale, so a bias stored at another scale is a wrong bias
+    to them while OpenVINO, which honours it, computes something else. An empty list for any
+    INT8 file edgehar writes (``_strip_dropout`` in quantize.tflite_int8 removed the one cause
+    found); the export validates it (also callable on a file that embeds the network, such
+    as the stream model)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    if isinstance(model, (bytes, bytearray)):
+        model = read_model(model)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    out = []
+    for gi, g in enumerate(model.subgraphs):
+        for oi, o in enumerate(g.operators):
+            c = model.operatorCodes[o.opcodeIndex]
+            name = names[max(c.builtinCode, c.deprecatedBuiltinCode)]
+            if name not in _BIAS_OPS:
+                continue
+            if name == "TRANSPOSE_CONV":   # inputs (output shape, weights, input, bias)
+                x, w, b = (o.inputs[2], o.inputs[1], o.inputs[3]) if len(o.inputs) > 3 \
+                    else (-1, -1, -1)
+            else:
+                x, w, b = o.inputs[:3] if len(o.inputs) > 2 else (-1, -1, -1)
+            if b < 0:
+                continue
+            tb = g.tensors[b]
+            if tb.type != schema.TensorType.INT32:
+                continue
+            q = [g.tensors[i].quantization for i in (x, w)] + [tb.quantization]
+            if any(v is None or v.scale is None or not len(v.scale) for v in q):
+                out.append(f"subgraph {gi} op {oi} {name}: a quantization scale is missing")
+                continue
+            want = np.float64(q[0].scale[0]) * np.asarray(q[1].scale, np.float64)
+            have = np.asarray(q[2].scale, np.float64)
+            if have.shape != want.shape and want.size != 1 and have.size != 1:
+                out.append(f"subgraph {gi} op {oi} {name}: {have.size} bias scales for "
+                           f"{want.size} weight scales")
+                continue
+            ratio = have / want
+            if np.abs(ratio - 1).max() > rtol:
+                out.append(f"subgraph {gi} op {oi} {name}: bias scale / (input x weight scale) "
+                           f"in [{ratio.min():.4g}, {ratio.max():.4g}]")
+    return out
+
+
 def tensor_types(model) -> dict[str, int]:
     """How many tensors of each element type the graph holds, every subgraph
     (``{"INT8": 50, ...}``)."""

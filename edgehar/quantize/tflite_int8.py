@@ -13,6 +13,35 @@ def _in_modules(node, modules: tuple[str, ...]) -> bool:
     return any(p == m or p.startswith(m + ".") for p in paths for m in modules)
 
 
+def _strip_dropout(graph) -> None:
+    """In place: every inference-mode dropout node of an exported graph replaced by its input.
+
+    ``torch.export`` keeps ``nn.Dropout`` of an eval module as ``aten.dropout(x, p, False)``,
+    an identity that the PT2E quantizer leaves unannotated. Before a Linear it broke the INT8
+    head: the MEAN before it shares the ReLU's observer (litert-torch propagates it), the Linear
+    observes its own input (the pooled range, 2.4-3x finer), so the graph held
+    q/dq(ReLU scale) -> dropout -> q/dq(Linear scale) -> linear. The converter drops the dropout
+    and that requantization but derives the int32 bias from the second scale, so the file's
+    FULLY_CONNECTED bias scale was 0.41 x (input x weight scale). TFLite's integer kernels (LiteRT,
+    XNNPACK, TFLM) ignore the bias tensor's scale and use input x weight scale, so they added
+    2.4 x the trained bias to the logits; OpenVINO, honouring the stored scale, disagreed with
+    them by a per-class offset. Without the identity the Linear reads the MEAN's quantized output
+    directly and the bias is quantized at the scale the kernels assume
+    (``tflite_file.bias_scale_mismatches`` checks every export)."""
+    import torch
+
+    ops = {getattr(torch.ops.aten, name).default
+           for name in ("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout")
+           if hasattr(torch.ops.aten, name)}
+    for node in list(graph.graph.nodes):
+        train = node.args[2] if len(node.args) > 2 else node.kwargs.get("train", True)
+        if node.op == "call_function" and node.target in ops and train is False:
+            node.replace_all_uses_with(node.args[0])
+            graph.graph.erase_node(node)
+    graph.graph.lint()
+    graph.recompile()
+
+
 def quantize_tflite(model, out: Path, calib: CalibrationSet,
                     float_modules: tuple[str, ...] = ()) -> None:
     import litert_torch
@@ -35,6 +64,7 @@ def quantize_tflite(model, out: Path, calib: CalibrationSet,
     quantizer = Quantizer().set_global(
         pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True))
     graph = torch.export.export(model.eval(), sample).module()
+    _strip_dropout(graph)
     graph = quantize_pt2e.prepare_pt2e(graph, quantizer)
     with torch.no_grad():
         for (w,) in calib.representative_dataset():
