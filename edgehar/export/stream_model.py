@@ -1,0 +1,245 @@
+"""``model_stream.tflite``: the whole runtime pipe as one torch module, converted with
+litert-torch (DESIGN.md "Streaming model").
+
+``StreamStep`` is one step of the stream: ``hop`` raw samples and the state in, the window's
+probabilities, ``ready`` and the next state out. Everything the Python runtime does between a
+raw sample and a probability is inside, with the runtime's own constants:
+- both IIR filters as the runtime's block state-space recursion (``runtime/filters.py``, one
+  hop = one block, balanced coordinates, so float32 holds over days), started in steady state
+  at the first sample of a fresh stream;
+- the gravity split into [body_acc, gyro, total_acc] (``runtime/preprocess.py``);
+- the window buffer: the previous hop's processed samples (window = 2 x hop);
+- the ``running`` orientation estimate (``runtime/orientation.py``: ``WalkingRule``, the mean
+  gravity of the walking windows, the rotation onto the manifest's vertical once settled);
+- normalization with the folded input clips (what the int8 input tensor can hold), the
+  network, softmax.
+
+TFLite Micro has no SELECT kernel, so every "if" is an arithmetic blend ``s + f * (t - s)``
+with f in {0, 1}.
+
+State layout (float32, ``state_layout``): started flag | noise filter state | gravity filter
+state | previous hop's processed samples | orientation (gravity sum, walking count, activity
+of the two previous windows, rotation). A fresh stream (and a restart after a gap, which keeps
+the orientation slice) begins with the flag at 0: the filters start in steady state and the
+activity flags are cleared, as ``RunningOrientation.after_gap`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..runtime.filters import _block_matrices
+from ..runtime.orientation import ACTIVE_STD_G, SETTLE_WINDOWS
+from ..runtime.spec import WindowSpec
+
+SIGNATURE = "step"
+INPUTS = ("samples", "state")
+OUTPUTS = ("probs", "ready", "state")
+RAW = 6   # ax ay az (g), gx gy gz (rad/s)
+
+
+class NotStreamable(ValueError):
+    """A bundle whose window spec the stream file cannot carry (its window is not 2 x hop)."""
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    """Offsets into ``state`` (float32 [1, size])."""
+
+    hop: int
+    noise_order: int
+    gravity_order: int
+    orientation: bool
+
+    @property
+    def flag(self) -> int:
+        return 0
+
+    @property
+    def noise(self) -> slice:
+        return slice(1, 1 + self.noise_order * RAW)
+
+    @property
+    def gravity(self) -> slice:
+        return slice(self.noise.stop, self.noise.stop + self.gravity_order * 3)
+
+    @property
+    def previous(self) -> slice:
+        return slice(self.gravity.stop, self.gravity.stop + self.hop * 9)
+
+    @property
+    def gravity_sum(self) -> slice:
+        return slice(self.previous.stop, self.previous.stop + 3)
+
+    @property
+    def count(self) -> int:
+        return self.gravity_sum.stop
+
+    @property
+    def recent(self) -> slice:
+        return slice(self.count + 1, self.count + 3)
+
+    @property
+    def rotation(self) -> slice:
+        return slice(self.recent.stop, self.recent.stop + 9)
+
+    @property
+    def orientation_slice(self) -> tuple[int, int] | None:
+        return (self.gravity_sum.start, self.rotation.stop) if self.orientation else None
+
+    @property
+    def size(self) -> int:
+        return self.rotation.stop if self.orientation else self.previous.stop
+
+    def describe(self) -> dict[str, list[int]]:
+        parts = {"started": [0, 1], "noise_filter": _pair(self.noise),
+                 "gravity_filter": _pair(self.gravity), "previous_hop": _pair(self.previous)}
+        if self.orientation:
+            parts.update(gravity_sum=_pair(self.gravity_sum), walking_count=[self.count,
+                                                                             self.count + 1],
+                         recent_active=_pair(self.recent), rotation=_pair(self.rotation))
+        return parts
+
+
+def _pair(s: slice) -> list[int]:
+    return [s.start, s.stop]
+
+
+def check_streamable(spec: WindowSpec) -> None:
+    if spec.window != 2 * spec.hop:
+        raise NotStreamable(f"window {spec.window} is not 2 x hop {spec.hop}: the stream file "
+                            "holds one previous hop")
+
+
+def state_layout(spec: WindowSpec, orientation: bool) -> StateLayout:
+    check_streamable(spec)
+    return StateLayout(spec.hop, len(spec.noise_filter.a) - 1, len(spec.gravity_filter.a) - 1,
+                       orientation)
+
+
+def input_range(norm, input_tensor=None) -> tuple[float, float] | None:
+    """The normalized input's range as the INT8 file sees it: its int8 input tensor's (the
+    folded clips make that ~[-1, 1]); None when the bundle has no clips and no int8 input."""
+    if input_tensor is not None and input_tensor.scale:
+        s, zp = input_tensor.scale, input_tensor.zero_point
+        return (-128 - zp) * s, (127 - zp) * s
+    return (-1.0, 1.0) if norm.input_clip is not None else None
+
+
+def stream_module(spec: WindowSpec, norm, network, vertical: tuple[float, ...] | None,
+                  clip: tuple[float, float] | None):
+    """The torch module of one step (``vertical`` None: the ``fixed`` build)."""
+    import torch
+    from torch import nn
+
+    layout = state_layout(spec, vertical is not None)
+    hop = spec.hop
+
+    def block(coeffs):
+        powers, obs, toeplitz, drive, steady = _block_matrices(tuple(coeffs.b), tuple(coeffs.a),
+                                                               hop)
+        f = lambda a: torch.tensor(np.asarray(a, np.float64), dtype=torch.float32)  # noqa: E731
+        return f(powers[hop]), f(obs), f(toeplitz), f(drive), f(steady[:, None])
+
+    class StreamStep(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.network = network
+            for name, coeffs in (("noise", spec.noise_filter), ("gravity", spec.gravity_filter)):
+                for part, t in zip(("power", "obs", "toeplitz", "drive", "steady"), block(coeffs)):
+                    self.register_buffer(f"{name}_{part}", t)
+            self.register_buffer("mean", torch.tensor(norm.mean, dtype=torch.float32))
+            self.register_buffer("inv_std", 1.0 / torch.tensor(norm.std, dtype=torch.float64)
+                                 .float())
+            v = np.asarray(vertical if vertical is not None else (0, 0, 1), np.float64)
+            self.register_buffer("vertical", torch.tensor(v / np.linalg.norm(v),
+                                                          dtype=torch.float32))
+            self.register_buffer("eye", torch.eye(3))
+
+        def _filter(self, name: str, x, s, fresh):
+            """x (hop, c), s (n, c) -> y (hop, c), next state; steady start when fresh."""
+            b = lambda p: getattr(self, f"{name}_{p}")  # noqa: E731
+            s = s + fresh * (b("steady") * x[:1] - s)
+            y = b("obs") @ s + b("toeplitz") @ x
+            return y, b("power") @ s + b("drive") @ x
+
+        def forward(self, samples, state):
+            st = state[0]
+            started = st[0:1]
+            fresh = 1.0 - started
+            x = samples[0]
+            n_noise, n_grav = layout.noise_order, layout.gravity_order
+            smooth, noise_s = self._filter("noise", x, st[layout.noise].reshape(n_noise, RAW),
+                                           fresh)
+            total = smooth[:, :3]
+            gravity, grav_s = self._filter("gravity", total,
+                                           st[layout.gravity].reshape(n_grav, 3), fresh)
+            current = torch.cat([total - gravity, smooth[:, 3:], total], 1)   # (hop, 9)
+            window = torch.cat([st[layout.previous].reshape(hop, 9), current], 0)
+            ready = started   # step 0 fills the first hop; from step 1 a window ends each step
+            parts = [torch.ones(1), noise_s.reshape(-1), grav_s.reshape(-1), current.reshape(-1)]
+            if vertical is not None:
+                window, orient = self._orientation(window, st, ready)
+                parts.append(orient)
+            z = (window - self.mean) * self.inv_std
+            if clip is not None:
+                z = torch.clamp(z, clip[0], clip[1])
+            logits = self.network(z[None])
+            probs = torch.softmax(logits, dim=-1)
+            return {"probs": probs, "ready": ready, "state": torch.cat(parts)[None]}
+
+        def _orientation(self, window, st, ready):
+            """RunningOrientation on one window; the estimate moves only when ``ready``."""
+            total = window[:, 6:9]
+            norm_t = torch.sqrt((total * total).sum(1))
+            dev = norm_t - norm_t.mean()
+            std = torch.sqrt((dev * dev).mean())
+            active = (std > ACTIVE_STD_G).float().reshape(1) * ready
+            recent = st[layout.recent]
+            walking = active * recent[0:1] * recent[1:2]
+            gsum = st[layout.gravity_sum] + walking * total.mean(0)
+            count = st[layout.count:layout.count + 1] + walking
+            settled = (count >= SETTLE_WINDOWS).float() * walking
+            rot = st[layout.rotation].reshape(3, 3)
+            rot = rot + settled * (_rotation_onto(gsum, self.vertical, self.eye) - rot)
+            # a fresh stream's rotation slot is zero: identity until the estimate settles
+            held = rot + (1.0 - (count >= SETTLE_WINDOWS).float()) * (self.eye - rot)
+            rotated = (window.reshape(-1, 3) @ held.T).reshape(window.shape)
+            new_recent = torch.cat([recent[1:2], active]) * ready   # cleared on a fresh step
+            return rotated, torch.cat([gsum, count, new_recent, rot.reshape(-1)])
+
+    step = StreamStep()
+    step.training = False   # not .eval(): a PT2E-converted network refuses train()/eval()
+    return step, layout
+
+
+def _rotation_onto(a, b, eye):
+    """The smallest rotation R with R @ a/|a| == b (unit b), as ``rotations_between``; finite
+    for a == 0 (the blend that uses it then discards it)."""
+    import torch
+
+    a = a * torch.rsqrt((a * a).sum() + 1e-30)
+    v = torch.stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
+                     a[0] * b[1] - a[1] * b[0]])
+    c = (a * b).sum()
+    zero = torch.zeros(())
+    k = torch.stack([torch.stack([zero, -v[2], v[1]]), torch.stack([v[2], zero, -v[0]]),
+                     torch.stack([-v[1], v[0], zero])])
+    return eye + k + (k @ k) / torch.clamp(1 + c, min=1e-6)
+
+
+def convert_stream(module, layout: StateLayout, out, quant_config=None) -> None:
+    """The module as ``out`` (.tflite) with the one signature ``step``."""
+    import litert_torch
+    import torch
+
+    from ..runtime.files import atomic_path
+
+    kwargs = {"samples": torch.zeros(1, layout.hop, RAW), "state": torch.zeros(1, layout.size)}
+    edge = litert_torch.signature(SIGNATURE, module, sample_kwargs=kwargs).convert(
+        quant_config=quant_config) if quant_config is not None else \
+        litert_torch.signature(SIGNATURE, module, sample_kwargs=kwargs).convert()
+    with atomic_path(out) as tmp:
+        edge.export(str(tmp))
