@@ -27,6 +27,7 @@ activity flags are cleared, as ``RunningOrientation.after_gap`` does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -238,8 +239,120 @@ def convert_stream(module, layout: StateLayout, out, quant_config=None) -> None:
     from ..runtime.files import atomic_path
 
     kwargs = {"samples": torch.zeros(1, layout.hop, RAW), "state": torch.zeros(1, layout.size)}
-    edge = litert_torch.signature(SIGNATURE, module, sample_kwargs=kwargs).convert(
-        quant_config=quant_config) if quant_config is not None else \
-        litert_torch.signature(SIGNATURE, module, sample_kwargs=kwargs).convert()
+    converter = litert_torch.signature(SIGNATURE, module, sample_kwargs=kwargs)
+    edge = converter.convert(quant_config=quant_config)
     with atomic_path(out) as tmp:
         edge.export(str(tmp))
+
+
+def graph_ops(path) -> list[str]:
+    """The operators of a .tflite, in graph order."""
+    from ..quantize.tflite_file import op_names, read_model
+
+    return list(op_names(read_model(Path(path).read_bytes())))
+
+
+def int8_core(ops: list[str]) -> bool:
+    """One QUANTIZE and one DEQUANTIZE: the network's integer-only core sits between them."""
+    return ops.count("QUANTIZE") == 1 and ops.count("DEQUANTIZE") == 1
+
+
+def signature_tensors(path) -> tuple[dict[str, str], dict[str, str]]:
+    """(inputs, outputs): signature name -> tensor name, read from the converted file."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    sig = it._get_full_signature_list()[SIGNATURE]   # noqa: SLF001 (names by tensor index)
+    names = {d["index"]: d["name"] for d in it.get_tensor_details()}
+    return ({k: names[i] for k, i in sig["inputs"].items()},
+            {k: names[i] for k, i in sig["outputs"].items()})
+
+
+def build_stream_file(out, model, norm, spec: WindowSpec, calib, input_tensor,
+                      vertical: tuple[float, ...] | None, float_modules: tuple[str, ...] = (),
+                      int8: bool = True, quantized=None):
+    """Write the stream file ``out`` and return its ``StreamInfo``.
+
+    ``model``: the trained torch model with the bundle's folded clips; ``calib``: the
+    calibration draw the INT8 file was quantized with (so the embedded network has its
+    quantization); ``input_tensor``: the INT8 file's input tensor (its range is the clip);
+    ``vertical`` None: the ``fixed`` build. With ``int8`` False (or when the converter leaves
+    more than one QUANTIZE/DEQUANTIZE) the network is FP32 and the note says why.
+    ``quantized``: ``quantized_network``'s (graph, quantizer) when already made (one
+    calibration for several builds)."""
+    from ..runtime.manifest import StreamInfo
+    from ..train.models import tflite_view
+
+    note = None if int8 else "FP32 network asked for"
+    if float_modules:
+        note = f"float modules {list(float_modules)}: the network is not integer-only"
+    if note is None:
+        from litert_torch.quantize import quant_config
+
+        from ..quantize.tflite_int8 import quantized_network
+
+        graph, quantizer = quantized or quantized_network(tflite_view(model), calib)
+        # the int8 input tensor saturates as the INT8 file's does: no clamp of its own
+        module, layout = stream_module(spec, norm, graph, vertical, None)
+        convert_stream(module, layout, out, quant_config.QuantConfig(pt2e_quantizer=quantizer))
+        ops = graph_ops(out)
+        if not int8_core(ops):
+            note = (f"the converter left {ops.count('QUANTIZE')} QUANTIZE and "
+                    f"{ops.count('DEQUANTIZE')} DEQUANTIZE ops: not one integer-only core")
+    if note is not None:
+        module, layout = stream_module(spec, norm, tflite_view(model).eval(), vertical,
+                                       input_range(norm, input_tensor))
+        convert_stream(module, layout, out)
+    inputs, outputs = signature_tensors(out)
+    return StreamInfo(SIGNATURE, spec.hop, layout.size, inputs, outputs,
+                      "auto" if vertical is not None else "fixed", layout.orientation_slice,
+                      "fp32" if note else "int8", note)
+
+
+def build_from_bundle(bundle, outs: dict, int8: bool = True, calib_windows: int | None = None,
+                      network_out=None) -> dict:
+    """Stream files of an exported bundle (its weights, normalization, spec and the
+    calibration draw its manifest records), one per orientation in ``outs`` ({"auto": path,
+    "fixed": path}): what tests and benches build. Returns {orientation: StreamInfo}.
+
+    ``calib_windows``: calibrate on the first n windows of that draw instead (tests: the full
+    draw takes ~2 minutes of histogram observers), and ``network_out``: write the network
+    alone as an INT8 .tflite too, so the Python runtime can run the very network the stream
+    files hold."""
+    from ..data.windows import dataset_of_run
+    from ..quantize.calibration import CalibrationSet
+    from ..quantize.tflite_int8 import quantized_network
+    from ..runtime.backends import open_runner
+    from ..runtime.manifest import read_manifest
+    from ..runtime.orientation import UCI_VERTICAL
+    from ..train.checkpoint import load_run
+    from ..train.models import tflite_view
+
+    bundle = Path(bundle)
+    model, norm, config = load_run(bundle)
+    manifest = read_manifest(bundle)
+    check_streamable(config.spec)
+    train = dataset_of_run(config.data).splits["train"]
+    x = norm.apply(train.x)
+    if norm.input_clip is not None:
+        x = np.clip(x, -1.0, 1.0)
+    calib = CalibrationSet.draw(x, train.y, manifest.calibration.windows,
+                                manifest.calibration.seed)
+    if calib_windows is not None:
+        calib = CalibrationSet(calib.windows[:calib_windows], calib.seed)
+    tensor = open_runner(bundle / "model_int8.tflite").input
+    known = manifest.orientation
+    float_modules = manifest.quantization.float_modules
+    quantized = quantized_network(tflite_view(model), calib) \
+        if int8 and not float_modules else None
+    if network_out is not None and quantized is not None:
+        from ..quantize.tflite_int8 import quantize_tflite
+
+        quantize_tflite(tflite_view(model), Path(network_out), calib, quantized=quantized)
+    infos = {}
+    for orientation, out in outs.items():
+        vertical = None if orientation == "fixed" else \
+            tuple(known.vertical) if known is not None else UCI_VERTICAL
+        infos[orientation] = build_stream_file(out, model, norm, config.spec, calib, tensor,
+                                               vertical, float_modules, int8, quantized)
+    return infos

@@ -45,14 +45,17 @@ def quantized_network(model, calib: CalibrationSet, float_modules: tuple[str, ..
 
 
 def quantize_tflite(model, out: Path, calib: CalibrationSet,
-                    float_modules: tuple[str, ...] = ()) -> None:
+                    float_modules: tuple[str, ...] = (), quantized=None):
+    """Write the INT8 .tflite; returns ``quantized_network``'s (graph, quantizer) (the stream
+    file embeds the same graph), or uses the one given."""
     import litert_torch
     import torch
     from litert_torch.quantize import quant_config
 
-    graph, quantizer = quantized_network(model, calib, float_modules)
+    graph, quantizer = quantized or quantized_network(model, calib, float_modules)
     sample = (torch.from_numpy(calib.windows[:1]),)
     edge = litert_torch.convert(graph, sample,
                                 quant_config=quant_config.QuantConfig(pt2e_quantizer=quantizer))
     with atomic_path(out) as tmp:
         edge.export(str(tmp))
+    return graph, quantizer
