@@ -103,7 +103,7 @@ def latency(stream: StreamFile, int8: Model, rounds: int = 20, per: int = 200) -
     """p50 of each, interleaved: rounds of ``per`` stream steps then ``per`` network calls."""
     x = np.random.default_rng(0).normal(0, 0.3, (stream.hop, 6)).astype(np.float32)
     w = np.zeros((1, 128, 9), np.float32)
-    q = int8.runner._input(w, int8._prep)   # noqa: SLF001: the int8 tensor, once
+    q = int8.runner._input(w, int8._prep)   # the int8 tensor, once (private: no API for it)
     ts, tn = [], []
     for _ in range(rounds):
         for _ in range(per):
@@ -112,7 +112,7 @@ def latency(stream: StreamFile, int8: Model, rounds: int = 20, per: int = 200) -
             ts.append(time.perf_counter() - t0)
         for _ in range(per):
             t0 = time.perf_counter()
-            int8.runner._run(q)   # noqa: SLF001: the network alone (set, invoke, get)
+            int8.runner._run(q)   # the network alone: set, invoke, get
             tn.append(time.perf_counter() - t0)
     s, n = 1e3 * np.median(ts[per:]), 1e3 * np.median(tn[per:])
     return {"stream_step_ms_p50": s, "int8_network_ms_p50": n, "ratio": s / n, "threads": 1}

@@ -2,6 +2,7 @@
 the sample recording stepped hop by hop agrees with the Python runtime, the gap restart keeps
 the orientation estimate, and a window that is not 2 x hop gets no stream file."""
 
+import importlib.util
 from dataclasses import replace
 
 import numpy as np
@@ -75,6 +76,8 @@ def test_stream_info_is_filled_from_the_file(stream_files):
     assert info.network == "int8" and int8_core(ops), ops
     q, dq = ops.index("QUANTIZE"), ops.index("DEQUANTIZE")
     assert "SOFTMAX" in ops[dq:] and "CONV_2D" in ops[q:dq] and "CONV_2D" not in ops[:q]
+    if importlib.util.find_spec("tflite_micro") is not None:   # the mcu extra: measured
+        assert 0 < info.tflm_arena_bytes < 256 * 1024
     fixed = stream_files["fixed"][1]
     assert fixed.orientation == "fixed" and fixed.orientation_slice is None
     assert fixed.state_size == a

@@ -17,11 +17,18 @@ raw sample and a probability is inside, with the runtime's own constants:
 TFLite Micro has no SELECT kernel, so every "if" is an arithmetic blend ``s + f * (t - s)``
 with f in {0, 1}.
 
-State layout (float32, ``state_layout``): started flag | noise filter state | gravity filter
-state | previous hop's processed samples | orientation (gravity sum, walking count, activity
-of the two previous windows, rotation). A fresh stream (and a restart after a gap, which keeps
-the orientation slice) begins with the flag at 0: the filters start in steady state and the
-activity flags are cleared, as ``RunningOrientation.after_gap`` does.
+State layout (float32, ``state_layout``; offsets for hop 64 and the two 3rd-order filters):
+  [0]          started flag (0 on a fresh stream: steady-state filter start, ready = 0)
+  [1, 19)      noise low-pass state, (3, 6) row-major
+  [19, 28)     gravity low-pass state, (3, 3)
+  [28, 604)    the previous hop's processed samples, (64, 9): [body_acc, gyro, total_acc]
+  [604, 619)   orientation (``auto`` only; the manifest's ``orientation_slice``):
+               [604, 607) summed mean gravity of the walking windows, [607] their count,
+               [608, 610) activity of the two previous windows, [610, 619) rotation (3, 3),
+               zero until the estimate settles (identity used until then).
+A fresh stream (and a restart after a gap, which keeps the orientation slice) begins with the
+flag at 0: the filters start in steady state and the activity flags are cleared, as
+``RunningOrientation.after_gap`` does.
 """
 
 from __future__ import annotations
@@ -334,7 +341,19 @@ def build_stream_file(out, model, norm, spec: WindowSpec, calib, input_tensor,
     inputs, outputs = signature_tensors(out)
     return StreamInfo(SIGNATURE, spec.hop, layout.size, inputs, outputs,
                       "auto" if vertical is not None else "fixed", layout.orientation_slice,
-                      "fp32" if note else "int8", note)
+                      "fp32" if note else "int8", note, tflm_arena(out))
+
+
+def tflm_arena(path) -> int | None:
+    """TFLM's own arena for the file where tflite-micro is installed (the ``mcu`` extra), else
+    None. The stream file runs in TFLM: no SELECT (blends instead), every op has a kernel."""
+    import importlib.util
+
+    if importlib.util.find_spec("tflite_micro") is None:
+        return None
+    from ..quantize.mcu import arena_bytes
+
+    return arena_bytes(Path(path).read_bytes())
 
 
 def build_from_bundle(bundle, outs: dict, int8: bool = True, calib_windows: int | None = None,
