@@ -5,9 +5,12 @@
 Builds the stream files from the shipped bundle's weights with its full calibration draw (the
 INT8 network of model_int8.tflite; ~2 minutes of histogram observers), then
 (a) steps every test-subject recording hop by hop through the auto build against
-    ``replay --orientation running`` and through a fixed build against ``fixed`` (the runtime
-    on model_int8.tflite): top-1 agreement, label changes outside the tie gap
-    (runtime/parity.py), max |prob diff|;
+    ``replay --orientation running`` and through a fixed build against ``fixed``: the runtime on
+    the INT8 network the stream files embed, written alone as a .tflite (what one export
+    makes: its INT8 file and its stream file share one quantized graph), and, for reference,
+    on the shipped model_int8.tflite (calibrated again here, the network is not bit-identical
+    to the shipped file's: ``quantization_differs`` counts its differing tensor scales);
+    top-1 agreement, label changes outside the tie gap (runtime/parity.py), max |prob diff|;
 (b) the stream file's accuracy against the INT8 file's (running) on the same windows;
 (c) drift: a synthetic non-repeating stream of ``--hours`` (test recordings in a seeded random
     order, each from a random offset, with a random gain and sensor noise) through an FP32-network
@@ -22,6 +25,7 @@ INT8 network of model_int8.tflite; ~2 minutes of histogram observers), then
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import tempfile
 import time
@@ -118,6 +122,19 @@ def latency(stream: StreamFile, int8: Model, rounds: int = 20, per: int = 200) -
     return {"stream_step_ms_p50": s, "int8_network_ms_p50": n, "ratio": s / n, "threads": 1}
 
 
+def scales_differ(a: Path, b: Path) -> dict:
+    """Int8 tensors whose scales differ between two files of one graph (matched in order)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    def scales(p):
+        return [tuple(d["quantization_parameters"]["scales"].tolist())
+                for d in Interpreter(model_path=str(p)).get_tensor_details()
+                if d["dtype"] == np.int8 and len(d["quantization_parameters"]["scales"])]
+
+    sa, sb = sorted(scales(a)), sorted(scales(b))
+    return {"tensors": len(sb), "differing": len(set(sb) - set(sa))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", type=Path)
@@ -131,7 +148,10 @@ def main() -> None:
         d = Path(d)
         t = time.perf_counter()
         paths = {m: d / f"stream_{m}.tflite" for m in ("auto", "fixed")}
-        infos = build_from_bundle(PRETRAINED, paths)
+        net_path = d / "network_int8.tflite"
+        infos = build_from_bundle(PRETRAINED, paths, network_out=net_path)
+        net = Model(str(net_path), Backend.TFLITE, int8.manifest, open_runner(net_path))
+        out["quantization_differs"] = scales_differ(net_path, PRETRAINED / "model_int8.tflite")
         fp32_path = d / "stream_auto_fp32.tflite"
         fp32_info = build_from_bundle(PRETRAINED, {"auto": fp32_path}, int8=False)["auto"]
         out["build_s"] = time.perf_counter() - t
@@ -139,18 +159,20 @@ def main() -> None:
         out["network"] = infos["auto"].network
         out["state_size"] = {m: i.state_size for m, i in infos.items()}
         out["orientation_slice"] = infos["auto"].orientation_slice
-        for mode, ref_mode in (("auto", "running"), ("fixed", "fixed")):
+        for (mode, ref_mode), (which, model) in itertools.product(
+                (("auto", "running"), ("fixed", "fixed")),
+                (("same_network", net), ("shipped_int8_file", int8))):
             stream = StreamFile(paths[mode], infos[mode])
             t = time.perf_counter()
-            rows = [side_by_side(stream, int8, ref_mode, r.raw, r.labels) for r in recs]
+            rows = [side_by_side(stream, model, ref_mode, r.raw, r.labels) for r in recs]
             secs = time.perf_counter() - t
-            p = parity_of(rows, int8.runner.output.scale)
-            acc, ref = accuracies(rows, int8.labels)
-            out[f"parity_{mode}_vs_{ref_mode}"] = {
+            p = parity_of(rows, model.runner.output.scale)
+            acc, ref = accuracies(rows, model.labels)
+            out[f"parity_{mode}_vs_{ref_mode}_{which}"] = {
                 **p.to_dict(), "recordings": len(recs), "seconds": secs,
                 "stream_accuracy": acc["accuracy"], "int8_file_accuracy": ref["accuracy"],
                 "scored_windows": int(sum((r.truth >= 0).sum() for r in rows))}
-            print(f"{mode} vs {ref_mode}: agreement {100 * p.top1_agreement:.3f}% "
+            print(f"{mode} vs {ref_mode} ({which}): agreement {100 * p.top1_agreement:.3f}% "
                   f"({p.flips} of {p.windows}, {p.flips_outside_ties} outside ties), max |prob "
                   f"diff| {p.max_abs_prob_diff:.3g}; accuracy {100 * acc['accuracy']:.2f}% vs "
                   f"INT8 file {100 * ref['accuracy']:.2f}% ({secs:.0f} s)", flush=True)
@@ -160,7 +182,7 @@ def main() -> None:
         t = time.perf_counter()
         out["drift_fp32_network"] = day_run(StreamFile(fp32_path, fp32_info), fp32, a.hours,
                                             recs, a.seed)
-        out["drift_int8_network"] = day_run(StreamFile(paths["auto"], infos["auto"]), int8,
+        out["drift_int8_network"] = day_run(StreamFile(paths["auto"], infos["auto"]), net,
                                             a.hours, recs, a.seed)
         out["drift_seconds"] = time.perf_counter() - t
         for k in ("drift_fp32_network", "drift_int8_network"):

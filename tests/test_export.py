@@ -80,7 +80,9 @@ def test_manifest_lineage_and_metadata(bundle):
     m = json.loads((out / "manifest.json").read_text())
     files = m["files"]
     assert set(files) == {"weights.pt", "model_fp32.onnx", "model_int8.onnx",
-                          "model_fp32.tflite", "model_int8.tflite", "model_int8_b64.tflite"}
+                          "model_fp32.tflite", "model_int8.tflite", "model_int8_b64.tflite",
+                          "model_stream.tflite"}
+    assert files["model_stream.tflite"]["parent"] == "weights.pt"
     for name, f in files.items():
         assert f["sha256"] == sha256(out / name)
         if f["parent"]:
