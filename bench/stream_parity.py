@@ -98,7 +98,13 @@ def day_run(stream: StreamFile, model: Model, hours: float, recs, seed: int) -> 
                 "max_abs_prob_diff": float(diff[sl].max())}
 
     first, last = hour(slice(0, HOUR_STEPS)), hour(slice(-HOUR_STEPS, None))
+    hours_n = len(agree) // HOUR_STEPS
+    per_hour = {"flips": [int((~agree[h * HOUR_STEPS:(h + 1) * HOUR_STEPS]).sum())
+                          for h in range(hours_n)],
+                "p99_abs_prob_diff": [float(np.percentile(diff[h * HOUR_STEPS:(h + 1) * HOUR_STEPS],
+                                                          99)) for h in range(hours_n)]}
     return {"hours": hours, "windows": int(len(agree)), "first_hour": first, "last_hour": last,
+            "per_hour": per_hour,
             "agreement_change_pp": 100 * (last["top1_agreement"] - first["top1_agreement"]),
             "max_prob_diff_change": last["max_abs_prob_diff"] - first["max_abs_prob_diff"]}
 

@@ -12,11 +12,12 @@ from edgehar.runtime.parity import REPLAY_STEPS
 
 pytestmark = [pytest.mark.export, pytest.mark.slow]
 
-# Measured on the sample (test subject 2, 5 min): 0 label changes, max |prob diff| ~0.03 for the
-# auto build, ~0.02 fixed. An input sitting on an int8 rounding edge moves one step with float32
-# preprocessing and that step travels through the layers (runtime/parity.py REPLAY_STEPS), so
-# probabilities are allowed 0.1 and labels may change only within the tie gap.
-PROB_ATOL = 0.1
+# The stream file against the runtime on the same INT8 network: at most 0.011 over all
+# test-subject recordings (0.006 with this test's calibration; bench/stream_parity.py), from
+# inputs that sit on an int8 rounding edge moved by float32 preprocessing (runtime/parity.py
+# REPLAY_STEPS). 0.05 leaves room for another CPU's rounding; labels may change only within the
+# tie gap.
+PROB_ATOL = 0.05
 
 
 # Calibration windows of the test build: the bundle's full draw (512) takes ~2 minutes of
