@@ -77,7 +77,13 @@ class StreamFile:
     def restart_after_gap(self) -> None:
         """Zero the state except the orientation estimate, as the runtime restarts its filters
         and windows after a gap and keeps its estimate (the file clears the estimate's recent
-        activity flags itself on the next step, as ``WalkingRule.after_gap`` does)."""
+        activity flags itself on the next step, as ``WalkingRule.after_gap`` does).
+
+        The file knows no stream index: its windows after the restart start at the first
+        sample fed. The runtime's windows start at the first multiple of hop after the gap and
+        the samples before that only warm its filters, so a host that wants the runtime's
+        window grid feeds from that multiple (the first windows after the gap then differ
+        slightly: the filters start in steady state there, not warmed up)."""
         kept = np.zeros_like(self.state)
         if self.info.orientation_slice is not None:
             a, b = self.info.orientation_slice
