@@ -41,7 +41,8 @@ def bundle(tiny_run, tmp_path_factory):
 def test_chain_numbers_within_bounds(bundle):
     out, res = bundle
     rows = {r.step: r for r in res.chain.rows}
-    assert list(rows) == ["torch_fp32", "onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"]
+    assert list(rows) == ["torch_fp32", "onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8",
+                          "tflite_stream"]
     for step in ("onnx_fp32", "tflite_fp32"):
         assert rows[step].agreement_top1 >= 0.999
         assert rows[step].max_abs_logit_diff < 1e-3
@@ -54,12 +55,34 @@ def test_chain_numbers_within_bounds(bundle):
     assert "| tflite_int8 |" in (out / "report.md").read_text()
 
 
+def test_stream_file_row(bundle):
+    """model_stream.tflite: its StreamInfo read from the file, its chain row scored on a raw
+    test recording against the INT8 file through the runtime (running), its parity row."""
+    from edgehar.runtime.stream_file import StreamFile
+
+    out, res = bundle
+    entry = res.manifest.files["model_stream.tflite"]
+    info = entry.stream
+    assert info.network == "int8" and info.orientation == "auto" and info.hop == 64
+    assert set(info.inputs) == {"samples", "state"} and entry.signatures == ["step"]
+    assert info.orientation_slice[1] == info.state_size
+    row = next(r for r in res.chain.rows if r.step == "tflite_stream")
+    assert row.previous == "tflite_int8 (running)" and row.agreement_top1 >= 0.99
+    parity = json.loads((out / "report.json").read_text())["stream_parity"]
+    assert parity["flips_outside_ties"] == 0 and parity["recordings"] == 1
+    stream = StreamFile.open(out)   # sha256 checked against the manifest
+    _, ready = stream.step(np.zeros((64, 6)))
+    assert not ready
+
+
 def test_manifest_lineage_and_metadata(bundle):
     out, _ = bundle
     m = json.loads((out / "manifest.json").read_text())
     files = m["files"]
     assert set(files) == {"weights.pt", "model_fp32.onnx", "model_int8.onnx",
-                          "model_fp32.tflite", "model_int8.tflite", "model_int8_b64.tflite"}
+                          "model_fp32.tflite", "model_int8.tflite", "model_int8_b64.tflite",
+                          "model_stream.tflite"}
+    assert files["model_stream.tflite"]["parent"] == "weights.pt"
     for name, f in files.items():
         assert f["sha256"] == sha256(out / name)
         if f["parent"]:

@@ -198,7 +198,8 @@ def _write(ex: Export) -> None:
         "chain": ex.chain.to_json(), "failed_steps": [r.step for r in ex.chain.failed],
         "int8_layer_sqnr": ex.analysis, "files": sorted(ex.manifest.files),
         "complete": ex.manifest.complete, "failure": ex.manifest.failure,
-        "latency_ms": ex.latency, "step_seconds": ex.seconds})
+        "latency_ms": ex.latency, "step_seconds": ex.seconds, "stream_parity": ex.stream_parity,
+        "notes": ex.notes})
     with atomic_path(ex.out / "golden.npz") as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **ex.golden)

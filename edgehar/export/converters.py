@@ -35,6 +35,9 @@ class ConvertContext:
     onnx_metadata: dict[str, str]
     float_modules: tuple[str, ...]
     tflite_metadata: object = None     # tflite_metadata.ModelDescription, embedded when given
+    # the INT8 .tflite's PT2E (graph, quantizer): the stream file embeds the same network
+    # (calibrating again would cost ~2 minutes for the same observers)
+    quantized: tuple | None = None
 
 
 def export_onnx(model, out: Path, metadata: dict[str, str]) -> None:
@@ -172,5 +175,5 @@ def tflite_int8(ctx: ConvertContext, out: Path) -> None:
     from ..quantize.tflite_int8 import quantize_tflite
     from ..train.models import tflite_view
 
-    quantize_tflite(tflite_view(ctx.model), out, ctx.calib, ctx.float_modules)
+    ctx.quantized = quantize_tflite(tflite_view(ctx.model), out, ctx.calib, ctx.float_modules)
     _finish_tflite(ctx, out, compact=True)

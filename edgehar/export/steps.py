@@ -29,6 +29,7 @@ from ..runtime.metrics import call_latency_ms
 from ..runtime.model import Model
 from ..runtime.parity import TOLERANCE_STEPS, output_steps
 from ..runtime.quiet import silenced_fds
+from ..runtime.stream_file import STREAM_FILENAME
 from . import converters
 from .chain import Chain, ChainRow
 from .converters import INPUT_NAME, ConvertContext, ValidationError, validate
@@ -54,6 +55,8 @@ class Export:
     latency: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
     tflite_int8_logits: np.ndarray | None = None
+    notes: dict = field(default_factory=dict)   # rows that made no file, and why
+    stream_parity: dict | None = None
 
     @property
     def golden_x(self) -> np.ndarray:
@@ -213,6 +216,70 @@ def mcu_kit(ex: Export, step: Step, log) -> None:
         f"TFLM arena {arena:,} bytes")
 
 
+def stream_file(ex: Export, step: Step, log) -> None:
+    """model_stream.tflite (DESIGN.md "Streaming model"): built, then every test recording
+    stepped through it hop by hop and through the Python runtime (``running``, the INT8 file)
+    on the same windows. Chain row: its accuracy there, the drop against the INT8 file's on
+    those windows added to the INT8 file's drop against torch. Parity: a top-1 difference
+    outside the tie gap (runtime/parity.py REPLAY_STEPS) fails the row."""
+    from ..runtime.orientation import UCI_VERTICAL
+    from ..runtime.stream_file import StreamFile
+    from .stream_check import accuracies, parity_of, side_by_side, split_recordings
+    from .stream_model import NotStreamable, build_stream_file, check_streamable
+
+    m = ex.manifest
+    try:
+        check_streamable(m.spec)
+    except NotStreamable as e:
+        ex.notes[step.name] = str(e)
+        log(f"[{step.name}] none: {e}")
+        return
+    int8_name = FILENAMES["tflite_int8"]
+    entry = m.files[int8_name]
+    path = ex.out / step.filename
+    vertical = tuple(m.orientation.vertical) if m.orientation is not None else UCI_VERTICAL
+    log(f"[{step.name}] converting -> {path.name}")
+    with quiet_converters():
+        info = build_stream_file(path, ex.ctx.model, m.normalization, m.spec, ex.ctx.calib,
+                                 entry.io.input, vertical, ex.ctx.float_modules,
+                                 quantized=ex.ctx.quantized)
+    if info.network_note:
+        log(f"[{step.name}] FP32 network: {info.network_note}")
+    subjects = m.dataset.val_subjects if ex.opts.chain_split == "val" else m.dataset.test_subjects
+    recs = split_recordings(replace(m.dataset, source=ex.opts.source or m.dataset.source),
+                            subjects)
+    if ex.opts.max_test_windows is not None:   # tests: one recording
+        recs = recs[:1]
+    stream = StreamFile(path, info)
+    model = Model(str(ex.out / int8_name), Backend.TFLITE, m, open_runner(ex.out / int8_name))
+    rows = [side_by_side(stream, model, "running", r.raw, r.labels, len(m.labels)) for r in recs]
+    parity = parity_of(rows, entry.io.output.scale)
+    acc, ref = accuracies(rows, m.labels)
+    int8_row = next(r for r in ex.chain.rows if r.step == "tflite_int8")
+    drop = round(100 * (ref["accuracy"] - acc["accuracy"]), 4)
+    row = ChainRow(step.name, step.filename, acc["accuracy"], acc["macro_f1"],
+                   round(int8_row.drop_vs_torch_pp + drop, 4), drop, "tflite_int8 (running)",
+                   parity.top1_agreement, None, confusion=acc["confusion"])
+    row.passed = row.drop_vs_torch_pp <= ex.opts.max_drop_pp + 1e-9
+    ex.chain.rows.append(row)
+    ex.stream_parity = {**parity.to_dict(), "recordings": len(recs),
+                        "scored_windows": int(sum((r.truth >= 0).sum() for r in rows)),
+                        "int8_running_accuracy": ref["accuracy"], "orientation": "running"}
+    ex.sha_of[step.name] = sha256(path)
+    m.files[step.filename] = FileEntry(
+        format="tflite", precision=info.network, sha256=ex.sha_of[step.name],
+        parent=FILENAMES["torch_fp32"], parent_sha256=ex.sha_of["torch_fp32"],
+        test_accuracy=acc["accuracy"], test_macro_f1=acc["macro_f1"],
+        size_bytes=path.stat().st_size, signatures=[info.signature], stream=info)
+    log(f"[{step.name}] accuracy {100 * acc['accuracy']:.2f}% on {len(recs)} recordings (INT8 "
+        f"file, running: {100 * ref['accuracy']:.2f}%)  agreement "
+        f"{100 * parity.top1_agreement:.2f}%  max |prob diff| {parity.max_abs_prob_diff:.2g}")
+    if parity.flips_outside_ties:
+        raise ValidationError(f"{step.filename}: {parity.flips_outside_ties} windows change "
+                              f"label against the Python runtime outside the tie gap "
+                              f"{parity.tie_gap:.3f} (runtime/parity.py)")
+
+
 def _int8_tflite(opts: ExportOptions) -> bool:
     return Format.TFLITE in opts.formats and opts.int8
 
@@ -230,6 +297,9 @@ STEPS: tuple[Step, ...] = (
          "torch_fp32", "tflite_fp32", converters.tflite_int8),
     Step("batched", batched_file, BATCHED_FILENAME, Format.TFLITE, Precision.INT8,
          parent="tflite_int8"),
+    # the whole pipe from raw samples (its network: the INT8 file's quantization)
+    Step("tflite_stream", stream_file, STREAM_FILENAME, Format.TFLITE, Precision.INT8,
+         "torch_fp32", "tflite_int8", when=_int8_tflite),
     Step("mcu", mcu_kit, other_files=tuple(f"{KIT_DIR}/{n}" for n in KIT_FILES),
          when=lambda opts: opts.mcu),
     # last: a parity excess fails the export with every file written (and listed)

@@ -42,11 +42,13 @@ def _strip_dropout(graph) -> None:
     graph.recompile()
 
 
-def quantize_tflite(model, out: Path, calib: CalibrationSet,
-                    float_modules: tuple[str, ...] = ()) -> None:
-    import litert_torch
+def quantized_network(model, calib: CalibrationSet, float_modules: tuple[str, ...] = ()):
+    """(graph, quantizer): ``model`` PT2E-quantized (per-channel symmetric weights, int8
+    activations calibrated on ``calib``) as a torch GraphModule with its q/dq ops, and the
+    quantizer that ``litert_torch.convert`` needs to lower them to integer ops. The stream
+    file embeds the same graph, so its network has the INT8 file's quantization."""
     import torch
-    from litert_torch.quantize import pt2e_quantizer, quant_config
+    from litert_torch.quantize import pt2e_quantizer
     from torchao.quantization.pt2e import quantize_pt2e
 
     class Quantizer(pt2e_quantizer.PT2EQuantizer):
@@ -69,8 +71,21 @@ def quantize_tflite(model, out: Path, calib: CalibrationSet,
     with torch.no_grad():
         for (w,) in calib.representative_dataset():
             graph(torch.from_numpy(w))
-    graph = quantize_pt2e.convert_pt2e(graph, fold_quantize=False)
+    return quantize_pt2e.convert_pt2e(graph, fold_quantize=False), quantizer
+
+
+def quantize_tflite(model, out: Path, calib: CalibrationSet,
+                    float_modules: tuple[str, ...] = (), quantized=None):
+    """Write the INT8 .tflite; returns ``quantized_network``'s (graph, quantizer) (the stream
+    file embeds the same graph), or uses the one given."""
+    import litert_torch
+    import torch
+    from litert_torch.quantize import quant_config
+
+    graph, quantizer = quantized or quantized_network(model, calib, float_modules)
+    sample = (torch.from_numpy(calib.windows[:1]),)
     edge = litert_torch.convert(graph, sample,
                                 quant_config=quant_config.QuantConfig(pt2e_quantizer=quantizer))
     with atomic_path(out) as tmp:
         edge.export(str(tmp))
+    return graph, quantizer
