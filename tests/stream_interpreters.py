@@ -96,26 +96,10 @@ def steps_litert(path, samples_seq, resolver: str = "default") -> list[Step]:
 # --- TFLM ---------------------------------------------------------------------------------------
 
 def signature_positions(data: bytes) -> tuple[dict[str, int], dict[str, int]]:
-    """The ``step`` signature's input and output names -> their positions in subgraph 0's
-    input and output lists (the indices TFLM's ``set_input``/``get_output`` take)."""
-    from edgehar.quantize.tflite_file import read_model
+    """The ``step`` signature's names -> positions in subgraph 0 (the package's own)."""
+    from edgehar.quantize.tflite_file import signature_positions as positions
 
-    model = read_model(data)
-    sigs = {(s.signatureKey.decode() if isinstance(s.signatureKey, bytes) else s.signatureKey): s
-            for s in model.signatureDefs or []}
-    if SIGNATURE not in sigs:
-        raise ValueError(f"no {SIGNATURE!r} signature (found {sorted(sigs)})")
-    sig = sigs[SIGNATURE]
-    if sig.subgraphIndex != 0:   # TFLM's Python interpreter runs subgraph 0
-        raise ValueError(f"the {SIGNATURE!r} signature is subgraph {sig.subgraphIndex}, not 0")
-    g = model.subgraphs[0]
-
-    def positions(maps, tensors) -> dict[str, int]:
-        order = [int(t) for t in tensors]
-        return {(m.name.decode() if isinstance(m.name, bytes) else m.name): order.index(m.tensorIndex)
-                for m in maps}
-
-    return positions(sig.inputs, g.inputs), positions(sig.outputs, g.outputs)
+    return positions(data, SIGNATURE)
 
 
 def steps_tflm(path, samples_seq) -> tuple[list[Step], int]:

@@ -23,7 +23,8 @@ from edgehar.runtime.model import load_model
 
 CHAIN = {"torch_fp32": "weights.pt", "onnx_fp32": "model_fp32.onnx",
          "onnx_int8": "model_int8.onnx", "tflite_fp32": "model_fp32.tflite",
-         "tflite_int8": "model_int8.tflite", "tflm_int8": "model_int8.tflite"}
+         "tflite_int8": "model_int8.tflite", "tflite_stream": "model_stream.tflite",
+         "tflm_int8": "model_int8.tflite"}
 MAX_INT8_TFLITE_BYTES = 100_000
 BATCHED = "model_int8_b64.tflite"   # offline replay's fixed-batch copy of model_int8.tflite
 MIN_TORCH_ACCURACY = 0.955   # the promise: torch FP32 on the test subjects, and
@@ -122,7 +123,8 @@ def _test_logits(bundle: Path, name: str, x: np.ndarray, kernels: str = "default
     return load_model(bundle / name, kernels=kernels).logits(x)
 
 
-@pytest.mark.parametrize("step", list(CHAIN))
+# the stream file takes raw samples, not windows: tests/test_stream_file.py
+@pytest.mark.parametrize("step", [s for s in CHAIN if s != "tflite_stream"])
 def test_shipped_chain_meets_the_promise(shipped_bundle, windows_test_split, step):
     """Each shipped file, run again on the test split's windows, scores what report.json and the
     manifest say (within one window), and the figures keep the promise."""
@@ -161,7 +163,8 @@ def test_manifest_describes_the_files_on_disk(shipped_bundle):
         if entry.parent:
             assert entry.parent_sha256 == m.files[entry.parent].sha256, name
     assert m.files["model_int8.onnx"].parent == "model_fp32.onnx"
-    assert m.model_files() == [n for n in m.files if n != "weights.pt"]
+    assert m.model_files() == [n for n in m.files if n not in ("weights.pt", m.stream_file())]
+    assert m.stream_file() == "model_stream.tflite"
 
 
 def test_manifest_io_matches_the_tflite(shipped_bundle):

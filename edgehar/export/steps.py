@@ -20,11 +20,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..quantize.mcu import KIT_DIR, KIT_FILES
+from ..quantize.mcu import KIT_DIR, KIT_FILES, STREAM_FILES
 from ..runtime.backends import Backend, Kernels, open_runner
 from ..runtime.errors import EdgeharError, one_line
 from ..runtime.files import atomic_path, sha256
-from ..runtime.manifest import FileEntry, FileIO, KernelParity, Manifest, Parity, TensorIO
+from ..runtime.manifest import (
+    FileEntry,
+    FileIO,
+    KernelParity,
+    Manifest,
+    McuKit,
+    Parity,
+    TensorIO,
+)
 from ..runtime.metrics import call_latency_ms
 from ..runtime.model import Model
 from ..runtime.parity import TOLERANCE_STEPS, output_steps
@@ -203,7 +211,13 @@ def int8_parity(ex: Export, step: Step, log) -> None:
 
 
 def mcu_kit(ex: Export, step: Step, log) -> None:
-    from ..quantize.mcu import arena_bytes, write_kit
+    from ..quantize.mcu import (
+        arena_bytes,
+        needed_ops,
+        resolver_method,
+        write_kit,
+        write_stream_kit,
+    )
 
     name = FILENAMES["tflite_int8"]
     if not ex.manifest.quantization.integer_only:
@@ -214,6 +228,17 @@ def mcu_kit(ex: Export, step: Step, log) -> None:
     entry.mcu = write_kit(ex.out, name, arena, entry.io, ex.manifest.labels)
     log(f"[mcu] {KIT_DIR}/model_int8.h, .cc, ops.txt: {len(entry.mcu.ops)} ops, "
         f"TFLM arena {arena:,} bytes")
+    stream = ex.manifest.files.get(STREAM_FILENAME)
+    if stream is not None and stream.stream is not None:   # the whole pipe, as a second array
+        data = (ex.out / STREAM_FILENAME).read_bytes()
+        s_arena = stream.stream.tflm_arena_bytes or arena_bytes(data)
+        files = write_stream_kit(ex.out, STREAM_FILENAME, s_arena,
+                                 stream.stream.orientation_slice)
+        ops = needed_ops(data)
+        stream.mcu = McuKit(s_arena, tuple(ops),
+                            tuple(f"resolver.{resolver_method(op)}();" for op in ops), files,
+                            "tflite-micro (Python wheel)")
+        log(f"[mcu] {', '.join(files)}: {len(ops)} ops, TFLM arena {s_arena:,} bytes")
 
 
 def stream_file(ex: Export, step: Step, log) -> None:
@@ -300,7 +325,7 @@ STEPS: tuple[Step, ...] = (
     # the whole pipe from raw samples (its network: the INT8 file's quantization)
     Step("tflite_stream", stream_file, STREAM_FILENAME, Format.TFLITE, Precision.INT8,
          "torch_fp32", "tflite_int8", when=_int8_tflite),
-    Step("mcu", mcu_kit, other_files=tuple(f"{KIT_DIR}/{n}" for n in KIT_FILES),
+    Step("mcu", mcu_kit, other_files=tuple(f"{KIT_DIR}/{n}" for n in KIT_FILES + STREAM_FILES),
          when=lambda opts: opts.mcu),
     # last: a parity excess fails the export with every file written (and listed)
     Step("int8_parity", int8_parity, when=_int8_tflite),

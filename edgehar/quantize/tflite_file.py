@@ -183,3 +183,25 @@ def with_batch(data: bytes, batch: int) -> bytes:
                 and len(opts.newShape) and opts.newShape[0] == 1:
             opts.newShape = np.array([batch, *opts.newShape[1:]], np.int32)
     return pack_model(model)
+
+
+def signature_positions(data: bytes, signature: str = "step"
+                        ) -> tuple[dict[str, int], dict[str, int]]:
+    """A signature's input and output names -> their positions in subgraph 0's input and output
+    lists (the indices TFLM's interpreter addresses tensors by)."""
+    model = read_model(data)
+    sigs = {(s.signatureKey.decode() if isinstance(s.signatureKey, bytes) else s.signatureKey): s
+            for s in model.signatureDefs or []}
+    if signature not in sigs:
+        raise ValueError(f"no {signature!r} signature (found {sorted(sigs)})")
+    sig = sigs[signature]
+    if sig.subgraphIndex != 0:   # TFLM runs subgraph 0
+        raise ValueError(f"the {signature!r} signature is subgraph {sig.subgraphIndex}, not 0")
+    g = model.subgraphs[0]
+
+    def positions(maps, tensors) -> dict[str, int]:
+        order = [int(t) for t in tensors]
+        return {(m.name.decode() if isinstance(m.name, bytes) else m.name):
+                order.index(m.tensorIndex) for m in maps}
+
+    return positions(sig.inputs, g.inputs), positions(sig.outputs, g.outputs)

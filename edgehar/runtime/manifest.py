@@ -333,8 +333,13 @@ class Manifest:
         return self.spec.labels
 
     def model_files(self) -> list[str]:
-        """Files a runtime can load (everything but the torch weights), in export order."""
-        return [n for n, f in self.files.items() if f.format != "torch"]
+        """Window models a runtime can load (everything but the torch weights and the stream
+        file, which takes raw samples: ``stream_file``), in export order."""
+        return [n for n, f in self.files.items() if f.format != "torch" and f.stream is None]
+
+    def stream_file(self) -> str | None:
+        """``model_stream.tflite`` when the bundle has one."""
+        return next((n for n, f in self.files.items() if f.stream is not None), None)
 
     def offline_file(self, backend: str) -> str:
         """For offline (fleet) replay: the INT8 file built for a fixed batch of windows when

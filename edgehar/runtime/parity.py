@@ -43,22 +43,22 @@ import numpy as np
 
 # allowed = 2 x the maximum on the validation windows (bench/parity_layers.py, above)
 HEADROOM = 2
-VALIDATION_MAX_STEPS = {"reference": 0, "tflm": 1, "builtin": 2, "default": 7}
+VALIDATION_MAX_STEPS = {"reference": 0, "tflm": 1, "builtin": 3, "default": 13}
 
 TOLERANCE_STEPS = {
     # the definition itself
     "reference": 0,
     # TFLM's int8 kernels are ports of the reference kernels; only FULLY_CONNECTED rounds a
-    # negative logit one step off: validation 1, test 1 (8 of 2,874 windows)
+    # negative logit one step off: validation 1, test 1 (17 of 2,874 windows)
     "tflm": HEADROOM * VALIDATION_MAX_STEPS["tflm"],
     # LiteRT's optimized builtin kernels: the 1x1 convolutions without a ReLU round negative
-    # values their own way, carried through the ADDs: validation 2, test 2
+    # values their own way, carried through the ADDs: validation 3, test 2
     "builtin": HEADROOM * VALIDATION_MAX_STEPS["builtin"],
     # XNNPACK (LiteRT's default delegate on phones and Pis) requantizes in fp32 (multiply by the
     # float scale, round half to even) instead of the reference's fixed-point multiplier with
     # round half away from zero: a step per layer where they disagree, from the stem on, carried
     # through the 14 quantized layers (13 convolutions, the fully connected head) to the logits.
-    # Validation 7, test 11 (0.31 logits; 4 of 2,874 top-1 labels differ, all near ties)
+    # Validation 13, test 11 (shipped bundle, docs/results/parity_layers.json)
     "default": HEADROOM * VALIDATION_MAX_STEPS["default"],
 }
 
