@@ -1,0 +1,73 @@
+"""The shipped model_stream.tflite through every interpreter that runs the INT8 file: the sample
+recording (raw samples, hop by hop) gives the Python runtime's labels through LiteRT (default and
+reference kernels), TFLM's Python interpreter and LiteRT.js in headless Chromium; each skips with
+its reason where its piece is missing. The labels must equal the Python runtime's
+(``replay --orientation running``) except where that window's top-2 probabilities are a tie
+within ``TIE_GAP``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgehar.runtime.assets import PRETRAINED, SAMPLE_LOG
+from edgehar.runtime.engine import StreamEngine
+from edgehar.runtime.logs import open_log
+from edgehar.runtime.manifest import read_manifest
+from edgehar.runtime.model import load_model
+from edgehar.runtime.replay import predict_log
+
+from stream_interpreters import steps_browser, steps_litert, steps_tflm
+
+# a label may differ from the runtime's only where the runtime's top-2 probabilities are this
+# close: the stream file and the runtime run the same INT8 network, and an int8 rounding edge
+# moved by float32 vs float64 preprocessing changes a window's probabilities by at most 0.011
+# over all test-subject recordings (bench/stream_parity.py)
+TIE_GAP = 0.05
+
+
+@pytest.fixture(scope="module")
+def sample():
+    info = read_manifest(PRETRAINED).files["model_stream.tflite"].stream
+    raw = np.concatenate([c.samples for c in open_log(SAMPLE_LOG)]).astype(np.float32)
+    n = len(raw) // info.hop * info.hop
+    hops = raw[:n].reshape(-1, info.hop, 6)
+    engine = StreamEngine(load_model(PRETRAINED), "running")
+    probs = np.concatenate([b.probs for b in predict_log(engine, open_log(SAMPLE_LOG))])
+    return hops, probs
+
+
+def _check(steps, runtime_probs):
+    ready = [s.probs for s in steps if s.ready]
+    assert [bool(s.ready) for s in steps[:2]] == [False, True]
+    got = np.array(ready)[:len(runtime_probs)]
+    assert len(got) == len(runtime_probs)
+    top2 = np.sort(runtime_probs, axis=1)[:, -2:]
+    tie = top2[:, 1] - top2[:, 0] < TIE_GAP
+    differ = got.argmax(1) != runtime_probs.argmax(1)
+    assert not (differ & ~tie).any(), np.flatnonzero(differ & ~tie)
+    return got
+
+
+@pytest.mark.parametrize("resolver", ["default", "reference"])
+def test_litert(sample, resolver):
+    hops, probs = sample
+    _check(steps_litert(PRETRAINED / "model_stream.tflite", hops, resolver), probs)
+
+
+def test_tflm_and_its_arena_is_the_manifests(sample):
+    pytest.importorskip("tflite_micro")
+    hops, probs = sample
+    steps, arena = steps_tflm(PRETRAINED / "model_stream.tflite", hops)
+    _check(steps, probs)
+    info = read_manifest(PRETRAINED).files["model_stream.tflite"].stream
+    assert info.tflm_arena_bytes == arena
+
+
+def test_litertjs_in_headless_chromium(sample):
+    hops, probs = sample
+    browser = steps_browser(PRETRAINED / "model_stream.tflite", hops)
+    got = _check(browser, probs)
+    litert = np.array([s.probs for s in steps_litert(PRETRAINED / "model_stream.tflite", hops)
+                       if s.ready])[:len(got)]
+    assert np.abs(got - litert).max() < 1e-4   # the same file, float32 I/O, WASM vs x86
