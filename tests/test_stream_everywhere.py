@@ -71,3 +71,41 @@ def test_litertjs_in_headless_chromium(sample):
     litert = np.array([s.probs for s in steps_litert(PRETRAINED / "model_stream.tflite", hops)
                        if s.ready])[:len(got)]
     assert np.abs(got - litert).max() < 1e-4   # the same file, float32 I/O, WASM vs x86
+
+
+def _replay(log, *flags) -> list[dict]:
+    import json
+
+    from edgehar.runtime.cli import main
+
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "p.jsonl"
+        assert main(["replay", str(log), "--out", str(out), "--quiet", *flags]) == 0
+        return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("gap", [False, True], ids=["continuous", "3 s gap"])
+def test_replay_backend_stream_gives_the_runtimes_windows(tmp_path, gap):
+    """``replay --backend stream`` (StreamFileEngine) against ``--orientation running``: the same
+    windows (a gap restarts both on the same grid; the file keeps its orientation slice), the
+    same labels except ties; after a gap the file's first window differs most, its filters
+    started in steady state where the runtime's were warmed up by the samples before the grid."""
+    log = SAMPLE_LOG
+    if gap:
+        lines = SAMPLE_LOG.read_text().splitlines()
+        keep = [ln for ln in lines[1:] if not 90.0 < float(ln.split(",")[0]) < 93.0]
+        log = tmp_path / "gap.csv"
+        log.write_text("\n".join([lines[0], *keep]) + "\n")
+    stream = _replay(log, "--backend", "stream", "--orientation", "running")
+    runtime = _replay(log, "--orientation", "running")
+    assert [p["start"] for p in stream] == [p["start"] for p in runtime]
+    ref = np.array([p["probs"] for p in runtime])
+    got = np.array([p["probs"] for p in stream])
+    top2 = np.sort(ref, axis=1)[:, -2:]
+    differ = got.argmax(1) != ref.argmax(1)
+    assert not (differ & (top2[:, 1] - top2[:, 0] >= TIE_GAP)).any()
+    if not gap:
+        assert np.abs(got - ref).max() < 1e-3

@@ -248,6 +248,9 @@ def run_ray(tasks: list[LogTask], opts: FleetOptions) -> EngineRun:
 
 def _check_options(opts: FleetOptions) -> None:
     """Options that apply to every log are checked once: a bad one means nothing can run."""
+    if opts.backend == "stream":
+        raise EdgeharError(None, "--backend stream replays one log (the fleet runs the "
+                                 "bundle's batched INT8 file)")
     check_options(opts.acc_units, opts.gyro_units, opts.max_gap, reader=opts.reader,
                   columns=opts.columns)
     if opts.labels is not None and not Path(opts.labels).is_file():

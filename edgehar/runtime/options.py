@@ -41,8 +41,9 @@ def add_log_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--labels", type=Path,
                    help="HAPT labels.txt, to score a HAPT log (a fleet also finds the labels.txt "
                         "beside each HAPT log; a CSV log carries a label column)")
-    g.add_argument("--backend", choices=[b.value for b in Backend],
-                   help="inference library (default: the bundle's own)")
+    g.add_argument("--backend", choices=[b.value for b in Backend] + ["stream"],
+                   help="inference library (default: the bundle's own); stream: the whole pipe "
+                        "in the bundle's model_stream.tflite, raw samples in (one log)")
     g.add_argument("--acc-units", default="auto", choices=list(ACC_UNITS),
                    help="accelerometer units of a CSV log (auto: as its header states, else "
                         "decided from its first 30 s)")

@@ -30,6 +30,7 @@ from .preprocess import window_labels
 from .progress import ProgressLine
 from .progress import wanted as progress_wanted
 from .sinks import JsonlSink, LiveLine, Scorer, Throughput, Timeline, describe
+from .stream_file import StreamFile, StreamFileEngine
 from .whole_log import TwoPassSource, whole_log
 
 __all__ = ["PRETRAINED", "SAMPLE_LOG", "LogOptions", "ReplayBatch", "ReplayOptions",
@@ -193,6 +194,27 @@ def open_replayed_log(log: Path, opts: LogOptions, labels: Path | None, model,
                     LabelVocabulary(model.labels), reader or opts.reader, opts.columns)
 
 
+STREAM_BACKEND = "stream"   # --backend stream: the bundle's model_stream.tflite
+
+
+def stream_engine(opts: ReplayOptions, model) -> StreamFileEngine:
+    """``--backend stream``: the bundle's stream file behind StreamEngine's interface. Its
+    orientation is built in: ``running`` (or ``auto``, which a stream file means as running)
+    for an ``auto`` file, ``fixed`` for a fixed one."""
+    if opts.model is not None and not Path(opts.model).is_dir():
+        raise EdgeharError(opts.model, "--backend stream takes a bundle directory (its "
+                                       "model_stream.tflite and manifest.json)")
+    stream = StreamFile.open(opts.model or PRETRAINED, threads=opts.threads)
+    built = "running" if stream.info.orientation == "auto" else "fixed"
+    if opts.orientation not in (built, "auto" if built == "running" else built):
+        raise EdgeharError(stream.path, f"this stream file is built with orientation {built}; "
+                                        f"--orientation {opts.orientation} needs another build")
+    if opts.chunk % stream.hop:
+        raise EdgeharError(None, f"--chunk must be a multiple of the stream file's hop "
+                                 f"({stream.hop}) with --backend stream")
+    return StreamFileEngine(stream, model)
+
+
 def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dict:
     """Replay one log; returns the summary (DESIGN.md 'Replay summary'), also written to
     ``opts.summary``. Speeds: ``realtime_factor`` and ``windows_per_s`` per wall second of the
@@ -201,17 +223,22 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
     summary with ``interrupted: true`` and re-raises the KeyboardInterrupt (exit 130)."""
     if opts.out is not None and Path(opts.out).is_dir():
         raise EdgeharError(opts.out, "--out is a directory; give a file name for the predictions")
-    model = load_model(opts.model or PRETRAINED, Backend(opts.backend) if opts.backend else None,
+    stream = opts.backend == STREAM_BACKEND
+    model = load_model(opts.model or PRETRAINED,
+                       Backend(opts.backend) if opts.backend and not stream else None,
                        threads=opts.threads)
     spec = model.spec
     source = open_replayed_log(opts.log, opts, opts.labels, model, opts.gyro)
-    # auto: one rotation for the whole log, from a first pass over it (whole_log.py)
-    chunks, orientation = whole_log(source, model, opts.orientation, opts.log,
-                                    lambda line: print(line, file=stderr))
-    engine = StreamEngine(model, orientation)
+    if stream:   # the whole pipe in model_stream.tflite: raw samples in, hop by hop
+        engine, chunks = stream_engine(opts, model), source
+    else:
+        # auto: one rotation for the whole log, from a first pass over it (whole_log.py)
+        chunks, orientation = whole_log(source, model, opts.orientation, opts.log,
+                                        lambda line: print(line, file=stderr))
+        engine = StreamEngine(model, orientation)
     throughput, scorer = Throughput(), Scorer(spec.labels, opts.smooth)
     settled = None
-    if isinstance(engine.orientation, RunningOrientation):   # windows before it settled
+    if isinstance(getattr(engine, "orientation", None), RunningOrientation):   # windows before it settled
         settled = engine.orientation.settled_window_start
     settled_scorer = Scorer(spec.labels, since=settled) if settled is not None else None
     timeline = None if opts.out else Timeline(spec, settled)
@@ -266,8 +293,8 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
         "compute_headroom": stream_s / busy if busy > 0 else float("inf"),
         "wall_seconds": round(wall, 3),
         "compute_seconds": round(busy, 6),
-        "backend": model.backend.value,
-        "model_file": str(model.path),
+        "backend": STREAM_BACKEND if stream else model.backend.value,
+        "model_file": engine.stream.path if stream else str(model.path),
         "chunk_samples": opts.chunk,
         "threads": opts.threads,
         **scorer.summary(),

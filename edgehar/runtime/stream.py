@@ -25,7 +25,7 @@ from .logs.text import LiveLines
 from .logs.units import checked
 from .model import Backend, load_model
 from .options import LogOptions
-from .replay import predict_log
+from .replay import STREAM_BACKEND, ReplayOptions, predict_log, stream_engine
 from .sinks import JsonlSink, units_said
 
 STDIN = Path("<stdin>")
@@ -61,10 +61,13 @@ def run_stream(opts: StreamOptions, stdin=None, stdout: IO[str] | None = None,
     stdin = stdin if stdin is not None else sys.stdin.buffer
     stdout = stdout if stdout is not None else sys.stdout
     stderr = stderr if stderr is not None else sys.stderr
-    model = load_model(opts.model or PRETRAINED, Backend(opts.backend) if opts.backend else None)
+    stream = opts.backend == STREAM_BACKEND
+    model = load_model(opts.model or PRETRAINED,
+                       Backend(opts.backend) if opts.backend and not stream else None)
     # a stream has no future: "auto" is the running estimate (StreamEngine's own default)
     mode = "fixed" if opts.orientation == "fixed" else "running"
-    engine = StreamEngine(model, mode)
+    engine = (stream_engine(ReplayOptions(log=STDIN, model=opts.model, orientation=mode), model)
+              if stream else StreamEngine(model, mode))
     source = stream_source(stdin, opts, model.labels)
     sink = JsonlSink(stdout, model.spec)
     windows = 0

@@ -18,6 +18,7 @@ numpy and the LiteRT interpreter only.
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 
@@ -93,3 +94,67 @@ class StreamFile:
     def reset(self) -> None:
         """A new stream: the all-zero state."""
         self.state = np.zeros((1, self.state_size), np.float32)
+
+
+class StreamFileEngine:
+    """``StreamEngine``'s interface on a stream file, for ``replay --backend stream``: raw
+    samples pushed in chunks of any size go to the file one hop at a time; a window's
+    prediction comes out when the file says ``ready``.
+
+    Windows sit on the runtime's grid (starts at multiples of hop): after a restart at stream
+    index ``at`` the file is fed from the first multiple of hop from there (the runtime feeds
+    the samples before it to its filters only; the first windows after a gap differ by that
+    warm-up). Orientation is the file's own (the running estimate, or none for a fixed build)."""
+
+    def __init__(self, stream: StreamFile, model):
+        self.stream, self.model = stream, model   # model: the bundle's spec and labels
+        self.hop = stream.hop
+        self.windower = self                      # predict_log reads windower.next_start
+        self.samples_processed = 0
+        self.restart(0, keep_orientation=False)
+
+    def restart(self, at: int, keep_orientation: bool = True) -> None:
+        if keep_orientation:
+            self.stream.restart_after_gap()
+        else:
+            self.stream.reset()
+        self.samples_seen = at
+        self._feed_from = -(-at // self.hop) * self.hop
+        self._buf = np.empty((0, 6), np.float32)
+        self._steps = 0
+
+    def reset(self) -> None:
+        self.samples_processed = 0
+        self.restart(0, keep_orientation=False)
+
+    @property
+    def next_start(self) -> int:
+        """Where the next window starts: nothing before it is needed again."""
+        return self._feed_from + max(self._steps - 1, 0) * self.hop
+
+    def orientation_state(self) -> dict:
+        mode = "running" if self.stream.info.orientation == "auto" else "fixed"
+        return {"mode": mode, "settled_at_s": None, "rotation": None,
+                "in": "model_stream.tflite (its own state)"}
+
+    def push(self, raw: np.ndarray):
+        from .engine import Predictions
+
+        t = time.perf_counter()
+        raw = np.asarray(raw, np.float32)
+        skip = max(self._feed_from - self.samples_seen, 0)   # before the grid: not fed
+        self._buf = np.concatenate([self._buf, raw[skip:]]) if len(self._buf) else raw[skip:]
+        starts, probs = [], []
+        while len(self._buf) >= self.hop:
+            p, ready = self.stream.step(self._buf[:self.hop])
+            self._buf = self._buf[self.hop:]
+            if ready:
+                starts.append(self._feed_from + (self._steps - 1) * self.hop)
+                probs.append(p)
+            self._steps += 1
+        self.samples_seen += len(raw)
+        self.samples_processed += len(raw)
+        classes = len(self.model.labels)
+        return Predictions(np.asarray(starts, np.int64),
+                           np.asarray(probs, np.float32).reshape(-1, classes),
+                           (time.perf_counter() - t) * 1e3)
