@@ -15,7 +15,7 @@ import numpy as np
 
 from edgehar.data.sources import load_package
 from edgehar.runtime.files import write_json
-from edgehar.runtime.logs.units import CHECK_SAMPLES, gyro_to_gravity_turn, guess_units
+from edgehar.runtime.logs.units import CHECK_SAMPLES, guess_units, gyro_to_gravity_turn
 from edgehar.runtime.spec import STANDARD_GRAVITY
 
 

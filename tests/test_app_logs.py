@@ -14,7 +14,6 @@ import pytest
 
 from edgehar.runtime.errors import EdgeharError
 from edgehar.runtime.logs import find_columns, logs_under, open_log, parse_mapping
-from edgehar.runtime.replay import ReplayOptions, run_replay
 
 APPS = Path(__file__).parent / "fixtures" / "apps"
 SAMPLE = Path(__file__).parents[1] / "edgehar" / "assets" / "sample_user02.csv"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from stream_interpreters import steps_browser, steps_litert, steps_tflm
 
 from edgehar.runtime.assets import PRETRAINED, SAMPLE_LOG
 from edgehar.runtime.engine import StreamEngine
@@ -16,8 +17,6 @@ from edgehar.runtime.logs import open_log
 from edgehar.runtime.manifest import read_manifest
 from edgehar.runtime.model import load_model
 from edgehar.runtime.replay import predict_log
-
-from stream_interpreters import steps_browser, steps_litert, steps_tflm
 
 # a label may differ from the runtime's only where the runtime's top-2 probabilities are this
 # close: the stream file and the runtime run the same INT8 network, and an int8 rounding edge
@@ -75,11 +74,10 @@ def test_litertjs_in_headless_chromium(sample):
 
 def _replay(log, *flags) -> list[dict]:
     import json
-
-    from edgehar.runtime.cli import main
-
     import tempfile
     from pathlib import Path
+
+    from edgehar.runtime.cli import main
 
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "p.jsonl"

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import EdgeharError
 from ..spec import SAMPLE_RATE
+from .apps import TOTAL_ACCELERATION, LogFiles, log_files, logs_under, recording_in
 from .chunk import DataQuality, LogChunk, ReadCounter
 from .csvlog import (
     READERS,
@@ -26,6 +27,7 @@ from .csvlog import (
     read_csv_log,
     read_sensor_pair,
 )
+from .formats import find_columns, parse_mapping
 from .hapt import (
     HAPT_NAME,
     hapt_experiment,
@@ -34,8 +36,6 @@ from .hapt import (
     read_hapt_log,
     read_label_segments,
 )
-from .apps import TOTAL_ACCELERATION, LogFiles, log_files, logs_under, recording_in
-from .formats import find_columns, parse_mapping
 from .resample import DEFAULT_MAX_GAP_S
 from .units import ACC_UNITS, GYRO_UNITS, Units, checked, units_factor
 

@@ -20,10 +20,9 @@ import numpy as np
 from ..errors import EdgeharError
 from ..spec import HAPT_LABELS, LABELS
 from .chunk import DataQuality, LogChunk
+from .formats import Columns, epoch_scale, find_columns
 from .resample import DEFAULT_MAX_GAP_S, GridAligner, TimedStream
 from .text import CHUNK_ROWS, LiveLines, chunks_of, open_text, parse_rows
-from .formats import Columns, epoch_scale, find_columns
-
 
 UNLABELLED = ("", "-1", "NONE", "UNKNOWN")
 # Which parser reads a CSV log's rows (``csv_rows``): "arrow", pyarrow's C++ reader when it is
