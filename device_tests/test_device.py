@@ -168,3 +168,25 @@ def test_golden_int8_tensors_through_the_reference_kernels(bundle, manifest, gol
     q_in = golden["tflite_int8_input_int8"]
     assert len(q_in) >= 64 and q_in.dtype == np.int8
     np.testing.assert_array_equal(runner.run_raw(q_in), golden["tflite_int8_output_int8"])
+
+
+def test_stream_file_steps_the_golden_recording(bundle, manifest, golden):
+    """model_stream.tflite on this device, stepped through the stored sample recording from a
+    fresh state, gives the reference kernels' per-step outputs: ``ready`` exactly, labels except
+    where the stored top-2 probabilities are a tie within parity.STREAM_TIE_GAP."""
+    if manifest.stream_file() is None or "stream_samples" not in golden:
+        pytest.skip("bundle has no stream file (or predates its golden stream)")
+    if not backend_available("tflite"):
+        pytest.skip("LiteRT missing")
+    from edgehar.runtime.parity import STREAM_TIE_GAP
+    from edgehar.runtime.stream_file import StreamFile
+
+    stream = StreamFile.open(bundle)
+    steps = [stream.step(h) for h in golden["stream_samples"]]
+    np.testing.assert_array_equal([r for _, r in steps], golden["stream_ready"])
+    ready = golden["stream_ready"]
+    got = np.stack([p for p, _ in steps])[ready]
+    ref = golden["stream_probs"][ready]
+    top2 = np.sort(ref, axis=1)[:, -2:]
+    flips = (got.argmax(1) != ref.argmax(1)) & (top2[:, 1] - top2[:, 0] >= STREAM_TIE_GAP)
+    assert not flips.any(), np.flatnonzero(flips)

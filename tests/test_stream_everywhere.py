@@ -16,13 +16,12 @@ from edgehar.runtime.engine import StreamEngine
 from edgehar.runtime.logs import open_log
 from edgehar.runtime.manifest import read_manifest
 from edgehar.runtime.model import load_model
+from edgehar.runtime.parity import STREAM_TIE_GAP
 from edgehar.runtime.replay import predict_log
 
 # a label may differ from the runtime's only where the runtime's top-2 probabilities are this
-# close: the stream file and the runtime run the same INT8 network, and an int8 rounding edge
-# moved by float32 vs float64 preprocessing changes a window's probabilities by at most 0.011
-# over all test-subject recordings (bench/stream_parity.py)
-TIE_GAP = 0.05
+# close (runtime/parity.py says why)
+TIE_GAP = STREAM_TIE_GAP
 
 
 @pytest.fixture(scope="module")

@@ -120,7 +120,7 @@ def convert_model(ex: Export, step: Step, log) -> None:
     # recorded only now that every check passed: a failed step leaves no trace but the failure
     row = ex.chain.add(step.name, step.filename, logits, step.previous, step.is_float)
     ex.golden[step.name] = golden
-    if int8_tflite:   # the tensors as the integer-only file sees them (reference kernels)
+    if int8_tflite and golden_runner.input.quantized:   # the integer-only file's own tensors
         q_in = golden_runner.input.quantize(np.array(ex.golden_x, np.float32))
         ex.golden[f"{step.name}_input_int8"] = q_in
         ex.golden[f"{step.name}_output_int8"] = golden_runner.run_raw(q_in)
@@ -241,6 +241,23 @@ def mcu_kit(ex: Export, step: Step, log) -> None:
         log(f"[mcu] {', '.join(files)}: {len(ops)} ops, TFLM arena {s_arena:,} bytes")
 
 
+def _golden_stream(ex: Export, path: Path, info) -> None:
+    """golden.npz: the shipped sample recording as the stream file's input, hop by hop (raw
+    samples, g and rad/s), and each step's ``probs``/``ready`` from LiteRT's reference kernels,
+    for device_tests and ports (a fresh all-zero state at step 0)."""
+    from ..runtime.assets import SAMPLE_LOG
+    from ..runtime.logs import open_log
+    from ..runtime.stream_file import StreamFile
+
+    raw = np.concatenate([c.samples for c in open_log(SAMPLE_LOG)]).astype(np.float32)
+    hops = raw[:len(raw) // info.hop * info.hop].reshape(-1, info.hop, 6)
+    ref = StreamFile(path, info, kernels="reference")
+    steps = [ref.step(h) for h in hops]
+    ex.golden["stream_samples"] = hops
+    ex.golden["stream_probs"] = np.stack([p for p, _ in steps]).astype(np.float32)
+    ex.golden["stream_ready"] = np.array([r for _, r in steps], np.bool_)
+
+
 def stream_file(ex: Export, step: Step, log) -> None:
     """model_stream.tflite (DESIGN.md "Streaming model"): built, then every test recording
     stepped through it hop by hop and through the Python runtime (``running``, the INT8 file)
@@ -290,6 +307,7 @@ def stream_file(ex: Export, step: Step, log) -> None:
     ex.stream_parity = {**parity.to_dict(), "recordings": len(recs),
                         "scored_windows": int(sum((r.truth >= 0).sum() for r in rows)),
                         "int8_running_accuracy": ref["accuracy"], "orientation": "running"}
+    _golden_stream(ex, path, info)
     ex.sha_of[step.name] = sha256(path)
     m.files[step.filename] = FileEntry(
         format="tflite", precision=info.network, sha256=ex.sha_of[step.name],
