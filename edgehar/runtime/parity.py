@@ -76,9 +76,11 @@ REPLAY_STEPS = 6
 # round their own way (above); an input on an int8 rounding edge moves a window's probabilities
 # by up to 0.07 (shipped bundle, sample recording: LiteRT's reference kernels and TFLM against
 # XNNPACK, 2 of 155 windows; 0.011 between the file and the runtime over all test recordings,
-# bench/stream_parity.py). A window may change label only where its reference top-2
-# probabilities are closer than this; the web page's selftest uses the same margin.
-STREAM_TIE_GAP = 0.05
+# bench/stream_parity.py). Both top-2 probabilities may move by that much in opposite directions,
+# so a window may change label only where its reference top-2 probabilities are closer than
+# twice it (one window of the sample: gap 0.098, moved by 0.070); the web page's selftest uses the
+# same margin.
+STREAM_TIE_GAP = 0.15
 
 
 def output_steps(y: np.ndarray, ref: np.ndarray, scale: float) -> np.ndarray:
