@@ -132,7 +132,7 @@ def test_a_renamed_label_set_trains_exports_replays_and_fine_tunes(own_dir, tmp_
     assert m["dataset"]["test_subjects"] == [2, 9]
     report = json.loads((bundle / "report.json").read_text())
     assert [row["step"] for row in report["chain"]] == ["torch_fp32", "tflite_fp32",
-                                                       "tflite_int8"]
+                                                       "tflite_int8", "tflite_stream"]
     from edgehar.runtime.replay import ReplayOptions, run_replay
 
     s = run_replay(ReplayOptions(log=own_dir / "phone_subject2.csv", model=bundle, quiet=True,

@@ -229,9 +229,10 @@ def mcu_kit(ex: Export, step: Step, log) -> None:
     log(f"[mcu] {KIT_DIR}/model_int8.h, .cc, ops.txt: {len(entry.mcu.ops)} ops, "
         f"TFLM arena {arena:,} bytes")
     stream = ex.manifest.files.get(STREAM_FILENAME)
-    if stream is not None and stream.stream is not None:   # the whole pipe, as a second array
+    if stream is not None and stream.stream is not None and stream.stream.tflm_arena_bytes:
+        # the whole pipe, as a second array (when TFLM ran it: its arena was measured)
         data = (ex.out / STREAM_FILENAME).read_bytes()
-        s_arena = stream.stream.tflm_arena_bytes or arena_bytes(data)
+        s_arena = stream.stream.tflm_arena_bytes
         files = write_stream_kit(ex.out, STREAM_FILENAME, s_arena,
                                  stream.stream.orientation_slice)
         ops = needed_ops(data)

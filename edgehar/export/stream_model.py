@@ -346,14 +346,25 @@ def build_stream_file(out, model, norm, spec: WindowSpec, calib, input_tensor,
 
 def tflm_arena(path) -> int | None:
     """TFLM's own arena for the file where tflite-micro is installed (the ``mcu`` extra), else
-    None. The stream file runs in TFLM: no SELECT (blends instead), every op has a kernel."""
+    None. The shipped stream file runs in TFLM (no SELECT: blends instead; every op has a
+    kernel); a user's model may need an op TFLM lacks, and TFLM's Python interpreter can then
+    crash the process (a segfault, not an error), so the arena is measured in a child process
+    and None is the answer when it does not come back."""
     import importlib.util
+    import subprocess
+    import sys
 
     if importlib.util.find_spec("tflite_micro") is None:
         return None
-    from ..quantize.mcu import arena_bytes
-
-    return arena_bytes(Path(path).read_bytes())
+    code = ("import sys; from edgehar.quantize.mcu import arena_bytes; "
+            "print(arena_bytes(open(sys.argv[1], 'rb').read()))")
+    try:
+        r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                           text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return None
+    out = r.stdout.strip().splitlines()
+    return int(out[-1]) if r.returncode == 0 and out and out[-1].isdigit() else None
 
 
 def build_from_bundle(bundle, outs: dict, int8: bool = True, calib_windows: int | None = None,
