@@ -64,21 +64,27 @@ def is_sensor_logger(header: list[str] | None) -> bool:
     return bool(header) and [h.lower() for h in header[:2]] == ["time", "seconds_elapsed"]
 
 
+def _classify(path: Path, header: list[str] | None) -> tuple[str | None, str | None]:
+    """(which sensors, which app) of a CSV from one pass over its header: ``sensor_of``'s and
+    ``_app_of``'s answers."""
+    app = "Sensor Logger" if is_sensor_logger(header) else None
+    for kind in ("both", "acc", "gyro"):
+        try:
+            cols = find_columns(header or [], kind, path=path)
+        except EdgeharError:
+            continue
+        app = app or cols.app
+        if kind == "both" or cols.app is not None:
+            return kind, app
+        name = path.name.lower()
+        return ("acc" if "acc" in name else "gyro" if "gyr" in name else None), app
+    return None, app
+
+
 def sensor_of(path: Path, header: list[str] | None) -> str | None:
     """"both", "acc", "gyro" or None: which sensors a CSV holds, by its header (plain x,y,z:
     by "acc" / "gyr" in its name)."""
-    if not header:
-        return None
-    for kind in ("both", "acc", "gyro"):
-        try:
-            cols = find_columns(header, kind, path=path)
-        except EdgeharError:
-            continue
-        if kind == "both" or cols.app is not None:
-            return kind
-        name = path.name.lower()
-        return "acc" if "acc" in name else "gyro" if "gyr" in name else None
-    return None
+    return _classify(path, header)[0] if header else None
 
 
 def recording_in(folder: Path) -> LogFiles | None:
@@ -103,10 +109,10 @@ def recording_in(folder: Path) -> LogFiles | None:
     apps = set()
     for p in csvs:
         header = read_header(p)
-        kind = sensor_of(p, header)
+        kind, app = _classify(p, header) if header else (None, None)
         if kind is not None:
             kinds[kind].append(p)
-            apps.add(_app_of(p, header))
+            apps.add(app)
     if kinds["both"] or len(kinds["acc"]) != 1 or len(kinds["gyro"]) != 1:
         return None
     app = apps.pop() if len(apps) == 1 else None
@@ -114,14 +120,7 @@ def recording_in(folder: Path) -> LogFiles | None:
 
 
 def _app_of(path: Path, header: list[str] | None) -> str | None:
-    if is_sensor_logger(header):
-        return "Sensor Logger"
-    for kind in ("both", "acc", "gyro"):
-        try:
-            return find_columns(header or [], kind, path=path).app
-        except EdgeharError:
-            continue
-    return None
+    return _classify(path, header)[1]
 
 
 def log_files(path: Path, gyro: Path | None = None, mapped: bool = False) -> LogFiles:
