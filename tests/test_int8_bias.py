@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+
+torch = pytest.importorskip("torch")
 
 from edgehar.quantize.calibration import CalibrationSet
 from edgehar.quantize.tflite_file import bias_scale_mismatches, op_names, read_model
