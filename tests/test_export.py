@@ -309,6 +309,7 @@ def test_quantize_adds_the_same_int8_files_and_chain_as_export_int8(bundle, tiny
     assert set(first.manifest.files) == {"weights.pt", "model_fp32.onnx", "model_fp32.tflite"}
     q = quantize_bundle(fp32, replace(opts, int8=True), log=lambda *_: None)
     assert set(q.manifest.files) == set(res.manifest.files)
+    assert "model_stream.tflite" in q.manifest.files        # the stream file comes with the INT8
     for name in res.manifest.files:
         assert sha256(fp32 / name) == sha256(full / name), name
     assert q.chain.to_json() == res.chain.to_json()
