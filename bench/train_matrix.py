@@ -1,6 +1,6 @@
 """Train several (model, overrides, seed) configurations in parallel processes and collect
 test metrics into one JSON: the 3-seed result, the 2D seed model and the cardinality ablation
-in docs/results.md come from here.
+in docs/experiments/ come from here.
 
     python bench/train_matrix.py --epochs 30 --jobs 6 --out runs/matrix matrix.json
 """

@@ -244,7 +244,7 @@ def _recipe(model_name, epochs, seed, lr, ema, select, teachers, **extra):
               help="samples between window starts")
 def train(model_name, epochs, seed, lr, ema, select, teachers, data, init, freeze, out,
           list_only, window, hop):
-    """Train a model (see the recipe in docs/results.md; validation picks nothing with
+    """Train a model (see the recipe in docs/benchmarks.md; validation picks nothing with
     --select last)."""
     from dataclasses import replace
 

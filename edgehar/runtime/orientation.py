@@ -35,7 +35,7 @@ SETTLE_WINDOWS = 8       # walking windows (~10 s) before the estimate is used
 UCI_VERTICAL = (0.9764, -0.1933, -0.0963)
 MODES = ("fixed", "auto", "running")
 # auto, by measurement on the validation subjects: it costs upright recordings next to nothing
-# and brings randomly rotated ones from chance to the upright accuracy (docs/results.md)
+# and brings randomly rotated ones from chance to the upright accuracy (docs/experiments/, "Field logs")
 DEFAULT_ORIENTATION = "auto"
 
 
@@ -125,7 +125,7 @@ class RunningOrientation:
     used and keeps improving with every further walking window; until then the stream is used
     as recorded. Both choices were made on the validation subjects: estimates from fewer
     windows, or a provisional one from all windows before settling, cost accuracy on upright
-    recordings (docs/results.md, "Field logs"). Each window is rotated by the estimate as it
+    recordings (docs/experiments/, "Field logs"). Each window is rotated by the estimate as it
     stood at that window, so the result does not depend on how the stream was chunked."""
 
     def __init__(self, vertical: tuple[float, ...] = UCI_VERTICAL, rate: int = SAMPLE_RATE,

@@ -22,7 +22,7 @@ shipped file, 1,358 validation and 2,874 test windows; docs/results/parity_layer
   (its requantization), and a ReLU's output (zero point -128) holds no negative value.
 - XNNPACK (default): first differs at the stem (op 3, 5x1 CONV_2D) in 93 % of the test windows and
   at the next 1x1 in most others; it re-rounds positive values too (fp32 requantization).
-- OpenVINO's TFLite frontend: not supported, no tolerance (docs/results.md, "Parity across
+- OpenVINO's TFLite frontend: not supported, no tolerance (docs/experiments/, "Parity across
   interpreters": 16 steps, a per-class bias from the FULLY_CONNECTED bias tensor's own scale).
 
 The allowed steps are set on the VALIDATION subjects and checked on the TEST subjects, whose

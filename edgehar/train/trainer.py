@@ -92,18 +92,11 @@ class TrainConfig:
 
 
 def default_recipe() -> TrainConfig:
-    """What `edgehar train`, `cv` and `pipeline` run unless told otherwise (fine-tuning keeps
-    ``TrainConfig()``'s validation-chosen epoch). Chosen by 5-fold subject-wise
-    cross-validation on the training subjects (``python bench/cv_recipes.py``, pooled
-    accuracy): 60 epochs with an EMA of the weights, 97.48 % (97.10 % with a constant decay),
-    against the previous 40 epochs without, 96.58 %, distillation, other tilt augmentation,
-    100 epochs, mixup, time warp and SWA, see docs/results.md. Its own seeds 1 and 2 score
-    96.75 and 97.37 %: one seed per fold does not separate these recipes. Paired by seed,
-    distillation from its three seeds and mixup score lower, label smoothing 0 instead of 0.1
-    about 1 pp lower, and 0.2 the same; at seed 0 so do time shift, weight decay 5e-2 and 40
-    epochs. Kernel 7, cardinality 24 and two resnext1d_tiny as an ensemble did not pay
-    either. The last epoch is kept, so the validation subjects train too. The decay's
-    warm-up, (1 + n) / (10 + n), stays below 0.999 for the whole ~7,900 steps (0.9988 at the end)."""
+    """The recipe `edgehar train`, `cv` and `pipeline` run unless told otherwise: 60 epochs, an
+    exponential moving average of the weights (decay 0.999 after a (1 + n) / (10 + n) warm-up),
+    and the last epoch kept, so the validation subjects train too. Fine-tuning keeps
+    ``TrainConfig()``'s validation-chosen epoch instead. How it was chosen (5-fold subject-wise
+    CV, ``python bench/cv_recipes.py``) is in docs/experiments/."""
     return TrainConfig(epochs=60, ema=0.999, select="last")
 
 
