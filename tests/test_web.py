@@ -15,6 +15,7 @@ Each test skips where Chromium or LiteRT.js is missing (a dev machine); CI insta
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from edgehar.runtime.logs import open_log
 from edgehar.runtime.model import load_model
 from edgehar.runtime.parity import STREAM_TIE_GAP
 from edgehar.runtime.replay import predict_log
+from edgehar.web import litertjs
 from edgehar.web.headless import Chromium, find_browser
 from edgehar.web.server import build_site, serve_in_thread
 
@@ -38,9 +40,10 @@ READY = "window.edgehar && window.edgehar.ready === true"
 @pytest.fixture(scope="module")
 def site():
     try:
-        return build_site(PRETRAINED)
-    except EdgeharError as e:
+        litertjs.find()
+    except EdgeharError as e:   # a dev machine without it; .ci/run installs it (or fails)
         pytest.skip(str(e))
+    return build_site(PRETRAINED)
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +158,198 @@ def test_a_chosen_file_gives_the_stream_replays_windows(page, log):
     ref = np.array([p["probs"] for p in _replay(log, "--orientation", "running")])
     _labels_agree(last["preds"], ref)
     assert page.evaluate("!document.getElementById('result').hidden")
+
+
+# --- live: devicemotion ---------------------------------------------------------------------
+
+DISPATCH = """(async rows => {
+  const live = window.edgehar.live;
+  const offset = 123456.789;   // a page's clock does not start at the log's zero
+  for (const [t, ax, ay, az, alpha, beta, gamma] of rows) {
+    const ev = new DeviceMotionEvent('devicemotion', {
+      accelerationIncludingGravity: {x: ax, y: ay, z: az},
+      rotationRate: {alpha, beta, gamma}, interval: 20});
+    // the event's time is the recorded row's (a dispatched event's own is "now")
+    Object.defineProperty(ev, 'timeStamp', {value: t * 1000 + offset});
+    window.dispatchEvent(ev);
+  }
+  await live.windows.drain();
+  return live.events;
+})"""
+
+
+@pytest.mark.parametrize("log", [SAMPLE_LOG, FIXTURES / "edgehar_ms2_degs.csv"],
+                         ids=lambda p: p.name)
+def test_live_devicemotion_gives_the_stream_replays_windows(page, log):
+    """A recorded log as devicemotion events: acceleration including gravity in m/s2, rotation
+    rate in deg/s with alpha, beta, gamma the rates about the device's x, y, z (the spec since
+    w3c/deviceorientation#43, what Chrome, Firefox and Safari implement)."""
+    lines = log.read_text().splitlines()
+    header = lines[0].split(",")
+    rows = np.array([[float(v) for v in ln.split(",")[:7]] for ln in lines[1:]])
+    assert header[:7] == ["t", "ax", "ay", "az", "gx", "gy", "gz"]
+    source = open_log(log)
+    list(source)
+    units = source.quality.units_check
+    acc_k = 9.80665 if units["acc_units"] == "g" else 1.0       # to m/s2
+    gyro_k = 180 / math.pi if units["gyro_units"] == "rad/s" else 1.0   # to deg/s
+    events = np.concatenate([rows[:, :1], rows[:, 1:4] * acc_k, rows[:, 4:7] * gyro_k], 1)
+    page.evaluate("document.getElementById('start').click()")
+    page.wait_for("window.edgehar.live && window.edgehar.live.running")
+    assert page.evaluate(f"{DISPATCH}({json.dumps(events.tolist())})") == len(rows)
+    stream = _replay(log, "--backend", "stream", "--orientation", "running")
+    got = page.wait_for(f"window.edgehar.live.preds.length >= {len(stream)} && "
+                        "window.edgehar.live.preds", timeout=60)
+    _same_windows(got, stream)
+    _labels_agree(got, np.array([p["probs"] for p in _replay(log, "--orientation", "running")]))
+    shown = page.evaluate("document.getElementById('current').textContent")
+    assert shown == got[-1]["label"].replace("_", " ").lower()
+
+
+# --- bad files ------------------------------------------------------------------------------
+
+def _bad_files(d: Path) -> dict[str, tuple[bytes, str]]:
+    good = SAMPLE_LOG.read_text().splitlines()
+    rows = good[1:400]
+    body = lambda lines: ("\n".join(lines) + "\n").encode()   # noqa: E731
+    backwards = rows[:200] + [rows[50]] + rows[201:]
+    return {
+        "picture.csv": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe" * 20, "not a text log"),
+        "empty.csv": (b"", "empty file"),
+        "header_only.csv": (body(good[:1]), "no data rows after the header"),
+        "columns.csv": (body(["a,b,c", "1,2,3"]), "CSV header lacks a time column"),
+        "ragged.csv": (body(good[:1] + rows[:10] + ["1.0,2.0"] + rows[10:]),
+                       "line 12: expected 8 columns, found 2"),
+        "nan.csv": (body(good[:1] + rows[:5] + [rows[5].replace("0.", "nan", 1)] + rows[6:]),
+                    "line 7"),
+        "backwards.csv": (body(good[:1] + backwards), "line 202: time runs backwards"),
+        "short.csv": (body(good[:1] + rows[:100]), "too short for one window"),
+        "linear.csv": (body(['"Time (s)","Linear Acceleration x (m/s^2)","Linear Acceleration y '
+                             '(m/s^2)","Linear Acceleration z (m/s^2)"', "0.1,0.2,0.3,0.4"]),
+                       "linear acceleration"),
+        "gravity_removed.csv": (body(good[:1] + [
+            ",".join([r.split(",")[0], "0.01", "0.02", "-0.01"] + r.split(",")[4:])
+            for r in rows]), "gravity looks removed"),
+        "Accelerometer.csv": ((FIXTURES / "phyphox" / "Accelerometer.csv").read_bytes(),
+                              "lacks rotation rate"),
+    }
+
+
+def test_a_bad_file_leaves_one_line_of_error_on_the_page(page, tmp_path):
+    for name, (data, expected) in _bad_files(tmp_path).items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        page.set_file("#file", path)
+        last = page.wait_for(f"(window.edgehar.page.last || {{}}).name === {json.dumps(name)} "
+                             "&& window.edgehar.page.last", timeout=60)
+        assert "error" in last, name
+        shown = page.evaluate("(e => !e.hidden && e.textContent)(document.getElementById('error'))")
+        assert shown and "\n" not in shown and len(shown) <= 300 + len(name) + 2, (name, shown)
+        assert shown.startswith(f"{name}: ") and expected in shown, (name, shown)
+        # not a blank page: the drop zone and the model line are still there
+        assert page.evaluate("document.getElementById('drop').offsetHeight > 0 && "
+                             "document.getElementById('model').textContent.length > 0")
+    # and the page still reads a good file afterwards
+    page.set_file("#file", FIXTURES / "edgehar_ms2_degs.csv")
+    last = page.wait_for("(window.edgehar.page.last || {}).name === 'edgehar_ms2_degs.csv' && "
+                         "window.edgehar.page.last", timeout=60)
+    assert "error" not in last and len(last["preds"]) > 0
+    assert page.evaluate("document.getElementById('error').hidden")
+
+
+# --- offline once loaded --------------------------------------------------------------------
+
+def test_the_page_works_offline_once_loaded(browser, site):
+    """Loaded once (its service worker caches the page, LiteRT.js, the model and the sample),
+    the page runs its selftest with DevTools' offline emulation on and the server gone."""
+    server, url = serve_in_thread(site)
+    p = browser.new_page()
+    try:
+        p.goto(url)
+        p.wait_for(READY, timeout=120)
+        cached = p.wait_for("""(async () => {
+            await navigator.serviceWorker.ready;
+            const c = await caches.open('edgehar-web-v1');
+            const n = (await c.keys()).length;
+            return n >= 17 && navigator.serviceWorker.controller !== null && n;
+        })()""", timeout=120)
+        assert cached >= 17
+    finally:
+        server.shutdown()
+        server.server_close()
+    p.offline(True)
+    p.goto(url + "?offline#selftest")
+    title = p.wait_for("document.title.startsWith('selftest: ') && document.title", timeout=300)
+    assert title == "selftest: done"
+    lines = p.evaluate("document.getElementById('selftest').textContent").splitlines()
+    assert len(lines) == 155
+    browser.call("Target.closeTarget", {"targetId": p.target})
+
+
+# --- the server -----------------------------------------------------------------------------
+
+def _get(url: str, context=None) -> tuple[int, bytes, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=10) as r:
+            return r.status, r.read(), r.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as e:
+        return e.code, b"", ""
+
+
+def test_the_server_serves_its_table_and_nothing_else(site, url):
+    status, body, ctype = _get(url + "model/bundle.json")
+    facts = json.loads(body)
+    assert status == 200 and ctype == "application/json"
+    assert facts["labels"][0] == "WALKING" and facts["stream"]["hop"] == 64
+    assert _get(url + "litertjs/core/wasm/litert_wasm_internal.wasm")[2] == "application/wasm"
+    assert _get(url + "app.js")[2].startswith("text/javascript")
+    for path in ("server.py", "../edgehar/web/server.py", "litertjs/core/package.json",
+                 "model/manifest.json", "model/weights.pt"):
+        assert _get(url + path)[0] == 404, path
+
+
+def test_tls_serves_https(site, tmp_path):
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl to make a self-signed pair")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server, url = serve_in_thread(site, tls=(str(cert), str(key)))
+    try:
+        assert url.startswith("https://")
+        ctx = ssl.create_default_context(cafile=str(cert))
+        ctx.check_hostname = False
+        status, body, _ = _get(url + "model/bundle.json", ctx)
+        assert status == 200 and json.loads(body)["sample_rate"] == 50
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_edgehar_web_without_litertjs_says_how_to_install_it(tmp_path):
+    from click.testing import CliRunner
+
+    from edgehar.cli import main
+
+    r = CliRunner().invoke(main, ["web", "--litertjs", str(tmp_path)])
+    assert r.exit_code == 2
+    assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+    assert "npm install --prefix" in r.output and "@litertjs/core@2.5.3" in r.output
+
+
+def test_edgehar_web_refuses_a_bundle_without_a_stream_file(tmp_path):
+    from click.testing import CliRunner
+
+    from edgehar.cli import main
+
+    (tmp_path / "manifest.json").write_text((PRETRAINED / "manifest.json").read_text())
+    r = CliRunner().invoke(main, ["web", "--model", str(tmp_path)])
+    assert r.exit_code == 2 and "no model_stream.tflite in this bundle" in r.output

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import ssl
+import sys
 import threading
 from dataclasses import dataclass
 from functools import partial
@@ -111,15 +112,23 @@ class Handler(BaseHTTPRequestHandler):
             super().log_message(fmt, *args)
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # a browser that closes a connection mid-file (a reload, a closed tab) is not an error
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 def make_server(site: Site, host: str = "127.0.0.1", port: int = 8000,
                 tls: tuple[str, str] | None = None, quiet: bool = True) -> ThreadingHTTPServer:
     """A bound server (port 0: any free port); ``tls`` (certificate, key) makes it HTTPS."""
     try:
-        server = ThreadingHTTPServer((host, port), partial(Handler, site=site, quiet=quiet))
+        server = Server((host, port), partial(Handler, site=site, quiet=quiet))
     except OSError as e:
         raise EdgeharError(None, f"cannot listen on {host}:{port} ({e.strerror or e}); "
                                  "pick another with --port") from None
-    server.daemon_threads = True
     if tls is not None:
         cert, key = tls
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
