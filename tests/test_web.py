@@ -353,3 +353,8 @@ def test_edgehar_web_refuses_a_bundle_without_a_stream_file(tmp_path):
     (tmp_path / "manifest.json").write_text((PRETRAINED / "manifest.json").read_text())
     r = CliRunner().invoke(main, ["web", "--model", str(tmp_path)])
     assert r.exit_code == 2 and "no model_stream.tflite in this bundle" in r.output
+
+
+def test_ci_installs_the_litertjs_version_the_server_wants():
+    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    assert f"LITERTJS_VERSION={litertjs.VERSION}" in ci
