@@ -5,7 +5,7 @@
 import {decodeText, LogError, parseCsv, STANDARD_GRAVITY} from './csvlog.js';
 import {Resampler} from './resample.js';
 import {StreamModel, WindowStream} from './stream.js';
-import {binPredictions, drawStrip, drawTimeline, legendHtml, titleOf} from './timeline.js';
+import {binPredictions, drawStrip, drawTimeline, legendHtml, PALETTE, titleOf} from './timeline.js';
 import {resolveUnits} from './units.js';
 
 const MAX_GAP_S = 1.0;          // as the runtime's --max-gap default: longer gaps split the stream
@@ -170,12 +170,16 @@ class Page {
       clearError();
       status(`reading ${name}…`);
       const grid = gridOf(decodeText(buffer), this.facts);
+      const t1 = performance.now();
       const preds = await predictGrid(this.model, this.facts, grid,
                                       p => status(`${name}: ${Math.round(100 * p)} %`));
+      const t2 = performance.now();
       const binned = render(name, preds, grid, this.facts);
       const ms = performance.now() - t0;
       status(`${name}: ${preds.length} windows in ${(ms / 1000).toFixed(1)} s`);
-      this.last = {name, preds, ms, units: grid.units, rows: grid.rows};
+      // where the time went: reading + grid + units, the model, binning + drawing
+      const split = {read_ms: t1 - t0, model_ms: t2 - t1, draw_ms: performance.now() - t2};
+      this.last = {name, preds, ms, split, units: grid.units, rows: grid.rows};
       return this.last;
     } finally {
       this.busy = false;
@@ -269,7 +273,8 @@ export class Live {
     $('current').textContent = w.label.replace(/_/g, ' ').toLowerCase();
     $('confidence').textContent = `${Math.round(100 * w.confidence)} %`;
     $('bar').style.width = `${100 * w.confidence}%`;
-    drawStrip($('strip'), this.preds, this.facts.labels, w.t, 300);
+    $('bar').style.background = PALETTE[this.facts.labels.indexOf(w.label) % PALETTE.length];
+    drawStrip($('strip'), this.preds, this.facts.labels, w.t, this.facts.hop / this.facts.sample_rate);
   }
 }
 

@@ -165,8 +165,9 @@ export function titleOf(name, binned) {
   return `${name}: ${binned.windows} windows over ${(span / scale).toFixed(1)} ${unit}${acc}`;
 }
 
-// The live strip: the last `seconds` of windows, each a band of its activity's colour.
-export function drawStrip(canvas, preds, labels, now, seconds = 300) {
+// The live strip: the last `seconds` of windows, each drawn over the hop it adds (windows
+// overlap by half), in its activity's colour, fainter the less confident.
+export function drawStrip(canvas, preds, labels, now, hopS, seconds = 300) {
   const dpr = window.devicePixelRatio || 1;
   const cssW = canvas.clientWidth || 600, cssH = 40;
   canvas.width = Math.round(cssW * dpr);
@@ -181,8 +182,9 @@ export function drawStrip(canvas, preds, labels, now, seconds = 300) {
     if (w.t < now - seconds) break;
     const k = labels.indexOf(w.label);
     g.fillStyle = PALETTE[k % PALETTE.length];
-    g.globalAlpha = 0.35 + 0.65 * w.confidence;
-    g.fillRect(x(w.t - 1.28), 0, Math.max(x(w.t) - x(w.t - 1.28), 1), cssH);
+    g.globalAlpha = 0.4 + 0.6 * w.confidence;
+    const x0 = Math.floor(x(w.t - hopS));
+    g.fillRect(x0, 0, Math.ceil(x(w.t)) - x0, cssH);
   }
   g.globalAlpha = 1;
 }
