@@ -160,6 +160,24 @@ def test_a_chosen_file_gives_the_stream_replays_windows(page, log):
     assert page.evaluate("!document.getElementById('result').hidden")
 
 
+def test_a_log_with_a_gap_restarts_as_the_stream_replay_does(page, tmp_path):
+    """A 3 s gap splits the stream: the page's grid resumes where Python's does, and its
+    windows (the state zeroed but the orientation slice, fed from the next multiple of hop)
+    are ``replay --backend stream``'s."""
+    lines = SAMPLE_LOG.read_text().splitlines()
+    keep = [ln for ln in lines[1:] if not 90.0 < float(ln.split(",")[0]) < 93.0]
+    log = tmp_path / "gap.csv"
+    log.write_text("\n".join([lines[0], *keep]) + "\n")
+    page.set_file("#file", log)
+    last = page.wait_for("(window.edgehar.page.last || {}).name === 'gap.csv' && "
+                         "window.edgehar.page.last", timeout=120)
+    assert "error" not in last, last.get("error")
+    stream = _replay(log, "--backend", "stream", "--orientation", "running")
+    starts = [p["start"] for p in stream]
+    assert any(b - a != 64 for a, b in zip(starts, starts[1:]))   # the gap is in the windows
+    _same_windows(last["preds"], stream)
+
+
 # --- live: devicemotion ---------------------------------------------------------------------
 
 DISPATCH = """(async rows => {

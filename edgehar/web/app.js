@@ -231,9 +231,10 @@ export class Live {
       const answer = await DME.requestPermission();
       if (answer !== 'granted') throw new LogError(`motion permission ${answer}`);
     }
-    this.page.model.reset();
+    // a model of its own: a file chosen meanwhile steps the page's, from its own fresh state
+    this.model = await StreamModel.load(this.facts, `./model/${this.facts.model_file}`);
     this.resampler = new Resampler({rate: this.facts.sample_rate, maxGap: MAX_GAP_S});
-    this.windows = new WindowStream(this.page.model, this.facts);
+    this.windows = new WindowStream(this.model, this.facts);
     window.addEventListener('devicemotion', this.onMotion);
     this.running = true;
   }

@@ -74,7 +74,9 @@ export class WindowStream {
   }
 
   _restart(at) {
-    if (this.started) this.model.restartAfterGap(); else this.model.reset();
+    // in the queue: the hops pushed before the gap are stepped first, on the state before it
+    const keep = this.started;
+    this.queue = this.queue.then(() => keep ? this.model.restartAfterGap() : this.model.reset());
     this.started = true;
     this.feedFrom = Math.ceil(at / this.hop) * this.hop;
     this.steps = 0;
