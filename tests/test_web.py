@@ -101,6 +101,15 @@ def _same_windows(got: list[dict], stream: list[dict], atol: float = 1e-3) -> No
     assert diff.max() < atol, diff.max()
 
 
+def _gap_log(d: Path) -> Path:
+    """The sample with 90-93 s cut out: a phone whose screen was locked for 3 s."""
+    lines = SAMPLE_LOG.read_text().splitlines()
+    keep = [ln for ln in lines[1:] if not 90.0 < float(ln.split(",")[0]) < 93.0]
+    path = d / "gap.csv"
+    path.write_text("\n".join([lines[0], *keep]) + "\n")
+    return path
+
+
 def test_selftest_gives_the_python_runtimes_labels(browser, url):
     p = browser.new_page()
     p.goto(url + "#selftest")
@@ -125,8 +134,28 @@ def _python_grid(path: Path) -> dict:
     return {"k": k, "x": np.concatenate([c.samples for c in chunks]), "segments": seg}
 
 
-@pytest.mark.parametrize("log", SINGLE_FILE, ids=lambda p: p.name)
-def test_csv_reading_and_resampling_equal_pythons(page, log):
+def _phyphox_one_file(d: Path) -> Path:
+    """The sample as a phyphox experiment exporting both sensors in one set: quoted names with
+    units, m/s^2 and rad/s, Java-style exponents, time from 0.0123 s."""
+    out = ['"Time (s)","Acceleration x (m/s^2)","Acceleration y (m/s^2)","Acceleration z (m/s^2)",'
+           '"Gyroscope x (rad/s)","Gyroscope y (rad/s)","Gyroscope z (rad/s)"']
+    for line in SAMPLE_LOG.read_text().splitlines()[1:1501]:
+        t, *v = (float(x) for x in line.split(",")[:7])
+        row = [t + 0.0123] + [a * 9.80665 for a in v[:3]] + v[3:]
+        out.append(",".join(f"{x:.9E}".replace("E+", "E").replace("E0", "E").replace("E-0", "E-")
+                            for x in row))
+    path = d / "phyphox_both.csv"
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+@pytest.fixture(params=[*SINGLE_FILE, "phyphox"], ids=lambda p: getattr(p, "name", p))
+def single_file_log(request, tmp_path):
+    return request.param if request.param != "phyphox" else _phyphox_one_file(tmp_path)
+
+
+def test_csv_reading_and_resampling_equal_pythons(page, single_file_log):
+    log = single_file_log
     text = json.dumps(log.read_text())
     grid = page.evaluate(f"""(async () => {{
         const app = await import('./app.js');
@@ -164,10 +193,7 @@ def test_a_log_with_a_gap_restarts_as_the_stream_replay_does(page, tmp_path):
     """A 3 s gap splits the stream: the page's grid resumes where Python's does, and its
     windows (the state zeroed but the orientation slice, fed from the next multiple of hop)
     are ``replay --backend stream``'s."""
-    lines = SAMPLE_LOG.read_text().splitlines()
-    keep = [ln for ln in lines[1:] if not 90.0 < float(ln.split(",")[0]) < 93.0]
-    log = tmp_path / "gap.csv"
-    log.write_text("\n".join([lines[0], *keep]) + "\n")
+    log = _gap_log(tmp_path)
     page.set_file("#file", log)
     last = page.wait_for("(window.edgehar.page.last || {}).name === 'gap.csv' && "
                          "window.edgehar.page.last", timeout=120)
@@ -196,12 +222,14 @@ DISPATCH = """(async rows => {
 })"""
 
 
-@pytest.mark.parametrize("log", [SAMPLE_LOG, FIXTURES / "edgehar_ms2_degs.csv"],
-                         ids=lambda p: p.name)
-def test_live_devicemotion_gives_the_stream_replays_windows(page, log):
+@pytest.mark.parametrize("which", ["sample", "jittered m/s2 deg/s", "3 s gap"])
+def test_live_devicemotion_gives_the_stream_replays_windows(page, which, tmp_path):
     """A recorded log as devicemotion events: acceleration including gravity in m/s2, rotation
     rate in deg/s with alpha, beta, gamma the rates about the device's x, y, z (the spec since
-    w3c/deviceorientation#43, what Chrome, Firefox and Safari implement)."""
+    w3c/deviceorientation#43, what Chrome, Firefox and Safari implement); a pause in the events
+    restarts the stream as a gap in a file does."""
+    log = {"sample": SAMPLE_LOG, "jittered m/s2 deg/s": FIXTURES / "edgehar_ms2_degs.csv",
+           "3 s gap": None}[which] or _gap_log(tmp_path)
     lines = log.read_text().splitlines()
     header = lines[0].split(",")
     rows = np.array([[float(v) for v in ln.split(",")[:7]] for ln in lines[1:]])
@@ -376,3 +404,31 @@ def test_edgehar_web_refuses_a_bundle_without_a_stream_file(tmp_path):
 def test_ci_installs_the_litertjs_version_the_server_wants():
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
     assert f"LITERTJS_VERSION={litertjs.VERSION}" in ci
+
+
+def test_edgehar_web_serves_until_stopped(tmp_path):
+    """The command itself: it prints its URL, serves the page, and Ctrl-C (SIGINT) ends it with
+    status 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    try:
+        litertjs.find()
+    except EdgeharError as e:
+        pytest.skip(str(e))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", "from edgehar.cli import main; main()", "web",
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        url = line.split(" on ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        status, body, ctype = _get(url)
+        assert status == 200 and b"<title>edgehar</title>" in body and ctype.startswith("text/html")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
