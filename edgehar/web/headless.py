@@ -57,8 +57,10 @@ class Chromium:
              "--no-default-browser-check", "--remote-debugging-pipe", "--hide-scrollbars",
              f"--user-data-dir={self._profile.name}", f"--window-size={self.size[0]},{self.size[1]}",
              "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            pass_fds=(3, 4), preexec_fn=_fds(to_child_r, from_child_w))
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            # fds 3 and 4 are made in the child (dup2 leaves them inheritable); the parent's
+            # other descriptors are not inheritable (PEP 446), so none else leaks
+            close_fds=False, preexec_fn=_fds(to_child_r, from_child_w))
         os.close(to_child_r)
         os.close(from_child_w)
         return self
@@ -78,8 +80,6 @@ class Chromium:
                 os.close(fd)
             except OSError:
                 pass
-        if self.proc.stderr:
-            self.proc.stderr.close()
         self._profile.cleanup()
 
     # --- the protocol -----------------------------------------------------------------------
