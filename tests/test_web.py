@@ -204,6 +204,22 @@ def test_a_log_with_a_gap_restarts_as_the_stream_replay_does(page, tmp_path):
     _same_windows(last["preds"], stream)
 
 
+def test_a_file_dropped_on_the_page_is_read(page):
+    """Drag and drop (a DataTransfer holding the file) takes the same path as the <input>."""
+    log = FIXTURES / "edgehar_ms2_degs.csv"
+    page.evaluate(f"""(() => {{
+        const dt = new DataTransfer();
+        dt.items.add(new File([{json.dumps(log.read_text())}], {json.dumps(log.name)}));
+        const zone = document.getElementById('drop');
+        zone.dispatchEvent(new DragEvent('dragover', {{dataTransfer: dt, cancelable: true}}));
+        zone.dispatchEvent(new DragEvent('drop', {{dataTransfer: dt, cancelable: true}}));
+    }})()""")
+    last = page.wait_for(f"(window.edgehar.page.last || {{}}).name === {json.dumps(log.name)} "
+                         "&& window.edgehar.page.last", timeout=60)
+    assert "error" not in last, last.get("error")
+    _same_windows(last["preds"], _replay(log, "--backend", "stream", "--orientation", "running"))
+
+
 # --- live: devicemotion ---------------------------------------------------------------------
 
 DISPATCH = """(async rows => {
