@@ -125,6 +125,19 @@ def test_selftest_gives_the_python_runtimes_labels(browser, url):
     assert set(got[0]) == {"start", "end", "t", "label", "confidence", "probs"}
     _labels_agree(got, ref)
     _same_windows(got, _replay(SAMPLE_LOG, "--backend", "stream", "--orientation", "running"))
+    # the timeline's score (truth from the label column) is replay's
+    import tempfile
+
+    from edgehar.runtime.cli import main
+
+    with tempfile.TemporaryDirectory() as d:
+        assert main(["replay", str(SAMPLE_LOG), "--orientation", "running", "--quiet",
+                     "--summary", f"{d}/s.json"]) == 0
+        summary = json.loads(Path(f"{d}/s.json").read_text())
+    last = p.evaluate("window.edgehar.page.last")
+    browser.call("Target.closeTarget", {"targetId": p.target})
+    assert last["scored"] == summary["scored_windows"]
+    assert 1 - last["mismatches"] / last["scored"] == pytest.approx(summary["accuracy"])
 
 
 def _python_grid(path: Path) -> dict:

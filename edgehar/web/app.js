@@ -179,7 +179,8 @@ class Page {
       status(`${name}: ${preds.length} windows in ${(ms / 1000).toFixed(1)} s`);
       // where the time went: reading + grid + units, the model, binning + drawing
       const split = {read_ms: t1 - t0, model_ms: t2 - t1, draw_ms: performance.now() - t2};
-      this.last = {name, preds, ms, split, units: grid.units, rows: grid.rows};
+      this.last = {name, preds, ms, split, units: grid.units, rows: grid.rows,
+                   scored: binned.scored, mismatches: binned.mismatches};
       return this.last;
     } finally {
       this.busy = false;
