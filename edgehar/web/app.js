@@ -238,11 +238,19 @@ export class Live {
     this.windows = new WindowStream(this.model, this.facts);
     window.addEventListener('devicemotion', this.onMotion);
     this.running = true;
+    // a screen that turns off stops the events (the stream then restarts after the gap)
+    try {
+      this.wakeLock = navigator.wakeLock ? await navigator.wakeLock.request('screen') : null;
+    } catch (e) {
+      this.wakeLock = null;   // refused (battery saver): the page still works while it is shown
+    }
   }
 
   stop() {
     window.removeEventListener('devicemotion', this.onMotion);
     this.running = false;
+    if (this.wakeLock) this.wakeLock.release().catch(() => {});
+    this.wakeLock = null;
   }
 
   motion(e) {
