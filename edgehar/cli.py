@@ -484,6 +484,26 @@ def plot(pred, out, labels, experiment, summary):
 
 @main.command()
 @click.option("--model", "bundle", type=click.Path(path_type=Path), default=None,
+              help="bundle dir with model_stream.tflite (default: the shipped pretrained bundle)")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="0.0.0.0: reachable from a phone on the same network")
+@click.option("--tls", nargs=2, type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="CERT KEY", help="serve HTTPS (phones give motion sensors only to secure "
+                                       "contexts); docs/web.md makes a self-signed pair")
+@click.option("--litertjs", "litertjs_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="LiteRT.js directory holding core/ and wasm-utils/ (default: "
+                                 "$EDGEHAR_LITERTJS, else the npm cache docs/web.md installs)")
+def web(bundle, port, host, tls, litertjs_dir):
+    """Serve a page that runs model_stream.tflite in the browser: drop a log, or classify live."""
+    from .web.server import serve_forever
+
+    serve_forever(bundle, host, port, tuple(map(str, tls)) if tls else None, litertjs_dir,
+                  echo=click.echo)
+
+
+@main.command()
+@click.option("--model", "bundle", type=click.Path(path_type=Path), default=None,
               help="bundle dir (default: the shipped pretrained bundle)")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
 @click.option("--repeats", default=1200, show_default=True,

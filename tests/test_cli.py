@@ -11,7 +11,8 @@ from click.testing import CliRunner  # noqa: E402
 
 from edgehar.cli import main  # noqa: E402
 
-COMMANDS = ["data", "train", "cv", "evaluate", "export", "quantize", "replay", "pipeline", "bench", "plot"]
+COMMANDS = ["data", "train", "cv", "evaluate", "export", "quantize", "replay", "pipeline", "bench", "plot",
+            "web"]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)

@@ -25,7 +25,8 @@ LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(s) for s in (
 ))
 # Beside the stack: they import only the runtime, and are used from this layer up.
 ONLY_RUNTIME = {"report": "export",    # export calls report to render report.md/.html
-                "fleet": "cli"}
+                "fleet": "cli",
+                "web": "cli"}          # the server behind `edgehar web`
 ROOT = "edgehar"                       # the package itself (its __version__): anyone, importing nothing
 
 
