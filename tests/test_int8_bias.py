@@ -9,11 +9,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from edgehar.quantize.calibration import CalibrationSet
-from edgehar.quantize.tflite_file import bias_scale_mismatches, op_names, read_model
-from edgehar.quantize.tflite_int8 import _strip_dropout, quantize_tflite
-from edgehar.train.checkpoint import load_run
-from edgehar.train.models import tflite_view
+from edgehar.quantize.calibration import CalibrationSet  # noqa: E402
+from edgehar.quantize.tflite_file import bias_scale_mismatches, op_names, read_model  # noqa: E402
+from edgehar.quantize.tflite_int8 import _strip_dropout, quantize_tflite  # noqa: E402
+from edgehar.train.checkpoint import load_run  # noqa: E402
+from edgehar.train.models import tflite_view  # noqa: E402
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "edgehar" / "assets" / "pretrained"
 

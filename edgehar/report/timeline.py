@@ -210,11 +210,10 @@ def plot_timeline(pred_path: Path, out: Path, labels_path: Path | None = None,
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from ..runtime.files import atomic_path
+    from ..runtime.files import atomic_path, check_output_file
 
     pred_path = Path(pred_path)
-    if Path(out).is_dir():
-        raise EdgeharError(out, "--out is a directory; give a .png file name")
+    check_output_file(out, "--out")
     truth, names = truth_from(labels_path, pred_path, experiment) if labels_path else (None, None)
     summary = _summary(pred_path, summary_path)
     b = read_binned(pred_path, truth, names, _model_labels(summary))
