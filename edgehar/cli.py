@@ -422,9 +422,39 @@ def _run_export(run_dir: Path, out: Path, opts, progress) -> None:
     _report_export(export_bundle(run_dir, out, opts, log=_progress_log(progress)), out, opts)
 
 
+def _size(n: int) -> str:
+    return (f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB" if n < 1024 ** 2
+            else f"{n / 1024 ** 2:.1f} MB")
+
+
+def bundle_files(out: Path) -> list[str]:
+    """The bundle's files with their sizes, as export ends with them (like `yolo export`)."""
+    files = sorted(p for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
+    sizes = [p.stat().st_size for p in files]
+    names = [p.relative_to(out).as_posix() for p in files]
+    width = max((len(n) for n in names), default=0)
+    return [f"  {n:<{width}}  {_size(b):>9}" for n, b in zip(names, sizes)] + [
+        f"  {'':<{width}}  {_size(sum(sizes)):>9} in {len(files)} files"]
+
+
+def next_commands(out: Path) -> list[str]:
+    """What a user runs after export, with this bundle."""
+    import shlex
+
+    b = shlex.quote(str(out))
+    cmds = [(f"edgehar evaluate {b}", "accuracy of every model file on the test split"),
+            (f"edgehar replay --model {b} --sample", "replay the shipped sample recording"),
+            (f"edgehar bench --model {b}", "size, latency, memory per model file")]
+    width = max(len(c) for c, _ in cmds)
+    return ["next:"] + [f"  {c:<{width}}  # {why}" for c, why in cmds]
+
+
 def _report_export(res, out: Path, opts) -> None:
     click.echo(res.chain.table())
     click.echo(f"bundle: {out}")
+    click.echo("\n".join(bundle_files(out)))
+    if res.ok:
+        click.echo("\n".join(next_commands(out)))
     if not res.ok:
         worst = max(res.chain.failed, key=lambda r: r.drop_vs_torch_pp)
         names = ", ".join(f"{r.step} ({r.drop_vs_torch_pp:+.2f} pp)" for r in res.chain.failed)

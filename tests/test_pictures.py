@@ -144,3 +144,23 @@ def test_progress_line_is_rate_limited_and_estimates_the_end():
     bar.close()
     lines = [ln for ln in out.getvalue().split("\r") if ln.strip()]
     assert len(lines) == 2 and "50 %" in lines[1] and "ETA 1 s" in lines[1]
+
+
+def test_timeline_legend_lists_only_the_models_classes(sample_predictions, tmp_path):
+    """The legend's classes are the bundle's, in its order; a truth the model has no class
+    for is one grey entry, not a class the model seems to output."""
+    from edgehar.report.timeline import plot_timeline
+    from edgehar.runtime.assets import PRETRAINED
+    from edgehar.runtime.manifest import read_manifest
+
+    labels = list(read_manifest(PRETRAINED).labels)
+    r = plot_timeline(sample_predictions, tmp_path / "t.png", SAMPLE_LOG)
+    assert r["legend"] == labels
+    # the same log with its first 20 s relabelled as a postural transition the model lacks
+    rows = SAMPLE_LOG.read_text().splitlines()
+    rows[1:1001] = [row.rsplit(",", 1)[0] + ",STAND_TO_SIT" for row in rows[1:1001]]
+    relabelled = tmp_path / "relabelled.csv"
+    relabelled.write_text("\n".join(rows) + "\n")
+    r = plot_timeline(sample_predictions, tmp_path / "t2.png", relabelled)
+    assert "STAND_TO_SIT" in r["labels"]            # drawn in the truth band ...
+    assert r["legend"] == [*labels, "truth without a model class"]   # ... not as a class
