@@ -65,7 +65,9 @@ def data_options(source_default: str | None = "package"):
         @click.option("--source", default=source_default, show_default=bool(source_default),
                       help="'package' (embedded HAPT), an official HAPT / UCI HAR directory, or a "
                            "directory of your own labelled recordings (CSV logs with a label "
-                           "column, HAPT pairs with labels.txt)")
+                           "column, HAPT pairs with labels.txt)" + (
+                               "" if source_default else
+                               "  [default: the data the model was trained on]"))
         @click.option("--task", default=None, type=click.Choice(["uci6", "hapt12"]),
                       help="label set of the built-in data: the six activities (default) or "
                            "the twelve HAPT classes with the postural transitions")
@@ -127,7 +129,8 @@ def _checked_output_dir(ctx, param, value):
 json_option = click.option(
     "--json", "json_out", type=click.Path(path_type=Path, allow_dash=True), default=None,
     metavar="FILE", callback=_checked_output_file,
-    help="also write the results as JSON to FILE ('-': the JSON alone, on stdout)")
+    help="also write the results as JSON to FILE ('-': the JSON alone, on stdout)  "
+         "[default: text only]")
 
 
 def _results(json_out: Path | None, obj, text: list[str] | str) -> None:
@@ -188,7 +191,7 @@ def data_info(data, json_out: Path | None):
 
 
 @data.command("export-csv")
-@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.argument("out_dir", type=click.Path(path_type=Path), callback=_checked_output_dir)
 @click.option("--source", default="package", show_default=True,
               help="'package' or an official HAPT directory")
 @click.option("--task", default="uci6", show_default=True, type=click.Choice(["uci6", "hapt12"]))
@@ -284,9 +287,10 @@ def _recipe(model_name, epochs, seed, lr, ema, select, teachers, **extra):
 @recipe_options
 @data_options()
 @click.option("--init", "init", type=click.Path(path_type=Path), default=None,
-              help="fine-tune from this run or bundle (a new head when the labels differ)")
+              help="fine-tune from this run or bundle (a new head when the labels differ)  "
+                   "[default: none: train from scratch]")
 @click.option("--freeze", default="", help="comma-separated module prefixes kept fixed when "
-                                           "fine-tuning (e.g. stem,stages.0)")
+                                           "fine-tuning (e.g. stem,stages.0)  [default: none]")
 @click.option("--out", type=click.Path(path_type=Path), callback=_checked_output_dir,
               help="run directory (default: runs/<model>, runs/<model>-2, ...)")
 @click.option("--list", "list_only", is_flag=True, help="list registered models and exit")
@@ -550,8 +554,10 @@ def replay(ctx):
 
 
 @main.command()
-@click.option("--model", "model_name", default=None)
-@click.option("--epochs", default=None, type=int, help="default: the recipe's")
+@click.option("--model", "model_name", default=None,
+              help=f"registered model  [default: {RECIPE_DEFAULTS['model']}]")
+@click.option("--epochs", default=None, type=int,
+              help=f"epochs  [default: {RECIPE_DEFAULTS['epochs'][0]}, the recipe's]")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               callback=_checked_output_dir, help="directory for the run, bundle and replay")
@@ -570,7 +576,8 @@ def pipeline(model_name, epochs, seed, out, max_drop, data):
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="PNG to write",
               callback=_checked_output_file)
 @click.option("--labels", type=click.Path(path_type=Path), default=None,
-              help="truth: the labelled CSV log that was replayed, or HAPT labels.txt")
+              help="truth: the labelled CSV log that was replayed, or HAPT labels.txt  "
+                   "[default: none, no truth band]")
 @click.option("--experiment", type=int, default=None,
               help="experiment in labels.txt (default: the expNN in the prediction file name)")
 @click.option("--summary", type=click.Path(path_type=Path), default=None,
