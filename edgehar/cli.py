@@ -523,7 +523,9 @@ def export(run_dir, out, int8, max_drop, calib_windows, float_modules, mcu, prog
             click.echo(f"exporting the newest run: {run_dir}")
     opts = _export_options(int8, max_drop, calib_windows, formats, float_modules, float_atol,
                            chain_split, mcu)
-    _run_export(Path(run_dir), Path(out or Path(run_dir) / "bundle"), opts, progress)
+    out = Path(out or Path(run_dir) / "bundle")
+    check_output_dir(out, "--out")   # the default too (RUN_DIR/bundle)
+    _run_export(Path(run_dir), out, opts, progress)
 
 
 @main.command()

@@ -34,6 +34,12 @@ def test_data_info_json():
     assert s["train"]["windows"] + s["val"]["windows"] >= 7000 and s["test"]["windows"] >= 2800
     assert sum(s["test"]["per_class"].values()) == s["test"]["windows"]
     assert info["channels"][0] == "body_acc_x" and info["sample_rate"] == 50
+    # the text: one row per class, its full name (no WALKING_DO), one column per split
+    r = CliRunner().invoke(main, ["data", "info"])
+    assert r.exit_code == 0, r.output
+    rows = {ln.split()[0]: ln.split()[1:] for ln in r.output.splitlines() if ln.startswith("  ")}
+    for lab in info["labels"]:
+        assert rows[lab] == [str(info["splits"][n]["per_class"][lab]) for n in info["splits"]]
 
 
 @pytest.mark.parametrize("args,message", [
