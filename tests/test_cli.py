@@ -144,3 +144,27 @@ def test_evaluate_json_file_and_numbered_confusion(shipped_bundle, tmp_path):
     for k, (lab, row) in enumerate(zip(labels, result["confusion"]), 1):   # full names
         assert lines[head + 1 + k].split() == [str(k), lab, *map(str, row)]
     assert "latency_ms" not in result and "edgehar bench" in r.output
+
+
+def test_export_ends_with_the_files_and_the_next_commands(shipped_bundle):
+    """The ending export and quantize print (the bundle's files with sizes, then what to run
+    next), checked on the shipped bundle's real files; each next command parses."""
+    import shlex
+
+    from edgehar.cli import bundle_files, next_commands
+
+    lines = bundle_files(shipped_bundle)
+    files = sorted(p for p in shipped_bundle.rglob("*") if p.is_file())
+    assert len(lines) == len(files) + 1 and lines[-1].split()[-2:] == [str(len(files)), "files"]
+    listed = {ln.split()[0]: ln for ln in lines[:-1]}
+    assert {"mcu/model_int8.cc", "manifest.json", "model_int8.tflite"} <= set(listed)
+    kb = (shipped_bundle / "model_int8.tflite").stat().st_size / 1024
+    assert listed["model_int8.tflite"].split()[1:] == [f"{kb:.1f}", "KB"]
+    steps = next_commands(shipped_bundle)
+    assert steps[0] == "next:" and [s.split()[1] for s in steps[1:]] == ["evaluate", "replay",
+                                                                         "bench"]
+    for step in steps[1:]:
+        argv = shlex.split(step.split("#")[0])[1:]
+        assert str(shipped_bundle) in argv
+        r = CliRunner().invoke(main, [*argv, "--help"])
+        assert r.exit_code == 0, (step, r.output)

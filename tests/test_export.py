@@ -145,6 +145,8 @@ def test_max_drop_zero_fails_naming_the_step(tiny_run, tmp_path):
     assert "exceeds --max-drop" in r.output and "onnx_int8" in r.output
     report = json.loads((out / "report.json").read_text())
     assert report["failed_steps"] == ["onnx_int8"]   # the float step loses nothing
+    assert "model_int8.onnx" in r.output and "KB" in r.output    # the files written stay listed
+    assert "next:" not in r.output                                # but nothing to run next
     # an INT8 step over the limit gets the per-layer SQNR analysis in the report
     assert report["int8_layer_sqnr"] and "sqnr_db" in report["int8_layer_sqnr"][0]
     assert "SQNR" in (out / "report.md").read_text()
