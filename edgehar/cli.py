@@ -116,8 +116,9 @@ def data_options(source_default: str | None = "package"):
 
 def _checked_output_file(ctx, param, value):
     """An output file option's callback: a path that could not be written fails as the command
-    line is read, before any work (``runtime.files.check_output_file``)."""
-    check_output_file(value, param.opts[0])
+    line is read, before any work (``runtime.files.check_output_file``); ``--json -`` is
+    stdout."""
+    check_output_file(value, param.opts[0], stdout_ok=param.name == "json_out")
     return value
 
 

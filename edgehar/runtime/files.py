@@ -17,11 +17,12 @@ if TYPE_CHECKING:  # pathlib costs ~10 ms to import on 3.11; only writers need i
 STDOUT = "-"   # an output file option's value for standard output (``--json -``)
 
 
-def check_output_file(path, option: str) -> None:
+def check_output_file(path, option: str, stdout_ok: bool = False) -> None:
     """Refuse, before any work, an output file that could not be written at the end: a
-    directory, a path under a file, or a place without write permission. ``-`` (stdout) and
-    None (not asked for) pass. The error names the path and the option (exit 2)."""
-    if path is None or str(path) == STDOUT:
+    directory, a path under a file, or a place without write permission. None (not asked for)
+    passes, and ``-`` where the option means stdout by it (``stdout_ok``). The error names the
+    path and the option (exit 2)."""
+    if path is None or (stdout_ok and str(path) == STDOUT):
         return
     if os.path.isdir(path):
         raise EdgeharError(path, f"{option} is a directory; give a file name")
