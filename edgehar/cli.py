@@ -385,8 +385,8 @@ def evaluate(model_path, split, data, source, backend, json_out):
 
 
 def confusion_lines(labels: list[str], confusion: list[list[int]]) -> list[str]:
-    """The confusion matrix with numbered columns: row ``k`` is the class the column ``k``
-    predicts, so no class name is cut to fit a column."""
+    """The confusion matrix with numbered columns: column ``k`` counts predictions of row
+    ``k``'s class, so every class keeps its full name and no column is cut to fit."""
     width = max(5, len(str(max(max(row) for row in confusion))) + 1)
     name = max(len(lab) for lab in labels)
     num = len(str(len(labels)))
@@ -460,7 +460,7 @@ def _report_export(res, out: Path, opts) -> None:
     click.echo("\n".join(bundle_files(out)))
     if res.ok:
         click.echo("\n".join(next_commands(out)))
-    if not res.ok:
+    else:
         worst = max(res.chain.failed, key=lambda r: r.drop_vs_torch_pp)
         names = ", ".join(f"{r.step} ({r.drop_vs_torch_pp:+.2f} pp)" for r in res.chain.failed)
         from .export.bundle import ExportFailed
