@@ -12,7 +12,7 @@ import numpy as np
 
 from .runtime.assets import PRETRAINED, SAMPLE_LOG
 from .runtime.errors import EdgeharError
-from .runtime.files import write_json
+from .runtime.files import check_output_file, write_json
 from .runtime.manifest import read_manifest
 from .runtime.memory import replay_peak_rss, run_fresh
 from .runtime.model import load_model
@@ -110,6 +110,7 @@ def replay_throughput(model_file: Path, chunk: int = 4096, repeat_log: int = 10)
 
 
 def run_bench(bundle: Path | None, json_out: Path | None, repeats: int = 1200, echo=print) -> dict:
+    check_output_file(json_out, "--json")   # before minutes of timing, not after them
     bundle = Path(bundle or PRETRAINED)
     manifest = read_manifest(bundle)
     cores = os.cpu_count() or 1

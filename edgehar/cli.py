@@ -14,6 +14,7 @@ import click
 
 from .runtime.entry import UsageError, run_main
 from .runtime.errors import EXIT_BAD_INPUT, EdgeharError
+from .runtime.files import STDOUT, check_output_dir, check_output_file, write_json
 from .runtime.spec import HOP, SAMPLE_RATE, WINDOW
 
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())   # click >= 8.2
@@ -64,18 +65,27 @@ def data_options(source_default: str | None = "package"):
         @click.option("--source", default=source_default, show_default=bool(source_default),
                       help="'package' (embedded HAPT), an official HAPT / UCI HAR directory, or a "
                            "directory of your own labelled recordings (CSV logs with a label "
-                           "column, HAPT pairs with labels.txt)")
+                           "column, HAPT pairs with labels.txt)" + (
+                               "" if source_default else
+                               "  [default: the data the model was trained on]"))
         @click.option("--task", default=None, type=click.Choice(["uci6", "hapt12"]),
                       help="label set of the built-in data: the six activities (default) or "
                            "the twelve HAPT classes with the postural transitions")
         @click.option("--classes", default=None, help="comma-separated classes to keep, in "
                                                       "output order (default: all present)")
-        @click.option("--test-subjects", default=None, help="comma-separated test subjects")
-        @click.option("--val-subjects", default=None, help="comma-separated validation subjects")
+        @click.option("--test-subjects", default=None,
+                      help="comma-separated test subjects (default: the built-in data's UCI-HAR "
+                           "split; your own recordings: drawn by --test-fraction)")
+        @click.option("--val-subjects", default=None,
+                      help="comma-separated validation subjects (default: the built-in data's "
+                           "split; your own recordings: drawn by --val-fraction)")
         @click.option("--test-fraction", default=0.25, show_default=True, type=float,
                       help="share of subjects drawn for test when no list is given")
-        @click.option("--val-fraction", default=0.15, show_default=True, type=float)
-        @click.option("--split-seed", default=0, show_default=True, type=int)
+        @click.option("--val-fraction", default=0.15, show_default=True, type=float,
+                      help="share of the remaining subjects drawn for validation when no list "
+                           "is given")
+        @click.option("--split-seed", default=0, show_default=True, type=int,
+                      help="seed of the subject draws")
         @functools.wraps(fn)
         def wrapper(*args, source, task, classes, test_subjects, val_subjects, test_fraction,
                     val_fraction, split_seed, **kwargs):
@@ -104,6 +114,37 @@ def data_options(source_default: str | None = "package"):
     return decorate
 
 
+def _checked_output_file(ctx, param, value):
+    """An output file option's callback: a path that could not be written fails as the command
+    line is read, before any work (``runtime.files.check_output_file``); ``--json -`` is
+    stdout."""
+    check_output_file(value, param.opts[0], stdout_ok=param.name == "json_out")
+    return value
+
+
+def _checked_output_dir(ctx, param, value):
+    check_output_dir(value, param.opts[0])
+    return value
+
+
+json_option = click.option(
+    "--json", "json_out", type=click.Path(path_type=Path, allow_dash=True), default=None,
+    metavar="FILE", callback=_checked_output_file,
+    help="also write the results as JSON to FILE ('-': the JSON alone, on stdout)  "
+         "[default: text only]")
+
+
+def _results(json_out: Path | None, obj, text: list[str] | str) -> None:
+    """A command's results: the JSON alone on stdout for ``--json -``; else the text, and the
+    JSON file when ``--json FILE`` asks for one."""
+    if json_out is not None and str(json_out) == STDOUT:
+        click.echo(json.dumps(obj, indent=2))
+        return
+    click.echo(text if isinstance(text, str) else "\n".join(text))
+    if json_out is not None:
+        write_json(json_out, obj)
+
+
 @main.group()
 def data():
     """Inspect the training data, or write it out as a labelled CSV directory."""
@@ -111,8 +152,8 @@ def data():
 
 @data.command("info")
 @data_options()
-@click.option("--json", "as_json", is_flag=True, help="print JSON")
-def data_info(data, as_json: bool):
+@json_option
+def data_info(data, json_out: Path | None):
     """Windows per split and class, subjects per split, sample rate, channels."""
     import numpy as np
 
@@ -133,23 +174,25 @@ def data_info(data, as_json: bool):
         "split_definition": ds.subjects,
         **({"notes": ds.notes} if ds.notes else {}),
     }
-    if as_json:
-        click.echo(json.dumps(info, indent=2))
-        return
-    click.echo(f"source {data.source} ({ds.kind}): {spec.sample_rate} Hz, window {spec.window}, "
-               f"hop {spec.hop}, {len(ds.classes)} classes")
-    click.echo(f"channels: {', '.join(spec.channels)}")
-    click.echo(f"{'split':<6} {'windows':>7} {'subjects':>8}  " +
-               " ".join(f"{lab[:10]:>10}" for lab in ds.classes))
-    for name, s in info["splits"].items():
-        click.echo(f"{name:<6} {s['windows']:>7} {len(s['subjects']):>8}  " +
-                   " ".join(f"{s['per_class'][lab]:>10}" for lab in ds.classes))
-    for name, s in info["splits"].items():
-        click.echo(f"{name} subjects: {s['subjects']}")
+    text = [f"source {data.source} ({ds.kind}): {spec.sample_rate} Hz, window {spec.window}, "
+            f"hop {spec.hop}, {len(ds.classes)} classes",
+            f"channels: {', '.join(spec.channels)}",
+            "windows per class (columns: splits)"]
+    names = list(info["splits"])
+    width = max(len(lab) for lab in ds.classes)
+    text.append(f"  {'':<{width}} " + " ".join(f"{n:>7}" for n in names))
+    for lab in ds.classes:
+        text.append(f"  {lab:<{width}} " + " ".join(
+            f"{info['splits'][n]['per_class'][lab]:>7}" for n in names))
+    text.append(f"  {'all':<{width}} " + " ".join(f"{info['splits'][n]['windows']:>7}"
+                                                  for n in names))
+    text += [f"{n} subjects ({len(s['subjects'])}): {s['subjects']}"
+             for n, s in info["splits"].items()]
+    _results(json_out, info, text)
 
 
 @data.command("export-csv")
-@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.argument("out_dir", type=click.Path(path_type=Path), callback=_checked_output_dir)
 @click.option("--source", default="package", show_default=True,
               help="'package' or an official HAPT directory")
 @click.option("--task", default="uci6", show_default=True, type=click.Choice(["uci6", "hapt12"]))
@@ -183,25 +226,38 @@ def _next_run_dir(model: str) -> Path:
     return Path("runs") / f"{model}-{k}"
 
 
+# The recipe's defaults as --help states them: (the recipe, fine-tuning with --init), that is
+# trainer.default_recipe() and TrainConfig(), written out because the CLI imports no torch at
+# start (test_cli checks them against the trainer).
+RECIPE_DEFAULTS = {"model": "resnext1d_small", "epochs": (60, 40), "lr": (3e-3, 1e-3),
+                   "ema": (0.999, 0), "select": ("last", "val_loss")}
+
+
+def _default_help(name: str) -> str:
+    value = RECIPE_DEFAULTS[name]
+    return f"[default: {value[0]}; {value[1]} when fine-tuning with --init]"
+
+
 def recipe_options(fn):
     """The training recipe, shared by train and cv."""
     options = [
         click.option("--model", "model_name", default=None,
                      help="registered model (see train --list) or your own as "
-                          "package.module:factory"),
+                          f"package.module:factory  [default: {RECIPE_DEFAULTS['model']}]"),
         click.option("--epochs", default=None, type=int,
-                     help="epochs (default: the recipe's)"),
+                     help=f"epochs  {_default_help('epochs')}"),
         click.option("--seed", default=0, show_default=True),
         click.option("--lr", default=None, type=float,
-                     help="peak learning rate (default 3e-3; 1e-3 when fine-tuning)"),
+                     help=f"peak learning rate  {_default_help('lr')}"),
         click.option("--ema", default=None, type=float,
                      help="keep an exponential moving average of the weights with this decay "
-                          "per step (0: off)"),
+                          f"per step (0: off)  {_default_help('ema')}"),
         click.option("--select", type=click.Choice(["val_loss", "last"]), default=None,
                      help="val_loss: the epoch with the lowest validation loss; last: the last "
-                          "epoch, validation subjects trained on"),
+                          f"epoch, validation subjects trained on  {_default_help('select')}"),
         click.option("--teacher", "teachers", multiple=True,
-                     help="distil from this run or bundle (repeat for an ensemble)"),
+                     help="distil from this run or bundle (repeat for an ensemble)  "
+                          "[default: none]"),
     ]
     for opt in reversed(options):
         fn = opt(fn)
@@ -232,10 +288,11 @@ def _recipe(model_name, epochs, seed, lr, ema, select, teachers, **extra):
 @recipe_options
 @data_options()
 @click.option("--init", "init", type=click.Path(path_type=Path), default=None,
-              help="fine-tune from this run or bundle (a new head when the labels differ)")
+              help="fine-tune from this run or bundle (a new head when the labels differ)  "
+                   "[default: none: train from scratch]")
 @click.option("--freeze", default="", help="comma-separated module prefixes kept fixed when "
-                                           "fine-tuning (e.g. stem,stages.0)")
-@click.option("--out", type=click.Path(path_type=Path),
+                                           "fine-tuning (e.g. stem,stages.0)  [default: none]")
+@click.option("--out", type=click.Path(path_type=Path), callback=_checked_output_dir,
               help="run directory (default: runs/<model>, runs/<model>-2, ...)")
 @click.option("--list", "list_only", is_flag=True, help="list registered models and exit")
 @click.option("--window", default=WINDOW, show_default=True, type=click.IntRange(min=2),
@@ -270,8 +327,7 @@ def train(model_name, epochs, seed, lr, ema, select, teachers, data, init, freez
     cfg = _recipe(model_name, epochs, seed, lr or (1e-3 if init else None), ema, select,
                   teachers, data=data, init=str(init) if init else None, freeze=freeze_t)
     out = out or _next_run_dir(cfg.model.replace(":", "."))
-    if out.exists() and not out.is_dir():
-        raise EdgeharError(out, "--out is a file; give a run directory")
+    check_output_dir(out, "--out")
     m = run_train(cfg, out)
     click.echo(f"{cfg.model}: test accuracy {100 * m['accuracy']:.2f}%, macro-F1 "
                f"{100 * m['macro_f1']:.2f}%, {m['params']:,} params, {m['macs'] / 1e6:.2f} M MACs"
@@ -281,53 +337,65 @@ def train(model_name, epochs, seed, lr, ema, select, teachers, data, init, freez
 @main.command()
 @recipe_options
 @data_options()
-@click.option("--folds", default=5, show_default=True, help="subject groups (k)")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(min=2),
+              help="subject groups (k)")
 @click.option("--fold-seed", default=0, show_default=True)
-@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
-              help="write the per-fold figures here")
+@json_option
 def cv(model_name, epochs, seed, lr, ema, select, teachers, data, folds, fold_seed, json_out):
     """Subject-wise k-fold cross-validation of a recipe on the training subjects (the test
     subjects never enter): how to choose recipes and hyper-parameters."""
     from .train.cv import cross_validate
 
     cfg = _recipe(model_name, epochs, seed, lr, ema, select, teachers, data=data)
-    res = cross_validate(cfg, folds, fold_seed, out=json_out, log=click.echo)
-    click.echo(f"{cfg.model}: {folds}-fold accuracy {100 * res['mean_accuracy']:.2f} +- "
-               f"{100 * res['sd_accuracy']:.2f} % (pooled {100 * res['pooled_accuracy']:.2f} %, "
-               f"macro-F1 {100 * res['pooled_macro_f1']:.2f} %)")
+    to_stdout = json_out is not None and str(json_out) == STDOUT
+    res = cross_validate(cfg, folds, fold_seed,
+                         log=lambda m: click.echo(m, err=to_stdout))   # stdout: the JSON alone
+    _results(json_out, res, f"{cfg.model}: {folds}-fold accuracy {100 * res['mean_accuracy']:.2f}"
+                            f" +- {100 * res['sd_accuracy']:.2f} % (pooled "
+                            f"{100 * res['pooled_accuracy']:.2f} %, macro-F1 "
+                            f"{100 * res['pooled_macro_f1']:.2f} %)")
 
 
 @main.command()
 @click.argument("model_path", type=click.Path(path_type=Path))
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
 @data_options(source_default=None)
-@click.option("--backend", type=click.Choice(["tflite", "onnx"]), default=None)
-@click.option("--json", "as_json", is_flag=True)
-def evaluate(model_path, split, data, source, backend, as_json):
+@click.option("--backend", type=click.Choice(["tflite", "onnx"]), default=None,
+              help="inference library for a lone model file (default: by its extension)")
+@json_option
+def evaluate(model_path, split, data, source, backend, json_out):
     """Evaluate a run dir, a bundle, or one .tflite/.onnx file on a split (default: the data
-    and split it was trained on)."""
+    and split it was trained on). Accuracy only: latency is `edgehar bench`'s."""
     from .evaluate_any import evaluate_path
 
     results = evaluate_path(model_path, split, source, backend, data)
-    if as_json:
-        click.echo(json.dumps(results, indent=2))
-        return
+    text = []
     for r in results:
-        extra = ""
-        if "params" in r:
-            extra = (f"  params {r['params']:,}  MACs {r['macs'] / 1e6:.2f} M  latency p50 "
-                     f"{r['latency_ms']['p50']:.2f} ms")
-        click.echo(f"{r['file']}: {split} accuracy {100 * r['accuracy']:.2f}%  macro-F1 "
-                   f"{100 * r['macro_f1']:.2f}%  (n={r['n']}){extra}")
-        click.echo(f"  macro precision {100 * r['macro_precision']:.2f}%  macro recall "
-                   f"{100 * r['macro_recall']:.2f}%")
-        click.echo("  per class: " + ", ".join(f"{k} {100 * v:.1f}%"
-                                                for k, v in r["per_class_accuracy"].items()))
-        labels = list(r["per_class_accuracy"])
-        click.echo("  confusion (rows: true, columns: predicted): "
-                   + " ".join(lab[:4] for lab in labels))
-        for lab, row in zip(labels, r["confusion"]):
-            click.echo(f"    {lab:<20} " + " ".join(f"{v:5d}" for v in row))
+        size = f"  params {r['params']:,}  MACs {r['macs'] / 1e6:.2f} M" if "params" in r else ""
+        text += [f"{r['file']}: {split} accuracy {100 * r['accuracy']:.2f}%  macro-F1 "
+                 f"{100 * r['macro_f1']:.2f}%  (n={r['n']}){size}",
+                 f"  macro precision {100 * r['macro_precision']:.2f}%  macro recall "
+                 f"{100 * r['macro_recall']:.2f}%",
+                 "  per class: " + ", ".join(f"{k} {100 * v:.1f}%"
+                                              for k, v in r["per_class_accuracy"].items()),
+                 *confusion_lines(list(r["per_class_accuracy"]), r["confusion"])]
+    text.append("latency: not measured here (it depends on what else runs); the benchmark is "
+                "`edgehar bench --model BUNDLE`")
+    _results(json_out, results, text)
+
+
+def confusion_lines(labels: list[str], confusion: list[list[int]]) -> list[str]:
+    """The confusion matrix with numbered columns: column ``k`` counts predictions of row
+    ``k``'s class, so every class keeps its full name and no column is cut to fit."""
+    width = max(5, len(str(max(max(row) for row in confusion))) + 1)
+    name = max(len(lab) for lab in labels)
+    num = len(str(len(labels)))
+    lines = ["  confusion (rows: true class; columns: predicted, numbered as the rows)",
+             f"    {'':>{num}} {'':<{name}} " + "".join(f"{k:>{width}}"
+                                                     for k in range(1, len(labels) + 1))]
+    for k, (lab, row) in enumerate(zip(labels, confusion), 1):
+        lines.append(f"    {k:>{num}} {lab:<{name}} " + "".join(f"{v:>{width}}" for v in row))
+    return lines
 
 
 def _newest_run(root: Path = Path("runs")) -> Path | None:
@@ -359,10 +427,40 @@ def _run_export(run_dir: Path, out: Path, opts, progress) -> None:
     _report_export(export_bundle(run_dir, out, opts, log=_progress_log(progress)), out, opts)
 
 
+def _size(n: int) -> str:
+    return (f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB" if n < 1024 ** 2
+            else f"{n / 1024 ** 2:.1f} MB")
+
+
+def bundle_files(out: Path) -> list[str]:
+    """The bundle's files with their sizes, as export ends with them (like `yolo export`)."""
+    files = sorted(p for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
+    sizes = [p.stat().st_size for p in files]
+    names = [p.relative_to(out).as_posix() for p in files]
+    width = max((len(n) for n in names), default=0)
+    return [f"  {n:<{width}}  {_size(b):>9}" for n, b in zip(names, sizes)] + [
+        f"  {'':<{width}}  {_size(sum(sizes)):>9} in {len(files)} files"]
+
+
+def next_commands(out: Path) -> list[str]:
+    """What a user runs after export, with this bundle."""
+    import shlex
+
+    b = shlex.quote(str(out))
+    cmds = [(f"edgehar evaluate {b}", "accuracy of every model file on the test split"),
+            (f"edgehar replay --model {b} --sample", "replay the shipped sample recording"),
+            (f"edgehar bench --model {b}", "size, latency, memory per model file")]
+    width = max(len(c) for c, _ in cmds)
+    return ["next:"] + [f"  {c:<{width}}  # {why}" for c, why in cmds]
+
+
 def _report_export(res, out: Path, opts) -> None:
     click.echo(res.chain.table())
     click.echo(f"bundle: {out}")
-    if not res.ok:
+    click.echo("\n".join(bundle_files(out)))
+    if res.ok:
+        click.echo("\n".join(next_commands(out)))
+    else:
         worst = max(res.chain.failed, key=lambda r: r.drop_vs_torch_pp)
         names = ", ".join(f"{r.step} ({r.drop_vs_torch_pp:+.2f} pp)" for r in res.chain.failed)
         from .export.bundle import ExportFailed
@@ -372,18 +470,24 @@ def _report_export(res, out: Path, opts) -> None:
                                  f"and listed in {out}/report.md")
 
 
+max_drop_option = click.option(
+    "--max-drop", default=1.0, show_default=True, type=click.FloatRange(min=0),
+    help="max accuracy drop (percentage points against torch FP32) a conversion step may show")
+
+
 def _int8_options(fn):
     for opt in reversed([
-        click.option("--max-drop", default=1.0, show_default=True,
-                     help="max accuracy drop (pp) per step"),
-        click.option("--calib-windows", default=512, show_default=True),
+        max_drop_option,
+        click.option("--calib-windows", default=512, show_default=True,
+                     type=click.IntRange(min=1),
+                     help="training windows the INT8 ranges are calibrated on"),
         click.option("--float-modules", default="", show_default=True,
                      help="diagnosis: comma-separated modules left in float inside the INT8 "
                           "models (hybrid files, not integer-only)"),
         click.option("--mcu", is_flag=True,
                      help="microcontroller kit: model_int8.h/.cc, the op resolver lines, the "
-                          "TFLM arena size, a TFLM row in the chain (implies --int8; needs "
-                          "pip install tflite-micro)"),
+                          "TFLM arena size, a TFLM row in the chain (export: implies --int8; "
+                          "needs pip install tflite-micro)"),
         click.option("--progress/--quiet", "progress", default=None,
                      help="per-step progress on stderr (default: only when stdout is a terminal)"),
     ]):
@@ -394,11 +498,11 @@ def _int8_options(fn):
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path), required=False)
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="bundle directory (default: RUN_DIR/bundle)")
+              callback=_checked_output_dir, help="bundle directory (default: RUN_DIR/bundle)")
 @click.option("--int8", is_flag=True, help="also write INT8 ONNX and TFLite models")
 @_int8_options
 @click.option("--formats", default="onnx,tflite", show_default=True)
-@click.option("--float-atol", default=1e-3, show_default=True,
+@click.option("--float-atol", default=1e-3, show_default=True, type=click.FloatRange(min=0),
               help="max |logit diff| a float conversion may show against torch")
 @click.option("--chain-split", default="test", show_default=True,
               type=click.Choice(["val", "test"]),
@@ -420,7 +524,9 @@ def export(run_dir, out, int8, max_drop, calib_windows, float_modules, mcu, prog
             click.echo(f"exporting the newest run: {run_dir}")
     opts = _export_options(int8, max_drop, calib_windows, formats, float_modules, float_atol,
                            chain_split, mcu)
-    _run_export(Path(run_dir), Path(out or Path(run_dir) / "bundle"), opts, progress)
+    out = Path(out or Path(run_dir) / "bundle")
+    check_output_dir(out, "--out")   # the default too (RUN_DIR/bundle)
+    _run_export(Path(run_dir), out, opts, progress)
 
 
 @main.command()
@@ -451,11 +557,14 @@ def replay(ctx):
 
 
 @main.command()
-@click.option("--model", "model_name", default=None)
-@click.option("--epochs", default=None, type=int, help="default: the recipe's")
+@click.option("--model", "model_name", default=None,
+              help=f"registered model  [default: {RECIPE_DEFAULTS['model']}]")
+@click.option("--epochs", default=None, type=int,
+              help=f"epochs  [default: {RECIPE_DEFAULTS['epochs'][0]}, the recipe's]")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), required=True)
-@click.option("--max-drop", default=1.0, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              callback=_checked_output_dir, help="directory for the run, bundle and replay")
+@max_drop_option
 @data_options()
 def pipeline(model_name, epochs, seed, out, max_drop, data):
     """The main job: train -> export --int8 (drop chain) -> replay a test subject's recording."""
@@ -467,9 +576,11 @@ def pipeline(model_name, epochs, seed, out, max_drop, data):
 
 @main.command()
 @click.argument("pred", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="PNG to write")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="PNG to write",
+              callback=_checked_output_file)
 @click.option("--labels", type=click.Path(path_type=Path), default=None,
-              help="truth: the labelled CSV log that was replayed, or HAPT labels.txt")
+              help="truth: the labelled CSV log that was replayed, or HAPT labels.txt  "
+                   "[default: none, no truth band]")
 @click.option("--experiment", type=int, default=None,
               help="experiment in labels.txt (default: the expNN in the prediction file name)")
 @click.option("--summary", type=click.Path(path_type=Path), default=None,
@@ -505,14 +616,15 @@ def web(bundle, port, host, tls, litertjs_dir):
 @main.command()
 @click.option("--model", "bundle", type=click.Path(path_type=Path), default=None,
               help="bundle dir (default: the shipped pretrained bundle)")
-@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
-@click.option("--repeats", default=1200, show_default=True,
+@json_option
+@click.option("--repeats", default=1200, show_default=True, type=click.IntRange(min=1),
               help="Timed single-window runs per model file and thread count.")
 def bench(bundle, json_out, repeats):
     """Size, latency (1 thread and all cores), throughput, cold start and RSS per model file."""
-    from .benchmark import run_bench
+    from .benchmark import render, run_bench
 
-    run_bench(bundle, json_out, repeats, echo=click.echo)
+    results = run_bench(bundle, None, repeats, echo=lambda *_: None)
+    _results(json_out, results, render(results))
 
 
 if __name__ == "__main__":

@@ -61,7 +61,8 @@ def evaluate_path(path: Path, split: str = "test", source: str | None = None,
 
         model, norm, config = load_run(path)
         return [{"file": str(path / WEIGHTS), "format": "torch",
-                 **write_evaluation(path, model, norm, ws, split, config.model, ds.classes)}]
+                 **write_evaluation(path, model, norm, ws, split, config.model, ds.classes,
+                                   latency=False)}]
     if path.is_dir():                                              # a bundle: every file
         if not (path / MANIFEST).is_file():
             raise EdgeharError(path, "neither a training run nor a model bundle")

@@ -112,7 +112,7 @@ def test_official_uci_har_dir_loads_and_splits(small_recordings, tmp_path):
     loaded = load_uci_dir(tmp_path)
     assert loaded.x.shape == ws.x.shape
     np.testing.assert_allclose(np.sort(loaded.x.ravel()), np.sort(ws.x.ravel()), rtol=1e-6)
-    r = CliRunner().invoke(main, ["data", "info", "--source", str(root), "--json"])
+    r = CliRunner().invoke(main, ["data", "info", "--source", str(root), "--json", "-"])
     assert r.exit_code == 0, r.output
     import json
 

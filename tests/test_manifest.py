@@ -150,3 +150,32 @@ def test_a_manifest_that_is_not_a_json_object_is_refused(tmp_path, content):
     (tmp_path / MANIFEST).write_bytes(content)
     with pytest.raises(EdgeharError):
         read_manifest(tmp_path)
+
+
+def test_exported_with_records_the_tools_and_older_bundles_still_read(shipped_dict):
+    """Today's exports record edgehar, torch, litert-torch and onnxruntime versions and the
+    date; a 0.1.0 bundle recorded the Python version only and reads with the rest unknown."""
+    from edgehar.runtime.manifest import ExportedWith
+
+    old = Manifest.from_dict(shipped_dict).exported_with
+    assert old.python == shipped_dict["exported_with"]["python"]
+    assert (old.edgehar, old.torch, old.litert_torch, old.onnxruntime, old.date) == (None,) * 5
+    assert old.to_dict() == shipped_dict["exported_with"]   # nothing invented on a rewrite
+    new = ExportedWith("3.11.7", "0.2.0", "2.13.0", "0.10.0", "1.31.1",
+                       "2026-12-03T16:00:00+00:00")
+    d = {**shipped_dict, "exported_with": new.to_dict()}
+    assert Manifest.from_dict(json.loads(json.dumps(d))).exported_with == new
+
+
+def test_an_export_records_the_installed_versions():
+    for module in ("torch", "onnxruntime", "litert_torch"):
+        pytest.importorskip(module)
+    from importlib.metadata import version
+
+    import edgehar
+    from edgehar.export.bundle import exported_with
+
+    e = exported_with()
+    assert e.edgehar == edgehar.__version__ and e.torch == version("torch")
+    assert e.onnxruntime == version("onnxruntime") and e.litert_torch == version("litert-torch")
+    assert e.date.endswith("+00:00")

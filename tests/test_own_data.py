@@ -53,7 +53,7 @@ def _run(*args):
 
 def test_data_info_on_a_labelled_directory(own_dir):
     r = _run("data", "info", "--source", own_dir, "--test-subjects", "2,9", "--val-subjects", "3",
-             "--json")
+             "--json", "-")
     assert r.exit_code == 0, r.output
     info = json.loads(r.output)
     assert info["labels"] == ["lie", "sit", "stand", "walk"] and info["kind"] == "labelled"
@@ -66,10 +66,10 @@ def test_data_info_on_a_labelled_directory(own_dir):
         assert sum(split["per_class"].values()) == split["windows"] > 0
         assert list(split["per_class"]) == info["labels"]
     # --classes picks and orders; fractions with a seed split the subjects reproducibly
-    r = _run("data", "info", "--source", own_dir, "--classes", "walk,stand,sit,lie", "--json")
+    r = _run("data", "info", "--source", own_dir, "--classes", "walk,stand,sit,lie", "--json", "-")
     a = json.loads(r.output)
     b = json.loads(_run("data", "info", "--source", own_dir, "--classes", "walk,stand,sit,lie",
-                        "--json").output)
+                        "--json", "-").output)
     assert a["labels"] == ["walk", "stand", "sit", "lie"] and a["split_definition"] == \
         b["split_definition"]
     assert sum(len(v) for v in a["split_definition"].values()) == 6
@@ -141,7 +141,7 @@ def test_a_renamed_label_set_trains_exports_replays_and_fine_tunes(own_dir, tmp_
     assert {p["label"] for p in preds} <= {"lie", "sit", "stand", "walk"}
     assert len(preds[0]["probs"]) == 4 and s["scored_windows"] > 0
     # evaluate reads the data spec and the split from the bundle
-    r = _run("evaluate", bundle / "model_int8.tflite", "--json")
+    r = _run("evaluate", bundle / "model_int8.tflite", "--json", "-")
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)[0]["n"] == report["test_windows"]
     # fine-tune the built-in six-class head onto the renamed four classes: a new head

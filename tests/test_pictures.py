@@ -95,8 +95,16 @@ def test_reports_render_from_report_json_and_the_manifest(shipped_bundle, tmp_pa
     for name in ("manifest.json", "report.json"):
         shutil.copy(shipped_bundle / name, tmp_path / name)
     render_reports(tmp_path)
-    for name in ("report.md", "report.html"):
-        assert (tmp_path / name).read_text() == (shipped_bundle / name).read_text(), name
+    assert (tmp_path / "report.md").read_text() == (shipped_bundle / "report.md").read_text()
+    # report.html gained the microcontroller kit's section after the bundle was exported (it
+    # is not re-exported for that): the rest is the shipped report to the byte
+    from edgehar.report.html import mcu_section
+    from edgehar.runtime.manifest import read_manifest
+
+    kit = "".join(mcu_section(read_manifest(shipped_bundle)))
+    html = (tmp_path / "report.html").read_text()
+    assert kit and kit in html
+    assert html.replace(kit, "") == (shipped_bundle / "report.html").read_text()
     (tmp_path / "report.json").write_text("[1, 2]")
     with pytest.raises(EdgeharError, match="not an export report"):
         render_reports(tmp_path)
@@ -144,3 +152,46 @@ def test_progress_line_is_rate_limited_and_estimates_the_end():
     bar.close()
     lines = [ln for ln in out.getvalue().split("\r") if ln.strip()]
     assert len(lines) == 2 and "50 %" in lines[1] and "ETA 1 s" in lines[1]
+
+
+def test_timeline_legend_lists_only_the_models_classes(sample_predictions, tmp_path):
+    """The legend's classes are the bundle's, in its order; a truth the model has no class
+    for is one grey entry, not a class the model seems to output."""
+    from edgehar.report.timeline import plot_timeline
+    from edgehar.runtime.assets import PRETRAINED
+    from edgehar.runtime.manifest import read_manifest
+
+    labels = list(read_manifest(PRETRAINED).labels)
+    r = plot_timeline(sample_predictions, tmp_path / "t.png", SAMPLE_LOG)
+    assert r["legend"] == labels
+    # the same log with its first 20 s relabelled as a postural transition the model lacks
+    rows = SAMPLE_LOG.read_text().splitlines()
+    rows[1:1001] = [row.rsplit(",", 1)[0] + ",STAND_TO_SIT" for row in rows[1:1001]]
+    relabelled = tmp_path / "relabelled.csv"
+    relabelled.write_text("\n".join(rows) + "\n")
+    r = plot_timeline(sample_predictions, tmp_path / "t2.png", relabelled)
+    assert "STAND_TO_SIT" in r["labels"]            # drawn in the truth band ...
+    assert r["legend"] == [*labels, "truth without a model class"]   # ... not as a class
+
+
+def test_report_html_says_what_exported_it_and_lists_the_mcu_kit(shipped_bundle):
+    from dataclasses import replace
+
+    from edgehar.report.bundle import read_report
+    from edgehar.report.html import render_report_html
+    from edgehar.runtime.manifest import ExportedWith, read_manifest
+
+    m = read_manifest(shipped_bundle)
+    old = render_report_html(m, read_report(shipped_bundle))
+    assert "Exported by edgehar" not in old    # its manifest recorded the Python version only
+    m = replace(m, exported_with=ExportedWith("3.11.7", "0.2.0", "2.13.0", "0.10.0", "1.31.1",
+                                              "2026-12-03T16:00:00+00:00"))
+    text = render_report_html(m, read_report(shipped_bundle))
+    assert ("Exported by edgehar 0.2.0 on 2026-12-03 16:00:00 UTC (torch 2.13.0, litert-torch "
+            "0.10.0, onnxruntime 1.31.1, Python 3.11.7)") in text
+    kit = text[text.index("<h2>Microcontroller kit"):]
+    for entry in m.files.values():
+        if entry.mcu is not None:
+            assert all(f"<code>{f}</code>" in kit for f in entry.mcu.files)
+            assert f"{entry.mcu.arena_bytes:,}" in kit
+    assert "mcu/model_int8.cc" in kit and "mcu/model_stream.cc" in kit

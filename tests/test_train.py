@@ -237,3 +237,33 @@ def test_weight_averaging_runs_its_last_epochs_at_a_constant_rate(tiny_splits, t
         with pytest.raises(EdgeharError, match="swa_epochs"):
             train(replace(cfg, **bad), tmp_path / "bad", splits=tiny_splits)
     assert not (tmp_path / "bad").exists()
+
+
+def test_one_progress_line_per_epoch_at_a_terminal_none_elsewhere(tiny_splits, capsys,
+                                                                  monkeypatch):
+    """A person at a terminal sees every epoch (loss, accuracy, time left); a script's stderr
+    (here pytest's capture, not a terminal) gets nothing."""
+    import os
+    import pty
+
+    from edgehar.data.windows import cap_windows
+    from edgehar.train.trainer import TrainConfig, fit
+
+    tr = cap_windows(tiny_splits["train"], 200, 0)
+    va = cap_windows(tiny_splits["val"], 100, 0)
+    cfg = TrainConfig(model="resnext1d_tiny", epochs=2)
+    fit(cfg, tr, va, ("a",) * 6, progress=True)
+    assert capsys.readouterr().err == ""
+
+    leader, follower = pty.openpty()   # a real terminal for stderr
+    with open(follower, "w", closefd=True) as tty:
+        monkeypatch.setattr("sys.stderr", tty)
+        fit(cfg, tr, va, ("a",) * 6, progress=True)
+        fit(cfg, tr, va, ("a",) * 6, progress=False)   # asked for none: none
+    text = os.read(leader, 65536).decode()
+    os.close(leader)
+    lines = text.strip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("training resnext1d_tiny on 200 windows")
+    for k, line in enumerate(lines[1:], 1):
+        assert line.startswith(f"epoch {k}/2: loss ") and "val loss" in line
+        assert "acc" in line and line.endswith("left")

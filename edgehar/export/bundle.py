@@ -180,10 +180,36 @@ def _manifest(config: RunConfig, norm, model, calib, opts: ExportOptions, test,
             input_scaling=("per-channel clips folded into normalization.std and the stem "
                            "(normalization.input_clip)" if norm.input_clip else None)),
         metrics_split=opts.chain_split, test_windows=int(len(test.y)),
-        complete=False, exported_with=ExportedWith(platform.python_version()),
+        complete=False, exported_with=exported_with(),
         dataset=replace(dataset.spec, test_subjects=tuple(dataset.subjects["test"]),
                         val_subjects=tuple(dataset.subjects["val"])),
         trained_on_val=config.trained_on_val, orientation=config.orientation)
+
+
+def _version(*dists: str) -> str | None:
+    """The installed version of the first of ``dists`` present (None: none is)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in dists:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            continue
+    return None
+
+
+def exported_with() -> ExportedWith:
+    """This export's tools: edgehar, the converters (torch, litert-torch) and ONNX Runtime
+    (the INT8 ONNX quantizer and its scorer), Python, and the date (UTC)."""
+    from datetime import datetime, timezone
+
+    from .. import __version__
+
+    return ExportedWith(
+        python=platform.python_version(), edgehar=__version__, torch=_version("torch"),
+        litert_torch=_version("litert-torch", "litert_torch", "ai-edge-torch"),
+        onnxruntime=_version("onnxruntime", "onnxruntime-gpu"),
+        date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 def _write(ex: Export) -> None:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..runtime.errors import EdgeharError, one_line
-from ..runtime.files import write_json
+from ..runtime.files import check_output_dir, write_json
 from ..runtime.logs import HAPT_NAME, check_options
 from ..runtime.memory import keep_freed_memory, peak_rss_mb
 from ..runtime.options import LogOptions
@@ -274,8 +274,7 @@ def run_fleet(opts: FleetOptions) -> dict:
     if opts.workers < 1:
         raise EdgeharError(None, "--workers must be >= 1")
     out_dir = Path(opts.out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise EdgeharError(out_dir, "--out-dir is a file; give a directory")
+    check_output_dir(out_dir, "--out-dir")
     _check_options(opts)
     logs = find_logs(opts.paths)
     try:

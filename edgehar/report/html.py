@@ -2,7 +2,9 @@
 
 No network and no images to fetch: styles inline, confusion matrices as shaded HTML tables.
 It shows the accuracy-drop chain, a confusion matrix per step, the per-layer SQNR table when
-an INT8 step was analysed, each file's size, lineage and latency, and the manifest's essentials.
+an INT8 step was analysed, each file's size, lineage and latency, the microcontroller kit
+(``mcu/``, the TFLM arena) when export wrote one, the manifest's essentials, and what exported
+the bundle (edgehar and its tools' versions, the date) where the manifest records it.
 """
 
 from __future__ import annotations
@@ -60,6 +62,31 @@ def _confusion(step: str, cm: list[list[int]], labels: list[str]) -> str:
             f"predicted</th>{head}</tr>{''.join(rows)}</table>")
 
 
+def _exported_by(w) -> list[str]:
+    """edgehar's version, the date and the tools; nothing for a bundle exported before
+    edgehar recorded them (its manifest holds the Python version only)."""
+    if w.edgehar is None:
+        return []
+    tools = ", ".join(f"{name} {v}" for name, v in (
+        ("torch", w.torch), ("litert-torch", w.litert_torch), ("onnxruntime", w.onnxruntime),
+        ("Python", w.python)) if v)
+    date = f" on {_e(w.date.replace('T', ' ').replace('+00:00', ' UTC'))}" if w.date else ""
+    return [f'<p class="muted">Exported by edgehar {_e(w.edgehar)}{date} ({_e(tools)}).</p>']
+
+
+def mcu_section(m) -> list[str]:
+    """``export --mcu``'s kit: per model file its files under ``mcu/``, the TFLM arena it
+    needs and its ops; nothing when the bundle has no kit."""
+    rows = [[_e(name), "<br>".join(f"<code>{_e(f)}</code>" for f in e.mcu.files),
+             f"{e.mcu.arena_bytes:,}", _e(", ".join(e.mcu.ops)), _e(e.mcu.interpreter)]
+            for name, e in m.files.items() if e.mcu is not None]
+    if not rows:
+        return []
+    return ["<h2>Microcontroller kit (TFLM)</h2>",
+            _table(["model file", "kit files", "TFLM arena (bytes)", "ops (op resolver)",
+                    "arena measured with"], rows, left=2)]
+
+
 def render_report_html(manifest, report: dict) -> str:
     m = manifest
     labels = list(m.labels)
@@ -81,7 +108,8 @@ def render_report_html(manifest, report: dict) -> str:
                      f'{100 * r["agreement_top1"]:.2f}', diff, ok])
     parts = [f"<h1>Export report: {_e(m.model.name if m.model else 'model')}</h1>",
              f'<p class="muted">{len(labels)} classes; scored on {report["test_windows"]:,} '
-             f'{_e(report["split"])}-subject windows.</p>', status,
+             f'{_e(report["split"])}-subject windows.</p>', *_exported_by(m.exported_with),
+             status,
              "<h2>Accuracy-drop chain</h2>",
              _table(["step", "accuracy %", "macro-F1 %", "drop vs torch (pp)",
                      "drop vs previous (pp)", "top-1 agreement %", "max |logit diff|",
@@ -106,6 +134,7 @@ def render_report_html(manifest, report: dict) -> str:
     parts += ["<h2>Files</h2>",
               _table(["file", "format", "precision", "bytes", "latency p50 / p99 ms (1 thread, "
                       "batch 1, export machine)", "sha256", "converted from"], frows)]
+    parts += mcu_section(m)
     spec = m.spec
     info = [["labels", _e(", ".join(labels))],
             ["window", f"{spec.window} samples at {spec.sample_rate} Hz, hop {spec.hop}"],

@@ -20,6 +20,7 @@ import numpy as np
 from ..runtime.errors import EdgeharError
 
 BINS = 2400           # time bins across the figure (about one per pixel column at 150 dpi)
+OUTSIDE_MODEL = "#c8c8c8"
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
            "#ff9da7", "#9c755f", "#bab0ac", "#86bcb6", "#d37295"]
 
@@ -146,6 +147,8 @@ def read_binned(path: Path, truth: np.ndarray | None = None,
                                              else len(HAPT_LABELS), n))
         pred = pred[:, [index[n] for n in names]]
         labels = names
+    # the classes the model can output: its labels, else (no manifest at hand) those it output
+    model = list(model_labels) if model_labels else list(labels)
     truth_counts = None
     if true is not None:
         names = sorted({name for _, name in true if name is not None} - set(labels))
@@ -154,8 +157,7 @@ def read_binned(path: Path, truth: np.ndarray | None = None,
         truth_counts = np.zeros((bins, len(labels) + 1), np.int64)
         for (b, name), c in true.items():
             truth_counts[b, labels.index(name) if name is not None else len(labels)] += c
-    return Binned(edges, pred, truth_counts, conf, labels, n, list(model_labels or labels),
-                  mismatches, scored)
+    return Binned(edges, pred, truth_counts, conf, labels, n, model, mismatches, scored)
 
 
 def truth_from(labels_path: Path, pred_path: Path, experiment: int | None
@@ -210,18 +212,20 @@ def plot_timeline(pred_path: Path, out: Path, labels_path: Path | None = None,
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from ..runtime.files import atomic_path
+    from ..runtime.files import atomic_path, check_output_file
 
     pred_path = Path(pred_path)
-    if Path(out).is_dir():
-        raise EdgeharError(out, "--out is a directory; give a .png file name")
+    check_output_file(out, "--out")
     truth, names = truth_from(labels_path, pred_path, experiment) if labels_path else (None, None)
     summary = _summary(pred_path, summary_path)
     b = read_binned(pred_path, truth, names, _model_labels(summary))
     span = b.edges[-1] - b.edges[0]
     unit, scale = ("h", 3600) if span > 3 * 3600 else ("min", 60) if span > 600 else ("s", 1)
     x = b.edges / scale
-    colours = {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(b.labels)}
+    # the model's classes in colour; a truth the model has no class for (a postural transition)
+    # in one grey, so the legend lists only what the model can output
+    colours = {lab: PALETTE[i % len(PALETTE)] if lab in b.model_labels else OUTSIDE_MODEL
+               for i, lab in enumerate(b.labels)}
     rows = 2 if b.truth is not None else 1
     fig, ax = plt.subplots(figsize=(12, 1.2 + 0.9 * rows + 1.4))
     band = 0.8
@@ -256,7 +260,11 @@ def plot_timeline(pred_path: Path, out: Path, labels_path: Path | None = None,
                   + ["confidence"])
     ax.set_xlim(x[0], x[-1])
     ax.set_xlabel(f"time ({unit})")
-    handles = [Patch(color=colours[lab], label=lab) for lab in b.labels]
+    handles = [Patch(color=colours[lab], label=lab) for lab in b.model_labels]
+    outside = b.truth is not None and any(
+        b.truth[:, k].any() for k, lab in enumerate(b.labels) if lab not in b.model_labels)
+    if outside:
+        handles.append(Patch(color=OUTSIDE_MODEL, label="truth without a model class"))
     ax.legend(handles=handles + ax.get_legend_handles_labels()[0][-2:], loc="upper center",
               bbox_to_anchor=(0.5, -0.35), ncol=min(len(handles) + 2, 5), fontsize=8,
               frameon=False)
@@ -271,7 +279,8 @@ def plot_timeline(pred_path: Path, out: Path, labels_path: Path | None = None,
         fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
     plt.close(fig)
     return {"windows": b.windows, "seconds": span, "bins": len(b.edges) - 1,
-            "labels": b.labels, "scored": b.scored, "mismatches": b.mismatches}
+            "labels": b.labels, "legend": [h.get_label() for h in handles],
+            "scored": b.scored, "mismatches": b.mismatches}
 
 
 def _inside(filled: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Small file helpers: atomic writes (no half-written outputs) and hashing."""
+"""Small file helpers: output paths checked before the work, atomic writes (no half-written
+outputs) and hashing."""
 
 from __future__ import annotations
 
@@ -7,8 +8,48 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from .errors import EdgeharError
+
 if TYPE_CHECKING:  # pathlib costs ~10 ms to import on 3.11; only writers need it at run time
     from pathlib import Path
+
+
+STDOUT = "-"   # an output file option's value for standard output (``--json -``)
+
+
+def check_output_file(path, option: str, stdout_ok: bool = False) -> None:
+    """Refuse, before any work, an output file that could not be written at the end: a
+    directory, a path under a file, or a place without write permission. None (not asked for)
+    passes, and ``-`` where the option means stdout by it (``stdout_ok``). The error names the
+    path and the option (exit 2)."""
+    if path is None or (stdout_ok and str(path) == STDOUT):
+        return
+    if os.path.isdir(path):
+        raise EdgeharError(path, f"{option} is a directory; give a file name")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise EdgeharError(path, f"{option}: no permission to write this file")
+    _check_creatable(path, option)
+
+
+def check_output_dir(path, option: str) -> None:
+    """The same for an output directory (created when missing): not an existing file."""
+    if path is None:
+        return
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise EdgeharError(path, f"{option} is a file; give a directory")
+    _check_creatable(path, option)
+
+
+def _check_creatable(path, option: str) -> None:
+    """The nearest existing folder above ``path`` (where it or its folders would be made) is a
+    writable directory."""
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise EdgeharError(path, f"{option}: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise EdgeharError(path, f"{option}: no permission to write in {parent}")
 
 
 @contextlib.contextmanager

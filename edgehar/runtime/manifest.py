@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from .errors import EdgeharError
 from .run_config import Normalization, Orientation, RunConfig
@@ -73,14 +73,24 @@ class Quantization:
 
 @dataclass(frozen=True)
 class ExportedWith:
+    """What wrote the bundle: the versions of edgehar and of the converters and runtimes that
+    made and scored its files (None: not installed, or not recorded by an older export), and
+    when (UTC, ISO 8601). Older bundles recorded the Python version only."""
+
     python: str | None = None
+    edgehar: str | None = None
+    torch: str | None = None
+    litert_torch: str | None = None
+    onnxruntime: str | None = None
+    date: str | None = None
 
     def to_dict(self) -> dict:
-        return {} if self.python is None else {"python": self.python}
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> ExportedWith:
-        return cls((d or {}).get("python"))
+        d = d or {}
+        return cls(**{f.name: d.get(f.name) for f in fields(cls)})
 
 
 @dataclass(frozen=True)

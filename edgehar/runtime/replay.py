@@ -21,7 +21,7 @@ import numpy as np
 from .assets import PRETRAINED, SAMPLE_LOG
 from .engine import ReplayBatch, StreamEngine
 from .errors import EdgeharError
-from .files import atomic_path, write_json
+from .files import atomic_path, check_output_file, write_json
 from .logs import LabelVocabulary, LogChunk, LogSource, open_log
 from .model import Backend, load_model
 from .options import LogOptions
@@ -221,8 +221,8 @@ def run_replay(opts: ReplayOptions, stdout=sys.stdout, stderr=sys.stderr) -> dic
     replay (``paced``: with ``--realtime`` the pace, ~1x), ``compute_headroom`` per second of
     inference alone. Ctrl-C keeps the windows so far (whole lines) in ``opts.out``, writes the
     summary with ``interrupted: true`` and re-raises the KeyboardInterrupt (exit 130)."""
-    if opts.out is not None and Path(opts.out).is_dir():
-        raise EdgeharError(opts.out, "--out is a directory; give a file name for the predictions")
+    check_output_file(opts.out, "--out")          # before the replay, not after it
+    check_output_file(opts.summary, "--summary")
     stream = opts.backend == STREAM_BACKEND
     model = load_model(opts.model or PRETRAINED,
                        Backend(opts.backend) if opts.backend and not stream else None,

@@ -19,7 +19,7 @@ from ..data.dataset import subject_key
 from ..data.sources import WindowSet
 from ..data.windows import cap_windows, concat, load_dataset, subset
 from ..runtime.errors import EdgeharError
-from ..runtime.files import write_json
+from ..runtime.files import check_output_file, write_json
 from ..runtime.run_config import CvFold, RunConfig
 from .trainer import TrainConfig, fit, run_config_of
 
@@ -74,8 +74,7 @@ def cross_validate(cfg: TrainConfig, k: int = 5, fold_seed: int = 0,
     if leaky:
         raise EdgeharError(leaky[0], "a teacher in cross-validation must be the fold's own "
                                      "(a path with {fold}); one trained on every subject leaks")
-    if out is not None and Path(out).is_dir():
-        raise EdgeharError(out, "--json is a directory; give a file")
+    check_output_file(out, "--json")
 
     ds = load_dataset(cfg.data)
     pool: WindowSet = concat([ds.splits["train"], ds.splits["val"]])   # never the test split

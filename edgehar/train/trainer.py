@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -371,12 +372,41 @@ class Fit:
     active_windows: int | None = None
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def epoch_line(row: dict, epochs: int, seconds: float) -> str:
+    """One epoch's progress line: its loss and accuracy (and validation's), and the time left
+    at the mean pace so far (``seconds``: since the first epoch began)."""
+    epoch = row["epoch"]
+    val = (f", val loss {row['val_loss']:.3f} acc {100 * row['val_acc']:.1f}%"
+           if "val_acc" in row else "")
+    left = seconds / epoch * (epochs - epoch)
+    return (f"epoch {epoch:>{len(str(epochs))}}/{epochs}: loss {row['train_loss']:.3f} "
+            f"acc {100 * row['train_acc']:.1f}%{val}, {_duration(seconds / epoch)}/epoch, "
+            f"{_duration(left)} left")
+
+
+def _progress_out(progress: bool):
+    """Where the epoch lines go: stderr when it is a terminal (a person watches), else nowhere
+    (scripts and logs get the result line only)."""
+    try:
+        return sys.stderr if progress and sys.stderr.isatty() else None
+    except (AttributeError, ValueError):
+        return None
+
+
 def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[str, ...],
         progress: bool = True) -> Fit:
     """The training loop: ``va`` (None: no validation) is scored each epoch and, with
-    ``select="val_loss"``, chooses the epoch."""
+    ``select="val_loss"``, chooses the epoch. ``progress``: one line per epoch on stderr when
+    it is a terminal."""
     from torch.optim.swa_utils import AveragedModel
-    from tqdm import tqdm
 
     check_config(cfg)
     seed_everything(cfg.seed, cfg.device)
@@ -409,11 +439,12 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
     x_val = norm.apply(va.x) if va is not None and len(va.y) else None
 
     history, best, best_state = [], None, None
-    # progress=True: a bar when stderr is a terminal (tqdm's disable=None), none in scripts
-    bar = tqdm(range(1, cfg.epochs + 1), desc=cfg.model, disable=None if progress else True,
-               unit="ep")
+    out = _progress_out(progress)
+    if out is not None:
+        print(f"training {cfg.model} on {len(y_tr):,} windows, {cfg.epochs} epochs", file=out,
+              flush=True)
     t0 = time.perf_counter()
-    for epoch in bar:
+    for epoch in range(1, cfg.epochs + 1):
         _train_mode(model, cfg.freeze)
         if epoch > swa_from:
             for group in opt.param_groups:
@@ -467,9 +498,8 @@ def fit(cfg: TrainConfig, tr: WindowSet, va: WindowSet | None, classes: tuple[st
         if best is None or key >= best[0]:
             best = (key, epoch)
             best_state = copy.deepcopy(scored.state_dict())
-        bar.set_postfix(loss=f"{row['train_loss']:.3f}", best=f"ep{best[1]}",
-                        **({"val_acc": f"{100 * row['val_acc']:.2f}%"} if x_val is not None
-                           else {}))
+        if out is not None:
+            print(epoch_line(row, cfg.epochs, time.perf_counter() - t0), file=out, flush=True)
     if swa is not None:   # the average's BatchNorm statistics, on batches as training saw them
         from torch.optim.swa_utils import update_bn
 
