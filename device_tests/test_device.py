@@ -112,7 +112,7 @@ def test_sample_replay_gives_stored_predictions(bundle, manifest, golden, name):
 
 
 def _budget_cell(value: float, budget: float, unit: str, source: str) -> str:
-    return f"<= {budget:g} {unit} ({source}) {'met' if value <= budget else 'MISSED'}"
+    return f"<= {budget:g} {unit} {'met' if value <= budget else 'MISSED'} ({source})"
 
 
 def test_latency_budget(bundle, manifest, budgets):
