@@ -168,6 +168,7 @@ def test_reports_render_from_report_json_and_the_manifest(shipped_bundle, tmp_pa
         render_reports(tmp_path)
 
 
+@pytest.mark.slow   # starts headless Chromium
 def test_report_html_renders_in_a_real_browser(shipped_bundle, tmp_path):
     browser = next((b for b in BROWSERS if shutil.which(b)), None)
     if browser is None:
