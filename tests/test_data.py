@@ -110,8 +110,13 @@ def test_official_uci_har_dir_loads_and_splits(small_recordings, tmp_path):
     _write_uci(root, subset(ws, ws.subject != 2), "train")
     _write_uci(root, subset(ws, ws.subject == 2), "test")
     loaded = load_uci_dir(tmp_path)
-    assert loaded.x.shape == ws.x.shape
-    np.testing.assert_allclose(np.sort(loaded.x.ravel()), np.sort(ws.x.ravel()), rtol=1e-6)
+    # the train split then the test split, each window with its own label and subject, each
+    # channel in UCI_SIGNALS order, each sample in time order (%.8e keeps 9 digits)
+    expected = [subset(ws, ws.subject != 2), subset(ws, ws.subject == 2)]
+    np.testing.assert_allclose(loaded.x, np.concatenate([w.x for w in expected]), rtol=1e-6,
+                               atol=1e-12)
+    np.testing.assert_array_equal(loaded.y, np.concatenate([w.y for w in expected]))
+    np.testing.assert_array_equal(loaded.subject, np.concatenate([w.subject for w in expected]))
     r = CliRunner().invoke(main, ["data", "info", "--source", str(root), "--json", "-"])
     assert r.exit_code == 0, r.output
     import json

@@ -12,6 +12,7 @@ pytest.importorskip("litert_torch")
 from click.testing import CliRunner  # noqa: E402
 
 from edgehar.cli import main  # noqa: E402
+from edgehar.runtime.errors import EXIT_BAD_INPUT  # noqa: E402
 from edgehar.runtime.run_config import RunConfig  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.export]
@@ -112,8 +113,10 @@ def test_user_model_errors_are_one_line(user_dir, monkeypatch):
                           ("no_such_module:f", "cannot import no_such_module"),
                           ("resnext9d", "unknown model 'resnext9d'")]:
         r = CliRunner().invoke(main, ["train", "--model", name, "--epochs", "1", "--out", "x"])
-        assert r.exit_code != 0 and message in r.output, (name, r.output)
-        assert "Traceback" not in r.output
+        assert r.exit_code == EXIT_BAD_INPUT, (name, r.exit_code, r.output)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (name, r.stderr)
+        assert r.stdout == "" and "Traceback" not in r.output
     assert not (user_dir / "x").exists()
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from edgehar.data.sources import write_hapt_dir
+from edgehar.runtime.errors import EXIT_BAD_INPUT
 from edgehar.runtime.replay import SAMPLE_LOG, ReplayOptions, run_replay
 
 
@@ -181,7 +182,7 @@ def test_bad_input_is_one_line_and_leaves_no_file(tmp_path, shipped_bundle, make
     out_dir.mkdir()
     out = out_dir / "pred.jsonl"
     r = _run(*args, "--out", out)
-    assert r.returncode != 0
+    assert r.returncode == EXIT_BAD_INPUT, (r.returncode, r.stderr)   # 2: bad input or usage
     assert message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -29,6 +29,7 @@ def _readline(proc: subprocess.Popen, timeout: float = 60.0) -> bytes:
     return proc.stdout.readline()
 
 
+@pytest.mark.slow   # paced: waits in real time for each window
 @pytest.mark.parametrize("flags", [(), ("--acc-units", "g", "--gyro-units", "rad/s")],
                          ids=["units-auto", "units-given"])
 def test_a_paced_pipe_gives_each_window_when_it_completes_and_replays_bytes(tmp_path, flags):

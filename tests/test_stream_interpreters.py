@@ -148,6 +148,7 @@ def _jittered_rows(rng, seconds: float = 30.0, rate: float = 100.0):
     return t, v
 
 
+@pytest.mark.slow   # runs Node
 def test_resample_js_matches_the_python_grid(rng):
     t, v = _jittered_rows(rng)
     k, starts, values = _python_grid(t, v, max_gap=1.0)
@@ -157,6 +158,7 @@ def test_resample_js_matches_the_python_grid(rng):
     np.testing.assert_allclose(js["values"], values, rtol=0, atol=1e-9)
 
 
+@pytest.mark.slow   # runs Node
 def test_resample_js_splits_at_a_long_gap_as_python_does(rng):
     t, v = _jittered_rows(rng, seconds=10.0)
     t[400:] += 2.5                      # a 2.5 s pause, longer than max_gap
