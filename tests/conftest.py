@@ -20,6 +20,7 @@ SLOW_FIXTURES = frozenset({
     "corpus",                             # test_fleet: HAPT pairs and 100 Hz CSVs of two subjects
     "tiny_splits", "windows_test_split",  # windows of every recording (train, export, evaluate)
     "shipped",                            # test_int8_bias: the shipped weights in torch
+    "browser",                            # test_web: headless Chromium with LiteRT.js
 })
 _TESTS = Path(__file__).parent
 _SLOW_MODULE = re.compile(r"^pytestmark\s*=.*\bmark\.slow\b", re.M)

@@ -167,6 +167,7 @@ def test_exported_with_records_the_tools_and_older_bundles_still_read(shipped_di
     assert Manifest.from_dict(json.loads(json.dumps(d))).exported_with == new
 
 
+@pytest.mark.slow   # imports torch, onnxruntime and litert_torch (~5 s)
 def test_an_export_records_the_installed_versions():
     for module in ("torch", "onnxruntime", "litert_torch"):
         pytest.importorskip(module)

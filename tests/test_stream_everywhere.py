@@ -62,6 +62,7 @@ def test_tflm_and_its_arena_is_the_manifests(sample):
     assert info.tflm_arena_bytes == arena
 
 
+@pytest.mark.slow   # headless Chromium
 def test_litertjs_in_headless_chromium(sample):
     hops, probs = sample
     browser = steps_browser(PRETRAINED / "model_stream.tflite", hops)
