@@ -193,3 +193,100 @@ def test_a_failing_log_leaves_no_earlier_output(corpus, tmp_path):
     run_fleet(FleetOptions(paths=[str(corpus / "phones" / "broken.csv")], out_dir=out,
                            workers=1))
     assert not (out / "broken.jsonl").exists()
+
+
+# --- --baseline: every log through two bundles
+
+
+@pytest.fixture(scope="module")
+def second_bundle(shipped_bundle, tmp_path_factory):
+    """A second, real bundle that predicts differently: the shipped INT8 files with another
+    normalization (every channel's std 1.3 x), as a retrained model's manifest would carry."""
+    import shutil
+
+    out = tmp_path_factory.mktemp("second") / "bundle"
+    out.mkdir()
+    for name in ("model_int8.tflite", "model_int8_b64.tflite"):
+        shutil.copy(shipped_bundle / name, out / name)
+    manifest = json.loads((shipped_bundle / "manifest.json").read_text())
+    manifest["normalization"]["std"] = [1.3 * s for s in manifest["normalization"]["std"]]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    return out
+
+
+def _labels(path: Path) -> list[str]:
+    return [json.loads(line)["label"] for line in path.read_text().splitlines()]
+
+
+def test_baseline_gives_both_bundles_figures_as_two_separate_runs(corpus, second_bundle,
+                                                                  shipped_bundle, tmp_path):
+    paths = [str(corpus / "hapt"), str(corpus / "phones" / "phone_a.csv"),
+             str(corpus / "phones" / "broken.csv")]
+    both = run_fleet(FleetOptions(paths=paths, out_dir=tmp_path / "both", workers=1,
+                                  acc_units="auto", baseline=second_bundle))
+    alone = run_fleet(FleetOptions(paths=paths, out_dir=tmp_path / "new", workers=1,
+                                   acc_units="auto"))
+    old = run_fleet(FleetOptions(paths=paths, out_dir=tmp_path / "old", workers=1,
+                                 acc_units="auto", model=second_bundle))
+    assert both["totals"]["failed"] == 1 and both["totals"]["baseline"]["logs"] == 3
+    for e, n, o in zip(both["logs"], alone["logs"], old["logs"], strict=True):
+        if "failed" in e:
+            assert "baseline" not in e and not (tmp_path / "both" / "baseline" / "broken.jsonl"
+                                                ).exists()
+            continue
+        b = e["baseline"]
+        assert b["bundle"] == str(second_bundle.resolve()) and b["jsonl"] == f"baseline/{e['jsonl']}"
+        # each bundle's predictions and scores are those of its own run, byte for byte
+        assert (tmp_path / "both" / e["jsonl"]).read_bytes() == \
+            (tmp_path / "new" / n["jsonl"]).read_bytes()
+        assert (tmp_path / "both" / b["jsonl"]).read_bytes() == \
+            (tmp_path / "old" / o["jsonl"]).read_bytes()
+        assert (e["accuracy"], e["macro_f1"]) == (n["accuracy"], n["macro_f1"])
+        assert (b["accuracy"], b["macro_f1"]) == (o["accuracy"], o["macro_f1"])
+        # agreement: the share of windows whose labels match, read back from the two files
+        mine, theirs = _labels(tmp_path / "both" / e["jsonl"]), _labels(tmp_path / "both" / b["jsonl"])
+        assert b["agreement"] == round(np.mean(np.array(mine) == np.array(theirs)), 6)
+    tot, tb = both["totals"], both["totals"]["baseline"]
+    assert (tot["accuracy"], tot["macro_f1"]) == (alone["totals"]["accuracy"],
+                                                  alone["totals"]["macro_f1"])
+    assert (tb["accuracy"], tb["macro_f1"]) == (old["totals"]["accuracy"],
+                                                old["totals"]["macro_f1"])
+    assert 0.5 < tb["agreement"] < 1   # another normalization moves some windows, not most
+    least = [x["agreement"] for x in tb["least_agreement"]]
+    assert least == sorted(least) and len(least) == 3
+    # the shipped bundle against itself agrees everywhere
+    same = run_fleet(FleetOptions(paths=[str(corpus / "hapt")], out_dir=tmp_path / "same",
+                                  workers=1, baseline=shipped_bundle))
+    assert same["totals"]["baseline"]["agreement"] == 1.0
+    assert same["totals"]["baseline"]["accuracy"] == same["totals"]["accuracy"]
+
+
+def test_baseline_on_the_command_line(corpus, second_bundle, tmp_path):
+    cmd = [sys.executable, "-c", "from edgehar.cli import main; main()", "replay"]
+    ok = subprocess.run(cmd + [str(corpus / "hapt"), "--out-dir", str(tmp_path / "a"),
+                               "--workers", "1", "--baseline", str(second_bundle)],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "top-1 agreement with --baseline" in ok.stdout and "accuracy  model" in ok.stdout
+    assert "least agreement: acc_exp" in ok.stdout
+    for bad, why in ((["--baseline", str(tmp_path / "nope")], "model not found"),
+                     (["--baseline", str(second_bundle)], "add --out-dir")):
+        args = cmd + [str(corpus / "hapt" / "RawData" / "acc_exp03_user02.txt")] + bad
+        if why == "model not found":
+            args += ["--out-dir", str(tmp_path / "b")]
+        r = subprocess.run(args, capture_output=True, text=True)
+        assert r.returncode == 2 and why in r.stderr and "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    # one log's two timelines, one above the other
+    fleet = json.loads((tmp_path / "a" / FLEET_JSON).read_text())
+    e = fleet["logs"][0]
+    png = tmp_path / "cmp.png"
+    r = subprocess.run([sys.executable, "-c", "from edgehar.cli import main; main()", "plot",
+                        str(tmp_path / "a" / e["jsonl"]), "--compare",
+                        str(tmp_path / "a" / e["baseline"]["jsonl"]), "--labels",
+                        str(corpus / "hapt" / "RawData" / "labels.txt"), "--out", str(png)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"top-1 agreement {100 * e['baseline']['agreement']:.1f} % of {e['windows']} " \
+           "windows" in r.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
