@@ -196,12 +196,15 @@ def data_info(data, json_out: Path | None):
 @click.option("--source", default="package", show_default=True,
               help="'package' or an official HAPT directory")
 @click.option("--task", default="uci6", show_default=True, type=click.Choice(["uci6", "hapt12"]))
-def data_export_csv(out_dir: Path, source: str, task: str):
+@click.option("--format", "fmt", default="csv", show_default=True,
+              type=click.Choice(["csv", "parquet", "both"]),
+              help="parquet: the same columns, the values the CSV's text parses to (pyarrow)")
+def data_export_csv(out_dir: Path, source: str, task: str, fmt: str):
     """Write the built-in recordings as a labelled CSV directory (one CSV per recording, 50 Hz,
     g and rad/s, a label column, subjects.csv): the layout `--source DIR` reads."""
     from .data.export_csv import export_csv
 
-    n = export_csv(source, task, out_dir)
+    n = export_csv(source, task, out_dir, fmt)
     click.echo(f"{n} recordings -> {out_dir} (train from it: edgehar train --source {out_dir})")
 
 

@@ -290,3 +290,73 @@ def test_baseline_on_the_command_line(corpus, second_bundle, tmp_path):
     assert f"top-1 agreement {100 * e['baseline']['agreement']:.1f} % of {e['windows']} " \
            "windows" in r.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- Parquet logs: the CSV's columns, read with pyarrow
+
+
+def test_parquet_logs_replay_to_the_csv_bytes(corpus, tmp_path):
+    """The same recordings as CSV and as Parquet (export-csv --format both; the jittered 100 Hz
+    phone CSV with epoch-ns times and labels, its parsed columns written by pyarrow): every
+    log's predictions byte-identical, found by fleet discovery."""
+    import pyarrow.csv as pc
+    import pyarrow.parquet as pq
+
+    from edgehar.data.export_csv import export_csv
+
+    logs = tmp_path / "logs"
+    export_csv(str(corpus / "hapt"), "uci6", logs, "both")
+    table = pc.read_csv(corpus / "phones" / "phone_a.csv")
+    (logs / "phone").mkdir()
+    pq.write_table(table, logs / "phone" / "phone_a.parquet")
+    found = sorted(p.name for p in find_logs([logs]))
+    assert found == ["exp03_user02.csv", "exp03_user02.parquet", "exp04_user02.csv",
+                     "exp04_user02.parquet", "phone_a.parquet"]
+    pq_fleet = run_fleet(FleetOptions(paths=[str(logs / "*.parquet"), str(logs / "phone")],
+                                      out_dir=tmp_path / "pq", workers=1, acc_units="auto"))
+    csv_fleet = run_fleet(FleetOptions(paths=[str(logs / "*.csv"),
+                                              str(corpus / "phones" / "phone_a.csv")],
+                                       out_dir=tmp_path / "csv", workers=1, acc_units="auto"))
+    assert pq_fleet["totals"]["failed"] == 0, pq_fleet["logs"]
+    assert pq_fleet["totals"]["logs"] == 3
+    for p, c in zip(pq_fleet["logs"], csv_fleet["logs"], strict=True):
+        assert p["jsonl"] == c["jsonl"] and p["windows"] == c["windows"] > 100
+        assert (tmp_path / "pq" / p["jsonl"]).read_bytes() == \
+            (tmp_path / "csv" / c["jsonl"]).read_bytes()
+        assert (p["accuracy"], p["data_quality"]) == (c["accuracy"], c["data_quality"])
+
+
+def test_bad_parquet_logs_fail_with_one_line(corpus, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "bytes.parquet").write_bytes(b"PAR1 this is not a parquet file")
+    pq.write_table(pa.table({"t": [0.0, 0.02], "ax": [0.0, 1.0]}), tmp_path / "columns.parquet")
+    n = 400
+    vals = {k: np.full(n, v) for k, v in zip("t ax ay az gx gy gz".split(),
+                                             (0, 0.1, 0.9, 0.2, 0, 0, 0))}
+    vals["t"] = np.arange(n) / 50
+    vals["ay"] = vals["ay"].copy()
+    vals["ay"][300] = np.nan
+    pq.write_table(pa.table(vals), tmp_path / "nan.parquet")
+    fleet = run_fleet(FleetOptions(paths=[str(tmp_path)], out_dir=tmp_path / "o", workers=1))
+    why = {Path(e["log"]).name: e["failed"] for e in fleet["logs"]}
+    assert "not a Parquet file" in why["bytes.parquet"]
+    assert "lacks acceleration" in why["columns.parquet"]
+    assert "line 302" in why["nan.parquet"] and "NaN" in why["nan.parquet"]
+
+
+def test_a_parquet_log_without_pyarrow_names_the_extra(corpus, tmp_path):
+    """A runtime-only install (no pyarrow: its import blocked) refuses a Parquet log in one line."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    log = tmp_path / "log.parquet"
+    pq.write_table(pa.table({k: np.zeros(300) for k in "t ax ay az gx gy gz".split()}), log)
+    code = ("import sys; sys.modules['pyarrow'] = None; sys.argv[1:] = ['replay', sys.argv[1]];"
+            "import runpy; runpy.run_module('edgehar.runtime', run_name='__main__')")
+    r = subprocess.run([sys.executable, "-c", code, str(log)], capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()]
+    assert "pip install 'edgehar[fleet]'" in r.stderr and str(log) in r.stderr
+    assert "Traceback" not in r.stderr
