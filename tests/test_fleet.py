@@ -360,3 +360,117 @@ def test_a_parquet_log_without_pyarrow_names_the_extra(corpus, tmp_path):
     assert r.stderr.strip().splitlines() == [r.stderr.strip()]
     assert "pip install 'edgehar[fleet]'" in r.stderr and str(log) in r.stderr
     assert "Traceback" not in r.stderr
+
+
+# --- --resume: a run killed at any moment ends, resumed, with an uninterrupted run's outputs
+
+TIMING = {"seconds", "worker_peak_rss_mb", "wall_s", "windows_per_s", "startup_s", "stop_s"}
+
+
+def _untimed(obj):
+    if isinstance(obj, dict):
+        return {k: _untimed(v) for k, v in obj.items() if k not in TIMING}
+    if isinstance(obj, list):
+        return [_untimed(v) for v in obj]
+    return obj
+
+
+def _outputs(out: Path) -> dict[str, bytes]:
+    """Every prediction file under ``out`` (the baseline's too), by relative path."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.jsonl"))}
+
+
+@pytest.fixture(scope="module")
+def many_logs(corpus, tmp_path_factory):
+    """A dozen logs: the corpus's (two of them bad) and copies of its good logs under other
+    names, CSV and Parquet, so a run lasts long enough to be killed in the middle."""
+    import shutil
+
+    import pyarrow.csv as pc
+    import pyarrow.parquet as pq
+
+    root = tmp_path_factory.mktemp("many")
+    shutil.copytree(corpus, root / "corpus")
+    table = pc.read_csv(corpus / "phones" / "phone_a.csv")
+    for i in range(3):
+        shutil.copy(corpus / "phones" / "phone_a.csv", root / f"copy_a{i}.csv")
+        pq.write_table(table, root / f"copy_a{i}.parquet")
+    return root
+
+
+def test_resume_skips_complete_logs_of_the_same_key_only(many_logs, second_bundle, tmp_path):
+    out = tmp_path / "o"
+    opts = dict(paths=[str(many_logs / "corpus" / "hapt")], out_dir=out, acc_units="auto")
+    first = run_fleet(FleetOptions(workers=1, **opts))
+    assert first["resumed"] == 0
+    # engine and workers do not count
+    again = run_fleet(FleetOptions(workers=2, resume=True, **opts))
+    assert again["resumed"] == 2 and _untimed(again["logs"]) == _untimed(first["logs"])
+    # an output that is not the recorded one (truncated, edited) is replayed
+    victim = out / first["logs"][0]["jsonl"]
+    whole = victim.read_bytes()
+    victim.write_bytes(whole[:100])
+    assert run_fleet(FleetOptions(workers=1, resume=True, **opts))["resumed"] == 1
+    assert victim.read_bytes() == whole
+    # another log option, or another bundle: every log again
+    assert run_fleet(FleetOptions(workers=1, resume=True, max_gap=2.0, **opts))["resumed"] == 0
+    assert run_fleet(FleetOptions(workers=1, resume=True, max_gap=2.0, model=second_bundle,
+                                  **opts))["resumed"] == 0
+    # without --resume every log is replayed
+    assert run_fleet(FleetOptions(workers=1, model=second_bundle, max_gap=2.0,
+                                  **opts))["resumed"] == 0
+
+
+def test_a_run_killed_at_random_moments_resumes_to_the_uninterrupted_outputs(
+        many_logs, second_bundle, tmp_path):
+    """SIGKILL (the whole process group: the run and its workers) at 5 seeded random moments,
+    each time resumed; then resumed to the end: every JSON Lines file (the baseline's too) is
+    byte-identical to an uninterrupted run's, and fleet.json equal apart from timing fields,
+    every log listed once."""
+    import contextlib
+    import random
+    import shutil
+    import signal
+    import time
+
+    cmd = [sys.executable, "-c", "from edgehar.cli import main; main()", "replay",
+           str(many_logs), "--workers", "2", "--acc-units", "auto", "--baseline",
+           str(second_bundle)]
+    t0 = time.perf_counter()
+    whole = subprocess.run(cmd + ["--out-dir", str(tmp_path / "whole")], capture_output=True,
+                           text=True)
+    full_s = time.perf_counter() - t0
+    assert whole.returncode == 3, whole.stderr   # the two bad logs fail, the rest complete
+    shutil.copytree(tmp_path / "whole", tmp_path / "again")
+    t0 = time.perf_counter()
+    subprocess.run(cmd + ["--out-dir", str(tmp_path / "again"), "--resume"], capture_output=True)
+    start_s = time.perf_counter() - t0   # everything complete: the run's start and end alone
+    out = tmp_path / "killed"
+    rng = random.Random(33)
+    killed_mid_run, done = 0, []
+    for _ in range(5):
+        p = subprocess.Popen(cmd + ["--out-dir", str(out), "--resume"], start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # a random moment of what is left of the run: its start (imports, both bundles
+        # loaded, the complete logs checked), then the share of the work not yet done
+        left = 1 - (done[-1] if done else 0) / 10
+        time.sleep(rng.uniform(0.5 * start_s, start_s + (full_s - start_s) * left))
+        if p.poll() is None:
+            killed_mid_run += 1
+        with contextlib.suppress(ProcessLookupError):   # the run (and its workers) ended
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        done.append(len(list((out / ".done").glob("*.json"))) if (out / ".done").is_dir() else 0)
+    print(f"full run {full_s:.1f} s, start {start_s:.1f} s; logs complete after each kill: "
+          f"{done}")
+    assert killed_mid_run >= 4 and sum(n < 10 for n in done) >= 3, (full_s, done)
+    end = subprocess.run(cmd + ["--out-dir", str(out), "--resume"], capture_output=True,
+                         text=True)
+    assert end.returncode == 3, end.stderr
+    assert _outputs(out) == _outputs(tmp_path / "whole")
+    assert len(_outputs(out)) == 2 * 10   # ten good logs, each through both bundles
+    a = json.loads((tmp_path / "whole" / FLEET_JSON).read_text())
+    b = json.loads((out / FLEET_JSON).read_text())
+    assert _untimed(a) == _untimed(b)
+    assert len({e["log"] for e in b["logs"]}) == len(b["logs"]) == 12
+    assert not list(out.rglob(".*.tmp"))   # no temp file a kill left behind

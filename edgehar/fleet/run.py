@@ -28,6 +28,10 @@ OFFLINE_PUSH = 16384     # samples per push offline: 256 windows (fastest of 4k-
 FLEET_JSON = "fleet.json"
 BASELINE_DIR = "baseline"   # --baseline: its predictions in DIR/baseline/<log>.jsonl
 MOST_DISAGREEING = 5        # logs listed where the two bundles agree least
+# DIR/.done/<log>.json: a complete log's fleet.json entry, the sha256 of its outputs and the
+# key of what made them (bundle, options, the log file); written after the outputs, so a run
+# killed at any moment leaves no record of an output that is not whole (--resume)
+DONE_DIR = ".done"
 # reader "auto" in a fleet: pyarrow from 32 KB (500 rows) on, not 2 MB: a worker pays its
 # import once for all its logs, and below this size a pyarrow call costs more than the text
 # parser even once imported
@@ -45,6 +49,7 @@ class FleetOptions(LogOptions):
     engine: str = "local"
     ray_address: str | None = None
     baseline: Path | None = None   # a second bundle every log is also replayed through
+    resume: bool = False           # skip logs whose outputs are complete for the same key
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class LogTask:
     log: str
     jsonl: str          # file name inside out_dir
     size: int = 0       # bytes: the engines start the largest logs first
+    key: str = ""       # what its outputs depend on (``resume_key``): recorded with them
 
 
 def load_offline_model(opts: FleetOptions, bundle=None):
@@ -167,6 +173,7 @@ def replay_one(models: Models, task: LogTask, opts: FleetOptions) -> dict:
             b = _replay_log(models.baseline, log, opts, base_out)
     except Exception as e:  # bad input (EdgeharError) or a bug: this log's one line, the rest go on
         why = _why(e) if r is None else f"through the --baseline bundle: {_why(e)}"
+        _done_path(Path(opts.out_dir), task).unlink(missing_ok=True)
         out.unlink(missing_ok=True)   # no earlier run's file, no half of a comparison
         base_out.unlink(missing_ok=True)
         return failed_entry(task, why, getattr(e, "quality", {}), time.perf_counter() - t0)
@@ -181,7 +188,104 @@ def replay_one(models: Models, task: LogTask, opts: FleetOptions) -> dict:
     entry["orientation"] = r.orientation
     entry["seconds"] = round(time.perf_counter() - t0, 4)
     entry["worker_peak_rss_mb"] = round(peak_rss_mb(), 1)   # memory stays flat over a fleet
+    record_done(Path(opts.out_dir), task, entry)
     return entry
+
+
+# --- resume: a record per complete log
+
+
+def _done_path(out_dir: Path, task: LogTask) -> Path:
+    return out_dir / DONE_DIR / f"{task.jsonl}.json"
+
+
+def _outputs(entry: dict) -> list[str]:
+    """A log's output files, relative to the out dir."""
+    return [entry["jsonl"]] + ([entry["baseline"]["jsonl"]] if "baseline" in entry else [])
+
+
+def record_done(out_dir: Path, task: LogTask, entry: dict) -> None:
+    """After the log's outputs are in place (each renamed whole): their record."""
+    from ..runtime.files import sha256
+
+    write_json(_done_path(out_dir, task),
+               {"key": task.key, "outputs": {name: sha256(out_dir / name)
+                                             for name in _outputs(entry)}, "entry": entry})
+
+
+def completed(out_dir: Path, task: LogTask) -> dict | None:
+    """The entry of a log whose outputs are complete for ``task.key``, else None."""
+    import json
+
+    from ..runtime.files import sha256
+
+    try:
+        record = json.loads(_done_path(out_dir, task).read_text())
+        if record["key"] != task.key:
+            return None
+        for name, digest in record["outputs"].items():
+            if sha256(out_dir / name) != digest:
+                return None
+        return record["entry"]
+    except (OSError, ValueError, KeyError, TypeError):   # none, or not ours: replay the log
+        return None
+
+
+def _bundle_sha256(model) -> str:
+    """What a bundle's predictions depend on: its manifest (normalization, labels, the sha256
+    of every file) and the model file replayed."""
+    import hashlib
+
+    from ..runtime.files import sha256
+    from ..runtime.manifest import MANIFEST
+
+    h = hashlib.sha256(sha256(model.path).encode())
+    manifest = Path(model.path).parent / MANIFEST
+    if manifest.is_file():
+        h.update(manifest.read_bytes())
+    return h.hexdigest()
+
+
+def resume_key(opts: FleetOptions, models: Models) -> str:
+    """The bundle(s) and the log options; not the engine, the workers or the paths given."""
+    import hashlib
+    import json
+
+    from ..runtime.files import sha256
+
+    key = {"bundle": _bundle_sha256(models.model),
+           "baseline": _bundle_sha256(models.baseline) if models.baseline is not None else None,
+           "options": {k: (str(v) if isinstance(v, Path) else v)
+                       for k, v in asdict(opts.log_options()).items() if k != "model"}}
+    if opts.labels is not None:
+        key["labels_sha256"] = sha256(opts.labels)
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def _log_key(run_key: str, log: Path) -> str:
+    """The run's key and the log as it is on disk (each file's size and modification time)."""
+    import hashlib
+
+    files = sorted(log.iterdir()) if log.is_dir() else [log]
+    if HAPT_NAME.search(log.name):   # the gyro_ partner and labels.txt beside it count too
+        files += [log.with_name(log.name.replace("acc_", "gyro_", 1)),
+                  log.parent / "labels.txt"]
+    stats = []
+    for f in files:
+        try:
+            st = f.stat()
+            stats.append(f"{f}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            stats.append(f"{f}:-")
+    return hashlib.sha256("\n".join([run_key, str(log), *stats]).encode()).hexdigest()
+
+
+def _clean_temp_files(out_dir: Path) -> None:
+    """Temp files a killed run left (``atomic_path``'s ``.<name>.<random>.tmp``)."""
+    for folder in (out_dir, out_dir / BASELINE_DIR, out_dir / DONE_DIR):
+        if folder.is_dir():
+            for p in folder.glob(".*.tmp"):
+                p.unlink(missing_ok=True)
 
 
 def _compared(models: Models, r: LogReplay, b: LogReplay, bundle, jsonl: str) -> dict:
@@ -414,18 +518,30 @@ def run_fleet(opts: FleetOptions) -> dict:
         check_comparable(models, opts.baseline)
         opts = replace(opts, baseline=Path(opts.baseline).resolve())
         (out_dir / BASELINE_DIR).mkdir(exist_ok=True)
-    taken: set[str] = {FLEET_JSON, BASELINE_DIR}
-    tasks = [LogTask(str(p.resolve()), jsonl_name(p, taken), _log_bytes(p)) for p in logs]
+    taken: set[str] = {FLEET_JSON, BASELINE_DIR, DONE_DIR}
+    run_key = resume_key(opts, models)
+    tasks = [LogTask(str(p.resolve()), jsonl_name(p, taken), _log_bytes(p),
+                     _log_key(run_key, p.resolve())) for p in logs]
+    _clean_temp_files(out_dir)
+    (out_dir / DONE_DIR).mkdir(exist_ok=True)
     t0 = time.perf_counter()
-    run = (run_ray if opts.engine == "ray" else run_local)(tasks, opts)
+    done = {i: e for i, t in enumerate(tasks)
+            for e in [completed(out_dir, t) if opts.resume else None] if e is not None}
+    todo = [i for i in range(len(tasks)) if i not in done]
+    run = EngineRun([], 0.0)
+    if todo:
+        run = (run_ray if opts.engine == "ray" else run_local)([tasks[i] for i in todo], opts)
     wall = time.perf_counter() - t0
-    entries = run.entries
+    fresh = dict(zip(todo, run.entries, strict=True))
+    entries = [done[i] if i in done else fresh[i] for i in range(len(tasks))]
     windows = sum(e["windows"] for e in entries)
     failed = sum(1 for e in entries if "failed" in e)
     totals = {"logs": len(entries), "failed": failed, "windows": windows,
               **_pooled_scores([e.pop("_confusion", None) for e in entries], models.model.labels),
               "wall_s": round(wall, 3),
-              "windows_per_s": round(windows / wall, 1) if wall > 0 else None,
+              # the windows replayed now (--resume: not those of the logs already complete)
+              "windows_per_s": round(sum(e["windows"] for e in fresh.values()) / wall, 1)
+              if wall > 0 and fresh else None,
               # engine start and stop: a local Ray starts and stops a whole cluster; a pool
               # forks and joins
               "startup_s": round(run.startup_s, 3), "stop_s": round(run.stop_s, 3)}
@@ -433,6 +549,8 @@ def run_fleet(opts: FleetOptions) -> dict:
         totals["baseline"] = _baseline_totals(entries, opts.baseline, models.model.labels)
     fleet = {"engine": opts.engine, "workers": opts.workers, "logs": entries, "totals": totals,
              "options": {k: (str(v) if isinstance(v, Path) else v)
-                         for k, v in asdict(opts).items() if k not in ("paths", "out_dir")}}
+                         for k, v in asdict(opts).items()
+                         if k not in ("paths", "out_dir", "resume")}}
     write_json(out_dir / FLEET_JSON, fleet)
+    fleet["resumed"] = len(done)   # said on the terminal; fleet.json is the same either way
     return fleet
