@@ -474,3 +474,92 @@ def test_a_run_killed_at_random_moments_resumes_to_the_uninterrupted_outputs(
     assert _untimed(a) == _untimed(b)
     assert len({e["log"] for e in b["logs"]}) == len(b["logs"]) == 12
     assert not list(out.rglob(".*.tmp"))   # no temp file a kill left behind
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# Ray 2.60 turns on token authentication for a cluster started by `ray start`; the nodes
+# and drivers of this throwaway local cluster go without it
+RAY_ENV = os.environ | {"RAY_AUTH_MODE": "disabled"}
+
+
+def _ray_node(args: list[str], temp_dir: str, log: Path) -> subprocess.Popen:
+    """``ray start ... --block``: the node's processes live while this one does, and go with it
+    (SIGTERM); its own session, so a stuck node can be killed as a group, and only it."""
+    ray_cli = Path(sys.executable).with_name("ray")
+    with open(log, "w") as f:
+        return subprocess.Popen([str(ray_cli), "start", *args, "--num-cpus", "1",
+                                 "--temp-dir", temp_dir, "--block", "--disable-usage-stats"],
+                                start_new_session=True, stdout=f, stderr=subprocess.STDOUT,
+                                env=RAY_ENV)
+
+
+def _stop(node: subprocess.Popen) -> None:
+    import signal
+
+    node.terminate()
+    try:
+        node.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(node.pid, signal.SIGKILL)
+        node.wait()
+
+
+@pytest.mark.slow
+def test_a_two_node_ray_cluster_shares_the_work_and_predicts_as_the_local_engine(corpus,
+                                                                                 tmp_path):
+    """A real two-node Ray cluster on this machine: ``ray start --head`` and ``ray start
+    --address`` (separate processes, a raylet each), one CPU and its own custom resource each;
+    the fleet runs as a separate driver with --ray-address. Both nodes replay logs (fleet.json
+    ``nodes``), each node's windows are reported, and the bytes are the local engine's."""
+    pytest.importorskip("ray")
+    import tempfile
+    import time
+
+    local = _fleet_hashes(corpus, tmp_path / "local", "local", 1)
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")   # short: Ray's socket paths
+    nodes = [_ray_node(["--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+                        "--include-dashboard", "false", "--resources", '{"node_head": 1}'],
+                       temp_dir, tmp_path / "head.log")]
+    try:
+        nodes.append(_ray_node(["--address", address, "--node-ip-address", "127.0.0.1",
+                                "--resources", '{"node_second": 1}'], temp_dir,
+                                tmp_path / "second.log"))
+        deadline = time.monotonic() + 120
+        while True:   # both raylets registered with the head
+            probe = subprocess.run(
+                [sys.executable, "-c", f"import ray, json; ray.init(address={address!r}, "
+                 "log_to_driver=False); print(json.dumps([n['NodeID'] for n in ray.nodes() "
+                 "if n['Alive']]))"], capture_output=True, text=True, env=RAY_ENV)
+            alive = json.loads(probe.stdout.strip().splitlines()[-1]) \
+                if probe.returncode == 0 and probe.stdout.strip() else []
+            if len(alive) == 2:
+                break
+            assert time.monotonic() < deadline, probe.stderr[-2000:]
+            assert all(n.poll() is None for n in nodes), \
+                (tmp_path / "head.log").read_text()[-1500:] + (tmp_path / "second.log"
+                                                                ).read_text()[-1500:]
+            time.sleep(1)
+        out = tmp_path / "ray"
+        r = subprocess.run([sys.executable, "-c", "from edgehar.cli import main; main()",
+                            "replay", str(corpus), "--out-dir", str(out), "--engine", "ray",
+                            "--ray-address", address, "--workers", "2", "--acc-units", "auto"],
+                           capture_output=True, text=True, timeout=300, env=RAY_ENV)
+        assert r.returncode == 3, r.stderr   # the two bad logs
+        fleet = json.loads((out / FLEET_JSON).read_text())
+        print("windows per node:", fleet["nodes"])
+        assert set(fleet["nodes"]) == set(alive)
+        assert all(w > 0 for w in fleet["nodes"].values())
+        assert sum(fleet["nodes"].values()) == fleet["totals"]["windows"]
+        assert _hashes(out) == local
+    finally:
+        for node in reversed(nodes):
+            _stop(node)

@@ -323,6 +323,7 @@ class EngineRun:
     entries: list[dict]       # in task order
     startup_s: float          # until the workers were ready: a local Ray starts a whole cluster
     stop_s: float = 0.0       # from the last log's entry to the workers gone (Ray: its shutdown)
+    nodes: dict[str, int] | None = None   # Ray: windows replayed on each node (by node id)
 
 
 _worker_model = None
@@ -414,11 +415,14 @@ def run_ray(tasks: list[LogTask], opts: FleetOptions) -> EngineRun:
             def replay(self, chunk: list[LogTask], o: FleetOptions) -> list[dict]:
                 return [replay_one(self.models, t, o) for t in chunk]
 
-            def ready(self) -> bool:
-                return True
+            def node(self) -> str:
+                return ray.get_runtime_context().get_node_id()
 
-        actors = [Worker.remote(opts) for _ in range(opts.workers)]
-        ray.get([a.ready.remote() for a in actors])   # the cluster and every model loaded
+        # SPREAD: the actors over the cluster's nodes (on one node: all there)
+        actors = [Worker.options(scheduling_strategy="SPREAD").remote(opts)
+                  for _ in range(opts.workers)]
+        # the cluster up and every model loaded; the node each actor landed on
+        node_of = ray.get([a.node.remote() for a in actors])
         ready = time.perf_counter() - t0
         # Every log queued on an actor up front (no round trip between logs), largest files
         # first, each to the actor with the fewest bytes so far: the queues end together.
@@ -430,14 +434,16 @@ def run_ray(tasks: list[LogTask], opts: FleetOptions) -> EngineRun:
             queues[a].append(i)
         # A few logs per call: each call costs the driver, the raylet and the actor a round of
         # scheduling and serialization, which on a small machine shares the workers' cores.
-        calls = [(actor, q[j:j + RAY_CHUNK]) for actor, q in zip(actors, queues)
+        calls = [(a, q[j:j + RAY_CHUNK]) for a, q in enumerate(queues)
                  for j in range(0, len(q), RAY_CHUNK)]
-        refs = [actor.replay.remote([tasks[i] for i in chunk], opts) for actor, chunk in calls]
+        refs = [actors[a].replay.remote([tasks[i] for i in chunk], opts) for a, chunk in calls]
         entries: list = [None] * len(tasks)
-        for (_, chunk), ref in zip(calls, refs):
+        nodes = dict.fromkeys(node_of, 0)
+        for (a, chunk), ref in zip(calls, refs):
             try:
                 for i, entry in zip(chunk, ray.get(ref), strict=True):
                     entries[i] = entry
+                    nodes[node_of[a]] += entry["windows"]
             except ray.exceptions.RayError as e:   # the actor died, or its node
                 for i in chunk:
                     entries[i] = failed_entry(tasks[i], f"the Ray worker replaying it failed "
@@ -446,7 +452,7 @@ def run_ray(tasks: list[LogTask], opts: FleetOptions) -> EngineRun:
         done = time.perf_counter()
         if started:
             ray.shutdown()
-    return EngineRun(entries, ready, time.perf_counter() - done)
+    return EngineRun(entries, ready, time.perf_counter() - done, nodes)
 
 
 def _pooled_scores(confusions: list, labels) -> dict:
@@ -548,6 +554,7 @@ def run_fleet(opts: FleetOptions) -> dict:
     if opts.baseline is not None:
         totals["baseline"] = _baseline_totals(entries, opts.baseline, models.model.labels)
     fleet = {"engine": opts.engine, "workers": opts.workers, "logs": entries, "totals": totals,
+             **({"nodes": run.nodes} if run.nodes is not None else {}),
              "options": {k: (str(v) if isinstance(v, Path) else v)
                          for k, v in asdict(opts).items()
                          if k not in ("paths", "out_dir", "resume")}}
