@@ -196,12 +196,15 @@ def data_info(data, json_out: Path | None):
 @click.option("--source", default="package", show_default=True,
               help="'package' or an official HAPT directory")
 @click.option("--task", default="uci6", show_default=True, type=click.Choice(["uci6", "hapt12"]))
-def data_export_csv(out_dir: Path, source: str, task: str):
+@click.option("--format", "fmt", default="csv", show_default=True,
+              type=click.Choice(["csv", "parquet", "both"]),
+              help="parquet: the same columns, the values the CSV's text parses to (pyarrow)")
+def data_export_csv(out_dir: Path, source: str, task: str, fmt: str):
     """Write the built-in recordings as a labelled CSV directory (one CSV per recording, 50 Hz,
     g and rad/s, a label column, subjects.csv): the layout `--source DIR` reads."""
     from .data.export_csv import export_csv
 
-    n = export_csv(source, task, out_dir)
+    n = export_csv(source, task, out_dir, fmt)
     click.echo(f"{n} recordings -> {out_dir} (train from it: edgehar train --source {out_dir})")
 
 
@@ -585,10 +588,18 @@ def pipeline(model_name, epochs, seed, out, max_drop, data):
               help="experiment in labels.txt (default: the expNN in the prediction file name)")
 @click.option("--summary", type=click.Path(path_type=Path), default=None,
               help="replay summary JSON (default: replay_X.json beside pred_X.jsonl)")
-def plot(pred, out, labels, experiment, summary):
+@click.option("--compare", type=click.Path(path_type=Path), default=None, metavar="PRED2.jsonl",
+              help="a second replay of the same log (e.g. a fleet's baseline/<log>.jsonl): "
+                   "the two timelines one above the other, where they differ marked")
+def plot(pred, out, labels, experiment, summary, compare):
     """Timeline picture of a replay's predictions: activity bands, truth, confidence, gaps."""
-    from .report.timeline import plot_timeline
+    from .report.timeline import plot_compare, plot_timeline
 
+    if compare is not None:
+        r = plot_compare(pred, compare, out, labels, experiment)
+        click.echo(f"top-1 agreement {100 * r['agreement']:.1f} % of {r['common_windows']} "
+                   f"windows, {r['seconds'] / 60:.1f} min -> {out}")
+        return
     r = plot_timeline(pred, out, labels, summary, experiment)
     click.echo(f"{r['windows']} windows, {r['seconds'] / 60:.1f} min -> {out}")
 

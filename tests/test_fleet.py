@@ -193,3 +193,373 @@ def test_a_failing_log_leaves_no_earlier_output(corpus, tmp_path):
     run_fleet(FleetOptions(paths=[str(corpus / "phones" / "broken.csv")], out_dir=out,
                            workers=1))
     assert not (out / "broken.jsonl").exists()
+
+
+# --- --baseline: every log through two bundles
+
+
+@pytest.fixture(scope="module")
+def second_bundle(shipped_bundle, tmp_path_factory):
+    """A second, real bundle that predicts differently: the shipped INT8 files with another
+    normalization (every channel's std 1.3 x), as a retrained model's manifest would carry."""
+    import shutil
+
+    out = tmp_path_factory.mktemp("second") / "bundle"
+    out.mkdir()
+    for name in ("model_int8.tflite", "model_int8_b64.tflite"):
+        shutil.copy(shipped_bundle / name, out / name)
+    manifest = json.loads((shipped_bundle / "manifest.json").read_text())
+    manifest["normalization"]["std"] = [1.3 * s for s in manifest["normalization"]["std"]]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    return out
+
+
+def _labels(path: Path) -> list[str]:
+    return [json.loads(line)["label"] for line in path.read_text().splitlines()]
+
+
+def test_baseline_gives_both_bundles_figures_as_two_separate_runs(corpus, second_bundle,
+                                                                  shipped_bundle, tmp_path):
+    paths = [str(corpus / "hapt"), str(corpus / "phones" / "phone_a.csv"),
+             str(corpus / "phones" / "broken.csv")]
+    both = run_fleet(FleetOptions(paths=paths, out_dir=tmp_path / "both", workers=1,
+                                  acc_units="auto", baseline=second_bundle))
+    alone = run_fleet(FleetOptions(paths=paths, out_dir=tmp_path / "new", workers=1,
+                                   acc_units="auto"))
+    old = run_fleet(FleetOptions(paths=paths, out_dir=tmp_path / "old", workers=1,
+                                 acc_units="auto", model=second_bundle))
+    assert both["totals"]["failed"] == 1 and both["totals"]["baseline"]["logs"] == 3
+    for e, n, o in zip(both["logs"], alone["logs"], old["logs"], strict=True):
+        if "failed" in e:
+            assert "baseline" not in e and not (tmp_path / "both" / "baseline" / "broken.jsonl"
+                                                ).exists()
+            continue
+        b = e["baseline"]
+        assert b["bundle"] == str(second_bundle.resolve()) and b["jsonl"] == f"baseline/{e['jsonl']}"
+        # each bundle's predictions and scores are those of its own run, byte for byte
+        assert (tmp_path / "both" / e["jsonl"]).read_bytes() == \
+            (tmp_path / "new" / n["jsonl"]).read_bytes()
+        assert (tmp_path / "both" / b["jsonl"]).read_bytes() == \
+            (tmp_path / "old" / o["jsonl"]).read_bytes()
+        assert (e["accuracy"], e["macro_f1"]) == (n["accuracy"], n["macro_f1"])
+        assert (b["accuracy"], b["macro_f1"]) == (o["accuracy"], o["macro_f1"])
+        # agreement: the share of windows whose labels match, read back from the two files
+        mine, theirs = _labels(tmp_path / "both" / e["jsonl"]), _labels(tmp_path / "both" / b["jsonl"])
+        assert b["agreement"] == round(np.mean(np.array(mine) == np.array(theirs)), 6)
+    tot, tb = both["totals"], both["totals"]["baseline"]
+    assert (tot["accuracy"], tot["macro_f1"]) == (alone["totals"]["accuracy"],
+                                                  alone["totals"]["macro_f1"])
+    assert (tb["accuracy"], tb["macro_f1"]) == (old["totals"]["accuracy"],
+                                                old["totals"]["macro_f1"])
+    assert 0.5 < tb["agreement"] < 1   # another normalization moves some windows, not most
+    least = [x["agreement"] for x in tb["least_agreement"]]
+    assert least == sorted(least) and len(least) == 3
+    # the shipped bundle against itself agrees everywhere
+    same = run_fleet(FleetOptions(paths=[str(corpus / "hapt")], out_dir=tmp_path / "same",
+                                  workers=1, baseline=shipped_bundle))
+    assert same["totals"]["baseline"]["agreement"] == 1.0
+    assert same["totals"]["baseline"]["accuracy"] == same["totals"]["accuracy"]
+
+
+def test_baseline_on_the_command_line(corpus, second_bundle, tmp_path):
+    cmd = [sys.executable, "-c", "from edgehar.cli import main; main()", "replay"]
+    ok = subprocess.run(cmd + [str(corpus / "hapt"), "--out-dir", str(tmp_path / "a"),
+                               "--workers", "1", "--baseline", str(second_bundle)],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "top-1 agreement with --baseline" in ok.stdout and "accuracy  model" in ok.stdout
+    assert "least agreement: acc_exp" in ok.stdout
+    for bad, why in ((["--baseline", str(tmp_path / "nope")], "model not found"),
+                     (["--baseline", str(second_bundle)], "add --out-dir")):
+        args = cmd + [str(corpus / "hapt" / "RawData" / "acc_exp03_user02.txt")] + bad
+        if why == "model not found":
+            args += ["--out-dir", str(tmp_path / "b")]
+        r = subprocess.run(args, capture_output=True, text=True)
+        assert r.returncode == 2 and why in r.stderr and "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    # one log's two timelines, one above the other
+    fleet = json.loads((tmp_path / "a" / FLEET_JSON).read_text())
+    e = fleet["logs"][0]
+    png = tmp_path / "cmp.png"
+    r = subprocess.run([sys.executable, "-c", "from edgehar.cli import main; main()", "plot",
+                        str(tmp_path / "a" / e["jsonl"]), "--compare",
+                        str(tmp_path / "a" / e["baseline"]["jsonl"]), "--labels",
+                        str(corpus / "hapt" / "RawData" / "labels.txt"), "--out", str(png)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"top-1 agreement {100 * e['baseline']['agreement']:.1f} % of {e['windows']} " \
+           "windows" in r.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- Parquet logs: the CSV's columns, read with pyarrow
+
+
+def test_parquet_logs_replay_to_the_csv_bytes(corpus, tmp_path):
+    """The same recordings as CSV and as Parquet (export-csv --format both; the jittered 100 Hz
+    phone CSV with epoch-ns times and labels, its parsed columns written by pyarrow): every
+    log's predictions byte-identical, found by fleet discovery."""
+    import pyarrow.csv as pc
+    import pyarrow.parquet as pq
+
+    from edgehar.data.export_csv import export_csv
+
+    logs = tmp_path / "logs"
+    export_csv(str(corpus / "hapt"), "uci6", logs, "both")
+    table = pc.read_csv(corpus / "phones" / "phone_a.csv")
+    (logs / "phone").mkdir()
+    pq.write_table(table, logs / "phone" / "phone_a.parquet")
+    found = sorted(p.name for p in find_logs([logs]))
+    assert found == ["exp03_user02.csv", "exp03_user02.parquet", "exp04_user02.csv",
+                     "exp04_user02.parquet", "phone_a.parquet"]
+    pq_fleet = run_fleet(FleetOptions(paths=[str(logs / "*.parquet"), str(logs / "phone")],
+                                      out_dir=tmp_path / "pq", workers=1, acc_units="auto"))
+    csv_fleet = run_fleet(FleetOptions(paths=[str(logs / "*.csv"),
+                                              str(corpus / "phones" / "phone_a.csv")],
+                                       out_dir=tmp_path / "csv", workers=1, acc_units="auto"))
+    assert pq_fleet["totals"]["failed"] == 0, pq_fleet["logs"]
+    assert pq_fleet["totals"]["logs"] == 3
+    for p, c in zip(pq_fleet["logs"], csv_fleet["logs"], strict=True):
+        assert p["jsonl"] == c["jsonl"] and p["windows"] == c["windows"] > 100
+        assert (tmp_path / "pq" / p["jsonl"]).read_bytes() == \
+            (tmp_path / "csv" / c["jsonl"]).read_bytes()
+        assert (p["accuracy"], p["data_quality"]) == (c["accuracy"], c["data_quality"])
+
+
+def test_bad_parquet_logs_fail_with_one_line(corpus, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "bytes.parquet").write_bytes(b"PAR1 this is not a parquet file")
+    pq.write_table(pa.table({"t": [0.0, 0.02], "ax": [0.0, 1.0]}), tmp_path / "columns.parquet")
+    n = 400
+    vals = {k: np.full(n, v) for k, v in zip("t ax ay az gx gy gz".split(),
+                                             (0, 0.1, 0.9, 0.2, 0, 0, 0))}
+    vals["t"] = np.arange(n) / 50
+    vals["ay"] = vals["ay"].copy()
+    vals["ay"][300] = np.nan
+    pq.write_table(pa.table(vals), tmp_path / "nan.parquet")
+    fleet = run_fleet(FleetOptions(paths=[str(tmp_path)], out_dir=tmp_path / "o", workers=1))
+    why = {Path(e["log"]).name: e["failed"] for e in fleet["logs"]}
+    assert "not a Parquet file" in why["bytes.parquet"]
+    assert "lacks acceleration" in why["columns.parquet"]
+    assert "line 302" in why["nan.parquet"] and "NaN" in why["nan.parquet"]
+
+
+def test_a_parquet_log_without_pyarrow_names_the_extra(corpus, tmp_path):
+    """A runtime-only install (no pyarrow: its import blocked) refuses a Parquet log in one line."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    log = tmp_path / "log.parquet"
+    pq.write_table(pa.table({k: np.zeros(300) for k in "t ax ay az gx gy gz".split()}), log)
+    code = ("import sys; sys.modules['pyarrow'] = None; sys.argv[1:] = ['replay', sys.argv[1]];"
+            "import runpy; runpy.run_module('edgehar.runtime', run_name='__main__')")
+    r = subprocess.run([sys.executable, "-c", code, str(log)], capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()]
+    assert "pip install 'edgehar[fleet]'" in r.stderr and str(log) in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+# --- --resume: a run killed at any moment ends, resumed, with an uninterrupted run's outputs
+
+TIMING = {"seconds", "worker_peak_rss_mb", "wall_s", "windows_per_s", "startup_s", "stop_s"}
+
+
+def _untimed(obj):
+    if isinstance(obj, dict):
+        return {k: _untimed(v) for k, v in obj.items() if k not in TIMING}
+    if isinstance(obj, list):
+        return [_untimed(v) for v in obj]
+    return obj
+
+
+def _outputs(out: Path) -> dict[str, bytes]:
+    """Every prediction file under ``out`` (the baseline's too), by relative path."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.jsonl"))}
+
+
+@pytest.fixture(scope="module")
+def many_logs(corpus, tmp_path_factory):
+    """A dozen logs: the corpus's (two of them bad) and copies of its good logs under other
+    names, CSV and Parquet, so a run lasts long enough to be killed in the middle."""
+    import shutil
+
+    import pyarrow.csv as pc
+    import pyarrow.parquet as pq
+
+    root = tmp_path_factory.mktemp("many")
+    shutil.copytree(corpus, root / "corpus")
+    table = pc.read_csv(corpus / "phones" / "phone_a.csv")
+    for i in range(3):
+        shutil.copy(corpus / "phones" / "phone_a.csv", root / f"copy_a{i}.csv")
+        pq.write_table(table, root / f"copy_a{i}.parquet")
+    return root
+
+
+def test_resume_skips_complete_logs_of_the_same_key_only(many_logs, second_bundle, tmp_path):
+    out = tmp_path / "o"
+    opts = dict(paths=[str(many_logs / "corpus" / "hapt")], out_dir=out, acc_units="auto")
+    first = run_fleet(FleetOptions(workers=1, **opts))
+    assert first["resumed"] == 0
+    # engine and workers do not count
+    again = run_fleet(FleetOptions(workers=2, resume=True, **opts))
+    assert again["resumed"] == 2 and _untimed(again["logs"]) == _untimed(first["logs"])
+    # an output that is not the recorded one (truncated, edited) is replayed
+    victim = out / first["logs"][0]["jsonl"]
+    whole = victim.read_bytes()
+    victim.write_bytes(whole[:100])
+    assert run_fleet(FleetOptions(workers=1, resume=True, **opts))["resumed"] == 1
+    assert victim.read_bytes() == whole
+    # another log option, or another bundle: every log again
+    assert run_fleet(FleetOptions(workers=1, resume=True, max_gap=2.0, **opts))["resumed"] == 0
+    assert run_fleet(FleetOptions(workers=1, resume=True, max_gap=2.0, model=second_bundle,
+                                  **opts))["resumed"] == 0
+    # without --resume every log is replayed
+    assert run_fleet(FleetOptions(workers=1, model=second_bundle, max_gap=2.0,
+                                  **opts))["resumed"] == 0
+
+
+def test_a_run_killed_at_random_moments_resumes_to_the_uninterrupted_outputs(
+        many_logs, second_bundle, tmp_path):
+    """SIGKILL (the whole process group: the run and its workers) at 5 seeded random moments,
+    each time resumed; then resumed to the end: every JSON Lines file (the baseline's too) is
+    byte-identical to an uninterrupted run's, and fleet.json equal apart from timing fields,
+    every log listed once."""
+    import contextlib
+    import random
+    import shutil
+    import signal
+    import time
+
+    cmd = [sys.executable, "-c", "from edgehar.cli import main; main()", "replay",
+           str(many_logs), "--workers", "2", "--acc-units", "auto", "--baseline",
+           str(second_bundle)]
+    t0 = time.perf_counter()
+    whole = subprocess.run(cmd + ["--out-dir", str(tmp_path / "whole")], capture_output=True,
+                           text=True)
+    full_s = time.perf_counter() - t0
+    assert whole.returncode == 3, whole.stderr   # the two bad logs fail, the rest complete
+    shutil.copytree(tmp_path / "whole", tmp_path / "again")
+    t0 = time.perf_counter()
+    subprocess.run(cmd + ["--out-dir", str(tmp_path / "again"), "--resume"], capture_output=True)
+    start_s = time.perf_counter() - t0   # everything complete: the run's start and end alone
+    out = tmp_path / "killed"
+    rng = random.Random(33)
+    killed_mid_run, done = 0, []
+    for _ in range(5):
+        p = subprocess.Popen(cmd + ["--out-dir", str(out), "--resume"], start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # a random moment of what is left of the run: its start (imports, both bundles
+        # loaded, the complete logs checked), then the share of the work not yet done
+        left = 1 - (done[-1] if done else 0) / 10
+        time.sleep(rng.uniform(0.5 * start_s, start_s + (full_s - start_s) * left))
+        if p.poll() is None:
+            killed_mid_run += 1
+        with contextlib.suppress(ProcessLookupError):   # the run (and its workers) ended
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        done.append(len(list((out / ".done").glob("*.json"))) if (out / ".done").is_dir() else 0)
+    print(f"full run {full_s:.1f} s, start {start_s:.1f} s; logs complete after each kill: "
+          f"{done}")
+    assert killed_mid_run >= 4 and sum(n < 10 for n in done) >= 3, (full_s, done)
+    end = subprocess.run(cmd + ["--out-dir", str(out), "--resume"], capture_output=True,
+                         text=True)
+    assert end.returncode == 3, end.stderr
+    assert _outputs(out) == _outputs(tmp_path / "whole")
+    assert len(_outputs(out)) == 2 * 10   # ten good logs, each through both bundles
+    a = json.loads((tmp_path / "whole" / FLEET_JSON).read_text())
+    b = json.loads((out / FLEET_JSON).read_text())
+    assert _untimed(a) == _untimed(b)
+    assert len({e["log"] for e in b["logs"]}) == len(b["logs"]) == 12
+    assert not list(out.rglob(".*.tmp"))   # no temp file a kill left behind
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# Ray 2.60 turns on token authentication for a cluster started by `ray start`; the nodes
+# and drivers of this throwaway local cluster go without it
+RAY_ENV = os.environ | {"RAY_AUTH_MODE": "disabled"}
+
+
+def _ray_node(args: list[str], temp_dir: str, log: Path) -> subprocess.Popen:
+    """``ray start ... --block``: the node's processes live while this one does, and go with it
+    (SIGTERM); its own session, so a stuck node can be killed as a group, and only it."""
+    ray_cli = Path(sys.executable).with_name("ray")
+    with open(log, "w") as f:
+        return subprocess.Popen([str(ray_cli), "start", *args, "--num-cpus", "1",
+                                 "--temp-dir", temp_dir, "--block", "--disable-usage-stats"],
+                                start_new_session=True, stdout=f, stderr=subprocess.STDOUT,
+                                env=RAY_ENV)
+
+
+def _stop(node: subprocess.Popen) -> None:
+    import signal
+
+    node.terminate()
+    try:
+        node.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(node.pid, signal.SIGKILL)
+        node.wait()
+
+
+@pytest.mark.slow
+def test_a_two_node_ray_cluster_shares_the_work_and_predicts_as_the_local_engine(corpus,
+                                                                                 tmp_path):
+    """A real two-node Ray cluster on this machine: ``ray start --head`` and ``ray start
+    --address`` (separate processes, a raylet each), one CPU and its own custom resource each;
+    the fleet runs as a separate driver with --ray-address. Both nodes replay logs (fleet.json
+    ``nodes``), each node's windows are reported, and the bytes are the local engine's."""
+    pytest.importorskip("ray")
+    import tempfile
+    import time
+
+    local = _fleet_hashes(corpus, tmp_path / "local", "local", 1)
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")   # short: Ray's socket paths
+    nodes = [_ray_node(["--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+                        "--include-dashboard", "false", "--resources", '{"node_head": 1}'],
+                       temp_dir, tmp_path / "head.log")]
+    try:
+        nodes.append(_ray_node(["--address", address, "--node-ip-address", "127.0.0.1",
+                                "--resources", '{"node_second": 1}'], temp_dir,
+                                tmp_path / "second.log"))
+        deadline = time.monotonic() + 120
+        while True:   # both raylets registered with the head
+            probe = subprocess.run(
+                [sys.executable, "-c", f"import ray, json; ray.init(address={address!r}, "
+                 "log_to_driver=False); print(json.dumps([n['NodeID'] for n in ray.nodes() "
+                 "if n['Alive']]))"], capture_output=True, text=True, env=RAY_ENV)
+            alive = json.loads(probe.stdout.strip().splitlines()[-1]) \
+                if probe.returncode == 0 and probe.stdout.strip() else []
+            if len(alive) == 2:
+                break
+            assert time.monotonic() < deadline, probe.stderr[-2000:]
+            assert all(n.poll() is None for n in nodes), \
+                (tmp_path / "head.log").read_text()[-1500:] + (tmp_path / "second.log"
+                                                                ).read_text()[-1500:]
+            time.sleep(1)
+        out = tmp_path / "ray"
+        r = subprocess.run([sys.executable, "-c", "from edgehar.cli import main; main()",
+                            "replay", str(corpus), "--out-dir", str(out), "--engine", "ray",
+                            "--ray-address", address, "--workers", "2", "--acc-units", "auto"],
+                           capture_output=True, text=True, timeout=300, env=RAY_ENV)
+        assert r.returncode == 3, r.stderr   # the two bad logs
+        fleet = json.loads((out / FLEET_JSON).read_text())
+        print("windows per node:", fleet["nodes"])
+        assert set(fleet["nodes"]) == set(alive)
+        assert all(w > 0 for w in fleet["nodes"].values())
+        assert sum(fleet["nodes"].values()) == fleet["totals"]["windows"]
+        assert _hashes(out) == local
+    finally:
+        for node in reversed(nodes):
+            _stop(node)

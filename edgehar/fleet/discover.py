@@ -8,12 +8,13 @@ from pathlib import Path
 from ..runtime.errors import EdgeharError
 from ..runtime.logs import HAPT_NAME, logs_under
 from ..runtime.logs.apps import NOT_LOGS
+from ..runtime.logs.formats import is_parquet
 
 
 def _is_log(p: Path) -> bool:
     if p.name in NOT_LOGS or not p.is_file():
         return False
-    if p.suffix.lower() == ".csv":
+    if p.suffix.lower() == ".csv" or is_parquet(p):
         return True
     # a HAPT pair is named by its accelerometer file; the gyro_ partner is found by name
     return bool(HAPT_NAME.search(p.name)) and p.name.startswith("acc_")
@@ -22,7 +23,7 @@ def _is_log(p: Path) -> bool:
 def find_logs(paths: list[str | Path]) -> list[Path]:
     """Logs in the order given (directories and globs sorted), each once. A directory is
     searched recursively (``logs_under``): an app's export folder is one log, the other logs
-    are HAPT ``acc_exp*_user*.txt`` files and ``*.csv`` files."""
+    are HAPT ``acc_exp*_user*.txt`` files, ``*.csv`` and ``*.parquet`` files."""
     found: list[Path] = []
     for raw in paths:
         p = Path(raw)
@@ -46,7 +47,7 @@ def find_logs(paths: list[str | Path]) -> list[Path]:
             seen.add(key)
             logs.append(p)
     if not logs:
-        raise EdgeharError(None, "no logs found (HAPT acc_exp*_user*.txt or *.csv)")
+        raise EdgeharError(None, "no logs found (HAPT acc_exp*_user*.txt, *.csv or *.parquet)")
     return logs
 
 

@@ -74,9 +74,11 @@ def _window(path: Path, line_no: int, line: str) -> dict:
 
 def read_binned(path: Path, truth: np.ndarray | None = None,
                 truth_names: list[str] | None = None, model_labels: list[str] | None = None,
-                rate: int = 50, bins: int = BINS) -> Binned:
+                rate: int = 50, bins: int = BINS,
+                t_range: tuple[float, float] | None = None) -> Binned:
     """Stream a prediction file into time bins. ``truth``: per-sample class names' indices
-    into the file's labels (-1 none), indexed by the 50 Hz sample of the stream."""
+    into the file's labels (-1 none), indexed by the 50 Hz sample of the stream. ``t_range``:
+    the bins' first and last edge (seconds), to bin two files alike; default: the file's."""
     path = Path(path)
     if not path.is_file():
         raise EdgeharError(path, "prediction file not found" if not path.exists()
@@ -92,6 +94,8 @@ def read_binned(path: Path, truth: np.ndarray | None = None,
         raise EdgeharError(path, "not a prediction file (not UTF-8 text)") from None
     t0 = (first["start"]) / rate
     t1 = max(last["t"], t0 + 1e-3)
+    if t_range is not None:
+        t0, t1 = t_range
     hop = 64   # bins at least two hops wide: an empty bin is then a gap in the data
     bins = max(1, min(bins, int((t1 - t0) * rate / (2 * hop))))
     edges = np.linspace(t0, t1, bins + 1)
@@ -343,3 +347,96 @@ def _shade(ax, summary: dict | None, scale: float, edges: np.ndarray, empty: np.
     if isinstance(settled, (int, float)) and settled > 0:
         ax.axvspan(edges[0] / scale, settled / scale, color="#999999", alpha=0.25, lw=0,
                    zorder=0, label="orientation not settled yet")
+
+
+def file_range(path: Path, rate: int = 50) -> tuple[float, float]:
+    """A prediction file's time span: its first window's start to its last window's end."""
+    b = read_binned(path, rate=rate, bins=1)
+    return float(b.edges[0]), float(b.edges[-1])
+
+
+def plot_compare(pred_path: Path, other_path: Path, out: Path, labels_path: Path | None = None,
+                 experiment: int | None = None) -> dict:
+    """Two replays of one log (two bundles, or two options) as two timelines, one above the
+    other on one time axis, the bins where their majority classes differ marked between them,
+    and the truth beneath when labels are given."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from ..runtime.files import atomic_path, check_output_file
+    from ..runtime.spec import HAPT_LABELS
+
+    pred_path, other_path = Path(pred_path), Path(other_path)
+    check_output_file(out, "--out")
+    truth, names = truth_from(labels_path, pred_path, experiment) if labels_path else (None, None)
+    (a0, a1), (b0, b1) = file_range(pred_path), file_range(other_path)
+    span = (min(a0, b0), max(a1, b1))
+    files = [pred_path, other_path]
+    binned = [read_binned(f, truth, names, t_range=span) for f in files]
+    # one colour per class across both: the built-in classes first, then any other, by name
+    every = sorted({lab for b in binned for lab in b.labels},
+                   key=lambda n: (HAPT_LABELS.index(n) if n in HAPT_LABELS else len(HAPT_LABELS),
+                                  n))
+    colours = {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(every)}
+    edges = binned[0].edges
+    seconds = edges[-1] - edges[0]
+    unit, scale = ("h", 3600) if seconds > 3 * 3600 else ("min", 60) if seconds > 600 else ("s", 1)
+    majority = [np.array([b.labels[k] if k >= 0 else "" for k in _majority(b.pred)], object)
+                for b in binned]
+    # a fleet's two files share a name (DIR/x.jsonl, DIR/baseline/x.jsonl): then their folders
+    shown = [f.name if files[0].name != files[1].name else f"{f.parent.name}/{f.name}"
+             for f in files]
+    rows = [(shown[0], majority[0]), (shown[1], majority[1])]
+    if binned[0].truth is not None:
+        tk = _majority(binned[0].truth)
+        lab0 = binned[0].labels
+        rows.append(("truth", np.array([lab0[k] if 0 <= k < len(lab0) else "" for k in tk],
+                                       object)))
+    fig, ax = plt.subplots(figsize=(12, 1.6 + 0.8 * len(rows)))
+    n = len(rows)
+    for r, (_, maj) in enumerate(rows):
+        y = n - 1 - r
+        codes = np.array([every.index(m) if m else -1 for m in maj])
+        for k, t0, t1 in _spans(codes, edges):
+            if k >= 0:
+                ax.axvspan(t0 / scale, t1 / scale, ymin=(y + 0.1) / n, ymax=(y + 0.9) / n,
+                           color=colours[every[k]], lw=0)
+    centres = (edges[:-1] + edges[1:]) / 2 / scale
+    differ = (majority[0] != "") & (majority[1] != "") & (majority[0] != majority[1])
+    ax.scatter(centres[differ], np.full(differ.sum(), n - 1.0), marker="|", color="black", s=80,
+               zorder=3, label="the two differ")
+    ax.set_ylim(0, n)
+    ax.set_yticks([n - 1 - r + 0.5 for r in range(n)], [name for name, _ in rows], fontsize=8)
+    ax.set_xlim(edges[0] / scale, edges[-1] / scale)
+    ax.set_xlabel(f"time ({unit})")
+    handles = [Patch(color=colours[lab], label=lab) for lab in every]
+    ax.legend(handles=handles + ax.get_legend_handles_labels()[0][-1:], loc="upper center",
+              bbox_to_anchor=(0.5, -0.3), ncol=min(len(handles) + 1, 5), fontsize=8, frameon=False)
+    agree = _top1_agreement(pred_path, other_path)
+    ax.set_title(f"{shown[0]} vs {shown[1]}: top-1 agreement "
+                 f"{100 * agree['agreement']:.1f} % of {agree['windows']} windows", fontsize=10)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    with atomic_path(Path(out)) as tmp:
+        fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return {"windows": [b.windows for b in binned], "seconds": seconds, "bins": len(edges) - 1,
+            "differing_bins": int(differ.sum()), "common_windows": agree["windows"],
+            "agreement": agree["agreement"]}
+
+
+def _top1_agreement(a: Path, b: Path) -> dict:
+    """Windows with the same start in both files, and the share of them with the same label."""
+    def labels(path: Path) -> dict[int, str]:
+        with open(path, encoding="utf-8") as f:
+            return {w["start"]: w["label"] for i, line in enumerate(f, start=1)
+                    if line.strip() for w in [_window(path, i, line)]}
+
+    la, lb = labels(a), labels(b)
+    common = la.keys() & lb.keys()
+    same = sum(la[k] == lb[k] for k in common)
+    return {"windows": len(common), "agreement": same / len(common) if common else 0.0}

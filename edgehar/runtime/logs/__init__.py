@@ -27,7 +27,7 @@ from .csvlog import (
     read_csv_log,
     read_sensor_pair,
 )
-from .formats import find_columns, parse_mapping
+from .formats import find_columns, is_parquet, parse_mapping
 from .hapt import (
     HAPT_NAME,
     hapt_experiment,
@@ -133,7 +133,12 @@ def open_log(path: Path, acc_units: str = "auto", labels_path: Path | None = Non
         if labels_path is not None:
             raise EdgeharError(labels_path, "--labels applies to HAPT logs; a CSV log carries a "
                                             "'label' column instead")
-        rows = csv_rows(path, "both", reader, vocab=vocab, counter=counter, mapping=mapping)
+        if is_parquet(path):   # the CSV's columns in a Parquet file (pyarrow, imported here)
+            from .parquetlog import ParquetRows
+
+            rows = ParquetRows(path, "both", vocab=vocab, counter=counter, mapping=mapping)
+        else:
+            rows = csv_rows(path, "both", reader, vocab=vocab, counter=counter, mapping=mapping)
         c = rows.columns
         units = Units.resolve(acc_units, gyro_units, c.acc_units, c.gyro_units,
                               TOTAL_ACCELERATION.get(c.app or "", hint))

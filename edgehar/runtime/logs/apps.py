@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EdgeharError
-from .formats import find_columns
+from .formats import find_columns, is_parquet
 from .hapt import HAPT_NAME
 from .text import open_text
 
@@ -140,7 +140,8 @@ def log_files(path: Path, gyro: Path | None = None, mapped: bool = False) -> Log
         return found
     if gyro is not None:   # a pair given by hand: the app only names its right export
         return LogFiles(path, gyro, None if mapped else _app_of(path, read_header(path)))
-    if mapped or HAPT_NAME.search(path.name) or not path.is_file():
+    if mapped or HAPT_NAME.search(path.name) or not path.is_file() or \
+            is_parquet(path):   # Parquet: one file holds both sensors
         return LogFiles(path)
     header = read_header(path)
     if is_sensor_logger(header) and path.name == "Accelerometer.csv":
@@ -161,7 +162,8 @@ def log_files(path: Path, gyro: Path | None = None, mapped: bool = False) -> Log
 
 def logs_under(root: Path) -> list[Path]:
     """Every log under ``root`` in path order: app export folders (one log each, nothing
-    inside them is another), HAPT ``acc_exp*_user*.txt`` files and the other CSVs."""
+    inside them is another), HAPT ``acc_exp*_user*.txt`` files, the other CSVs and Parquet
+    files."""
     root = Path(root)
     try:
         if recording_in(root) is not None:
@@ -173,7 +175,7 @@ def logs_under(root: Path) -> list[Path]:
         if p.is_dir():
             found += logs_under(p)
         elif p.is_file() and p.name not in NOT_LOGS and (
-                p.suffix.lower() == ".csv"
+                p.suffix.lower() == ".csv" or is_parquet(p)
                 or (HAPT_NAME.search(p.name) and p.name.startswith("acc_"))):
             found.append(p)
     return found

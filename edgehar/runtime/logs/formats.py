@@ -204,3 +204,8 @@ def epoch_scale(first: float) -> float:
     seconds (< 1e11), epoch milliseconds (< 1e14), microseconds (< 1e17), else nanoseconds."""
     v = abs(first)
     return 1.0 if v < 1e11 else 1e-3 if v < 1e14 else 1e-6 if v < 1e17 else 1e-9
+
+
+def is_parquet(path) -> bool:
+    """A Parquet log (``*.parquet``): the CSV's columns, read with pyarrow."""
+    return str(path).lower().endswith(".parquet")
