@@ -216,7 +216,7 @@ def plot_timeline(pred_path: Path, out: Path, labels_path: Path | None = None,
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from ..runtime.files import atomic_path, check_output_file
+    from ..runtime.files import check_output_file
 
     pred_path = Path(pred_path)
     check_output_file(out, "--out")
@@ -276,15 +276,24 @@ def plot_timeline(pred_path: Path, out: Path, labels_path: Path | None = None,
         if b.scored else ""
     ax.set_title(title or f"{pred_path.name}: {b.windows} windows over {span / scale:.1f} {unit}"
                           f"{acc}", fontsize=10)
+    _save(fig, ax, out)
+    return {"windows": b.windows, "seconds": span, "bins": len(b.edges) - 1,
+            "labels": b.labels, "legend": [h.get_label() for h in handles],
+            "scored": b.scored, "mismatches": b.mismatches}
+
+
+def _save(fig, ax, out: Path | str) -> None:
+    """Despine, lay out and write the PNG whole (atomically), then free the figure."""
+    import matplotlib.pyplot as plt
+
+    from ..runtime.files import atomic_path
+
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
     with atomic_path(Path(out)) as tmp:
         fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
     plt.close(fig)
-    return {"windows": b.windows, "seconds": span, "bins": len(b.edges) - 1,
-            "labels": b.labels, "legend": [h.get_label() for h in handles],
-            "scored": b.scored, "mismatches": b.mismatches}
 
 
 def _inside(filled: np.ndarray) -> np.ndarray:
@@ -366,7 +375,7 @@ def plot_compare(pred_path: Path, other_path: Path, out: Path, labels_path: Path
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from ..runtime.files import atomic_path, check_output_file
+    from ..runtime.files import check_output_file
     from ..runtime.spec import HAPT_LABELS
 
     pred_path, other_path = Path(pred_path), Path(other_path)
@@ -418,12 +427,7 @@ def plot_compare(pred_path: Path, other_path: Path, out: Path, labels_path: Path
     agree = _top1_agreement(pred_path, other_path)
     ax.set_title(f"{shown[0]} vs {shown[1]}: top-1 agreement "
                  f"{100 * agree['agreement']:.1f} % of {agree['windows']} windows", fontsize=10)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    fig.tight_layout()
-    with atomic_path(Path(out)) as tmp:
-        fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
-    plt.close(fig)
+    _save(fig, ax, out)
     return {"windows": [b.windows for b in binned], "seconds": seconds, "bins": len(edges) - 1,
             "differing_bins": int(differ.sum()), "common_windows": agree["windows"],
             "agreement": agree["agreement"]}
