@@ -298,15 +298,14 @@ def _compared(models: Models, r: LogReplay, b: LogReplay, bundle, jsonl: str) ->
            "agreement": round(same / max(r.windows, 1), 6), "agreeing_windows": same}
     if b.score:
         out["accuracy"], out["macro_f1"] = b.score["accuracy"], b.score["macro_f1"]
-        out["_confusion"] = [row[:] for row in _reordered(b.score["confusion"], models)]
+        out["_confusion"] = _reordered(b.score["confusion"], models)
     return out
 
 
 def _reordered(cm: list, models: Models) -> list:
     """The baseline's confusion matrix in the model's class order (pooled with others)."""
     order = [models.baseline.labels.index(n) for n in models.model.labels]
-    m = np.asarray(cm)[np.ix_(order, order)]
-    return m.tolist()
+    return np.asarray(cm)[np.ix_(order, order)].tolist()
 
 
 def failed_entry(task: LogTask, why: str, quality: dict | None = None,

@@ -131,6 +131,12 @@ class CsvRows:
         self.trailing_comma = len(header) > 1 and header[-1] == ""
         if self.trailing_comma:
             header = header[:-1]
+        self._use_header(header, kind, mapping, chunk_rows)
+
+    def _use_header(self, header: list[str], kind: str, mapping: dict[str, str] | None,
+                    chunk_rows: int) -> None:
+        """The columns ``header`` names (``find_columns``; the file is closed on a refusal) and
+        the reading state before the first row."""
         try:
             self.columns: Columns = find_columns(header, kind, mapping, self.path)
         except EdgeharError:

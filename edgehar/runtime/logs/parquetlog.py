@@ -16,7 +16,6 @@ import numpy as np
 
 from ..errors import EdgeharError
 from .csvlog import CsvRows, LabelVocabulary
-from .formats import Columns, find_columns
 from .text import CHUNK_ROWS
 
 PARQUET_EXTRA = "a Parquet log needs pyarrow: pip install 'edgehar[fleet]'"
@@ -60,22 +59,10 @@ class ParquetRows(CsvRows):
         except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ...: not a Parquet file
             raise EdgeharError(self.path, f"not a Parquet file ({type(e).__name__})") from None
         self.f = _Closing(pf)
-        header = list(pf.schema_arrow.names)
-        try:
-            self.columns: Columns = find_columns(header, kind, mapping, self.path)
-        except EdgeharError:
-            pf.close()
-            raise
-        self.header, self.time_scale = header, self.columns.time_scale
-        self.numeric = [self.columns.time, *self.columns.sensors]
-        self.cols = [header.index(n) for n in self.numeric]
-        self.label_name = self.columns.label
-        self.label_col = header.index(self.label_name) if self.label_name is not None else None
         self.trailing_comma = False
-        self.chunk_rows = chunk_rows
-        self.t_origin: float | None = None
-        self.empty_rows = 0
-        self.kind = kind
+        self._use_header(list(pf.schema_arrow.names), kind, mapping, chunk_rows)
+        self.numeric = [self.columns.time, *self.columns.sensors]
+        self.label_name = self.columns.label
         self.rows = pf.metadata.num_rows
         schema = pf.schema_arrow
         for name in self.numeric:
