@@ -80,22 +80,7 @@ def read_binned(path: Path, truth: np.ndarray | None = None,
     into the file's labels (-1 none), indexed by the 50 Hz sample of the stream. ``t_range``:
     the bins' first and last edge (seconds), to bin two files alike; default: the file's."""
     path = Path(path)
-    if not path.is_file():
-        raise EdgeharError(path, "prediction file not found" if not path.exists()
-                           else "not a file")
-    try:
-        last_line = _last_line(path)
-        if not last_line.strip():
-            raise EdgeharError(path, "empty prediction file")
-        with open(path, encoding="utf-8") as f:
-            first = _window(path, 1, f.readline())
-        last = _window(path, -1, last_line)
-    except UnicodeDecodeError:
-        raise EdgeharError(path, "not a prediction file (not UTF-8 text)") from None
-    t0 = (first["start"]) / rate
-    t1 = max(last["t"], t0 + 1e-3)
-    if t_range is not None:
-        t0, t1 = t_range
+    t0, t1 = t_range if t_range is not None else file_range(path, rate)
     hop = 64   # bins at least two hops wide: an empty bin is then a gap in the data
     bins = max(1, min(bins, int((t1 - t0) * rate / (2 * hop))))
     edges = np.linspace(t0, t1, bins + 1)
@@ -224,7 +209,7 @@ def plot_timeline(pred_path: Path, out: Path, labels_path: Path | None = None,
     summary = _summary(pred_path, summary_path)
     b = read_binned(pred_path, truth, names, _model_labels(summary))
     span = b.edges[-1] - b.edges[0]
-    unit, scale = ("h", 3600) if span > 3 * 3600 else ("min", 60) if span > 600 else ("s", 1)
+    unit, scale = _time_unit(span)
     x = b.edges / scale
     # the model's classes in colour; a truth the model has no class for (a postural transition)
     # in one grey, so the legend lists only what the model can output
@@ -280,6 +265,11 @@ def plot_timeline(pred_path: Path, out: Path, labels_path: Path | None = None,
     return {"windows": b.windows, "seconds": span, "bins": len(b.edges) - 1,
             "labels": b.labels, "legend": [h.get_label() for h in handles],
             "scored": b.scored, "mismatches": b.mismatches}
+
+
+def _time_unit(seconds: float) -> tuple[str, int]:
+    """The x axis' unit for a span: hours past 3 h, minutes past 10 min, else seconds."""
+    return ("h", 3600) if seconds > 3 * 3600 else ("min", 60) if seconds > 600 else ("s", 1)
 
 
 def _save(fig, ax, out: Path | str) -> None:
@@ -359,9 +349,23 @@ def _shade(ax, summary: dict | None, scale: float, edges: np.ndarray, empty: np.
 
 
 def file_range(path: Path, rate: int = 50) -> tuple[float, float]:
-    """A prediction file's time span: its first window's start to its last window's end."""
-    b = read_binned(path, rate=rate, bins=1)
-    return float(b.edges[0]), float(b.edges[-1])
+    """A prediction file's time span (seconds), from its first and last lines only: its first
+    window's start to its last window's end."""
+    path = Path(path)
+    if not path.is_file():
+        raise EdgeharError(path, "prediction file not found" if not path.exists()
+                           else "not a file")
+    try:
+        last_line = _last_line(path)
+        if not last_line.strip():
+            raise EdgeharError(path, "empty prediction file")
+        with open(path, encoding="utf-8") as f:
+            first = _window(path, 1, f.readline())
+        last = _window(path, -1, last_line)
+    except UnicodeDecodeError:
+        raise EdgeharError(path, "not a prediction file (not UTF-8 text)") from None
+    t0 = first["start"] / rate
+    return t0, max(last["t"], t0 + 1e-3)
 
 
 def plot_compare(pred_path: Path, other_path: Path, out: Path, labels_path: Path | None = None,
@@ -392,7 +396,7 @@ def plot_compare(pred_path: Path, other_path: Path, out: Path, labels_path: Path
     colours = {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(every)}
     edges = binned[0].edges
     seconds = edges[-1] - edges[0]
-    unit, scale = ("h", 3600) if seconds > 3 * 3600 else ("min", 60) if seconds > 600 else ("s", 1)
+    unit, scale = _time_unit(seconds)
     majority = [np.array([b.labels[k] if k >= 0 else "" for k in _majority(b.pred)], object)
                 for b in binned]
     # a fleet's two files share a name (DIR/x.jsonl, DIR/baseline/x.jsonl): then their folders
