@@ -16,6 +16,14 @@ from .tflite_file import op_names, read_model
 KIT_DIR = "mcu"
 KIT_FILES = ("model_int8.h", "model_int8.cc", "ops.txt")
 ARENA_ALIGN = 16      # TFLM aligns arena allocations to 16 bytes
+
+
+def with_margin(arena: int) -> int:
+    """The measured arena plus an eighth (whole alignment units): pointer sizes and CMSIS-NN
+    scratch buffers differ on the target."""
+    return arena + arena // 8 // ARENA_ALIGN * ARENA_ALIGN
+
+
 C_NAME = "g_edgehar_model"
 
 
@@ -95,7 +103,7 @@ extern const unsigned int {C_NAME}_len;
 // model on the export host ({arena} bytes). Pointer sizes differ on a 32-bit MCU and CMSIS-NN
 // kernels ask for scratch buffers: start with the margin; AllocateTensors() reports a shortfall.
 constexpr size_t kEdgeharArenaBytes = {arena};
-constexpr size_t kEdgeharArenaBytesWithMargin = {arena + arena // 8 // ARENA_ALIGN * ARENA_ALIGN};
+constexpr size_t kEdgeharArenaBytesWithMargin = {with_margin(arena)};
 
 // Input: int8 {list(inp.shape)}, real = scale * (q - zero_point); the window normalized with the
 // bundle's manifest.json (filters, normalization) before quantizing.
@@ -154,8 +162,7 @@ def write_stream_kit(bundle: Path, model_file: str, arena: int,
               f"extern const unsigned int {STREAM_C_NAME}_len;\n#endif  // {guard}\n")
     source = (f'#include "model_stream.h"\n\nalignas(16) const unsigned char {STREAM_C_NAME}[] = '
               f"{{\n{_c_bytes(data)}\n}};\nconst unsigned int {STREAM_C_NAME}_len = {len(data)};\n")
-    margin = arena + arena // 8 // ARENA_ALIGN * ARENA_ALIGN
-    example = stream_example(STREAM_C_NAME, margin, inputs, outputs, needed_ops(data),
+    example = stream_example(STREAM_C_NAME, with_margin(arena), inputs, outputs, needed_ops(data),
                              orientation_slice)
     for name, text in zip(STREAM_FILES, (header, source, example)):
         with atomic_path(bundle / KIT_DIR / name) as tmp:
