@@ -29,7 +29,6 @@ from ..runtime.manifest import (
     FileIO,
     KernelParity,
     Manifest,
-    McuKit,
     Parity,
     TensorIO,
 )
@@ -211,13 +210,7 @@ def int8_parity(ex: Export, step: Step, log) -> None:
 
 
 def mcu_kit(ex: Export, step: Step, log) -> None:
-    from ..quantize.mcu import (
-        arena_bytes,
-        needed_ops,
-        resolver_method,
-        write_kit,
-        write_stream_kit,
-    )
+    from ..quantize.mcu import arena_bytes, write_kit, write_stream_kit
 
     name = FILENAMES["tflite_int8"]
     if not ex.manifest.quantization.integer_only:
@@ -231,15 +224,10 @@ def mcu_kit(ex: Export, step: Step, log) -> None:
     stream = ex.manifest.files.get(STREAM_FILENAME)
     if stream is not None and stream.stream is not None and stream.stream.tflm_arena_bytes:
         # the whole pipe, as a second array (when TFLM ran it: its arena was measured)
-        data = (ex.out / STREAM_FILENAME).read_bytes()
-        s_arena = stream.stream.tflm_arena_bytes
-        files = write_stream_kit(ex.out, STREAM_FILENAME, s_arena,
-                                 stream.stream.orientation_slice)
-        ops = needed_ops(data)
-        stream.mcu = McuKit(s_arena, tuple(ops),
-                            tuple(f"resolver.{resolver_method(op)}();" for op in ops), files,
-                            "tflite-micro (Python wheel)")
-        log(f"[mcu] {', '.join(files)}: {len(ops)} ops, TFLM arena {s_arena:,} bytes")
+        stream.mcu = write_stream_kit(ex.out, STREAM_FILENAME, stream.stream.tflm_arena_bytes,
+                                      stream.stream.orientation_slice)
+        log(f"[mcu] {', '.join(stream.mcu.files)}: {len(stream.mcu.ops)} ops, TFLM arena "
+            f"{stream.mcu.arena_bytes:,} bytes")
 
 
 def _golden_stream(ex: Export, path: Path, info) -> None:
