@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -43,13 +41,6 @@ OUTPUTS = ("probs", "ready", "state")
 
 REPO = Path(__file__).resolve().parents[1]
 WEB = REPO / "edgehar" / "web"
-# .ci/run installs the pinned LiteRT.js here (npm, not committed: 9+ MB of wasm per file)
-LITERTJS = Path(os.environ.get("EDGEHAR_LITERTJS", REPO / "node_modules" / "@litertjs"))
-LITERTJS_FILES = ("core/dist/index.js", "wasm-utils/dist/index.js",
-                  "core/wasm/litert_wasm_internal.js", "core/wasm/litert_wasm_internal.wasm",
-                  "core/wasm/litert_wasm_compat_internal.js",
-                  "core/wasm/litert_wasm_compat_internal.wasm")
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BROWSER_TIMEOUT_S = 300
 TFLM_MAX_ARENA = 64 << 20     # the ceiling quantize/mcu.arena_bytes searches up to
 
@@ -136,18 +127,25 @@ def steps_tflm(path, samples_seq) -> tuple[list[Step], int]:
 # --- the browser --------------------------------------------------------------------------------
 
 def find_browser() -> str:
-    browser = next((b for b in BROWSERS if shutil.which(b)), None)
+    """The browser `edgehar web`'s own driver finds (edgehar/web/headless.py), else a skip."""
+    from edgehar.web.headless import find_browser as browser_on_path
+
+    browser = browser_on_path()
     if browser is None:
         pytest.skip("no headless Chromium installed (Debian: apt-get install chromium)")
     return browser
 
 
 def require_litertjs() -> Path:
-    missing = [f for f in LITERTJS_FILES if not (LITERTJS / f).is_file()]
-    if missing:
-        pytest.skip(f"LiteRT.js is not installed under {LITERTJS} (missing {missing[0]}; "
-                    "npm install as .ci/run does)")
-    return LITERTJS
+    """The LiteRT.js `edgehar web` serves (edgehar/web/litertjs.py: EDGEHAR_LITERTJS, the
+    cache, or the checkout's node_modules where .ci/run installs it), else a skip."""
+    from edgehar.runtime.errors import EdgeharError
+    from edgehar.web import litertjs
+
+    try:
+        return litertjs.find()
+    except EdgeharError as e:
+        pytest.skip(f"LiteRT.js: {e}")
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -19,8 +19,6 @@ from click.testing import CliRunner  # noqa: E402
 from edgehar.cli import main  # noqa: E402
 from edgehar.runtime.assets import SAMPLE_LOG  # noqa: E402
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
 
 def _png_is_a_picture(path) -> tuple[float, float]:
     """(share of non-white pixels, pixel std): a blank render has ~0 of both."""
@@ -170,9 +168,9 @@ def test_reports_render_from_report_json_and_the_manifest(shipped_bundle, tmp_pa
 
 @pytest.mark.slow   # starts headless Chromium
 def test_report_html_renders_in_a_real_browser(shipped_bundle, tmp_path):
-    browser = next((b for b in BROWSERS if shutil.which(b)), None)
-    if browser is None:
-        pytest.skip("no headless Chromium installed (Debian: apt-get install chromium)")
+    from stream_interpreters import find_browser  # skips without one
+
+    browser = find_browser()
     shot = tmp_path / "report.png"
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                     "--window-size=1200,1500", f"--screenshot={shot}",
